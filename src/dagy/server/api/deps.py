@@ -1,0 +1,69 @@
+"""Typed dependencies: the unit of work every handler runs its one service call in.
+
+Handlers are `async def`; the service call and its commit run together in one worker thread
+(sync SQLAlchemy), so a request costs one thread hop. `Tx` opens a read transaction for GET and
+HEAD and a write transaction otherwise; `WriteTx` forces a write (a GET that records an audit row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+
+import anyio.to_thread
+from fastapi import Depends, Request
+
+from dagy.server.db.engine import Database
+from dagy.server.identity import IDENTITY_CHANGED
+from dagy.server.settings import Settings
+
+if TYPE_CHECKING:
+    from dagy.server.api.security import PrincipalCache
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class UnitOfWork:
+    """Runs one service function in one transaction: commit on return, roll back on error."""
+
+    def __init__(self, db: Database, *, write: bool, principal_cache: PrincipalCache | None) -> None:
+        self._db = db
+        self._write = write
+        self._principal_cache = principal_cache
+
+    async def run(self, fn: Callable[..., R], /, **kwargs: Any) -> R:
+        return await anyio.to_thread.run_sync(self._run_sync, fn, kwargs)
+
+    def _run_sync(self, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
+        with self._db.transaction(write=self._write) as session:
+            result = fn(session=session, **kwargs)
+            identity_changed = session.info.get(IDENTITY_CHANGED, False)
+        if identity_changed and self._principal_cache is not None:
+            self._principal_cache.clear()
+        return result
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def _unit_of_work(request: Request) -> UnitOfWork:
+    write = request.method not in ("GET", "HEAD")
+    return UnitOfWork(request.app.state.db, write=write, principal_cache=request.app.state.principal_cache)
+
+
+async def _write_unit_of_work(request: Request) -> UnitOfWork:
+    return UnitOfWork(request.app.state.db, write=True, principal_cache=request.app.state.principal_cache)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+Tx = Annotated[UnitOfWork, Depends(_unit_of_work)]
+WriteTx = Annotated[UnitOfWork, Depends(_write_unit_of_work)]

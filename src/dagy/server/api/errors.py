@@ -1,0 +1,96 @@
+"""One place that turns exceptions into the reference's error body `{"error", "message", "details"}`."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dagy.server.errors import DagyError
+
+log = logging.getLogger("dagy.server.errors")
+
+_HTTP_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": code, "message": message, "details": details or {}}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or (str(loc[0]) if loc else "body")
+
+
+def _validation_details(exc: RequestValidationError) -> dict[str, str]:
+    details: dict[str, str] = {}
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            details["body"] = "request body is not valid JSON"
+            continue
+        name = _field_name(loc)
+        details.setdefault(name, str(err.get("msg", "invalid value")))
+    return details
+
+
+async def _on_dagy_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DagyError)
+    body = error_body(exc.code, exc.message, exc.details) | exc.extra
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers or None)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = _validation_details(exc)
+    message = "Invalid request: " + ", ".join(f"{k}: {v}" for k, v in details.items())
+    return JSONResponse(error_body("invalid_input", message[:1000], details), status_code=400)
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _on_integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.info("integrity error rendered as 409: %s", type(exc).__name__)
+    return JSONResponse(error_body("conflict", "The resource conflicts with an existing one."), status_code=409)
+
+
+async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None) or "-"
+    recorder = getattr(request.app.state, "exception_recorder", None)
+    if recorder is not None:
+        recorder(request_id, request.method, request.url.path, "".join(traceback.format_exception(exc)))
+    log.error("unhandled error in %s %s (request %s): %s", request.method, request.url.path, request_id,
+              type(exc).__name__)
+    return JSONResponse(
+        error_body("internal_error", "Internal server error.", {"request_id": request_id}), status_code=500
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DagyError, _on_dagy_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(Exception, _on_unhandled)

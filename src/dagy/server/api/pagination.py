@@ -1,0 +1,96 @@
+"""One `paginate()` for every list: keyset cursors in an opaque `next_token`, never OFFSET."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from dagy.server.errors import InvalidInput
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str | None
+
+
+def _encode(values: Sequence[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(token: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError("wrong shape")
+        return [
+            datetime.fromisoformat(v) if _is_datetime(col) else v
+            for v, col in zip(values, columns, strict=True)
+        ]
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise InvalidInput("Invalid pagination token.", details={"next_token": "malformed token"}) from exc
+
+
+def _is_datetime(column: InstrumentedAttribute[Any]) -> bool:
+    try:
+        return column.type.python_type is datetime
+    except NotImplementedError:
+        return False
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    order_by: Sequence[InstrumentedAttribute[Any]],
+    page: PageRequest,
+    to_item: Callable[[Any], T],
+    descending: bool = True,
+    scalars: bool = True,
+) -> Page[T]:
+    """Fetch one page of `stmt` ordered by `order_by` (ending in a unique column).
+
+    The token holds the last row's values of `order_by`; the next page starts strictly after them.
+    """
+    if page.next_token:
+        after = _decode(page.next_token, order_by)
+        stmt = stmt.where(_after(order_by, after, descending))
+    ordering = [c.desc() if descending else c.asc() for c in order_by]
+    stmt = stmt.order_by(*ordering).limit(page.limit + 1)
+    result = session.execute(stmt)
+    rows = list(result.scalars() if scalars else result)
+    has_more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    token = None
+    if has_more and rows:
+        last = rows[-1]
+        token = _encode([getattr(last, c.key) for c in order_by])
+    return Page(items=[to_item(r) for r in rows], next_token=token)
+
+
+def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], descending: bool) -> Any:
+    """(a, b, c) > (x, y, z) spelled out, so it works on SQLite and PostgreSQL alike."""
+    clauses = []
+    for i, column in enumerate(columns):
+        equal = [columns[j] == values[j] for j in range(i)]
+        beyond = column < values[i] if descending else column > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)

@@ -1,0 +1,172 @@
+"""Who is calling and may they: bearer tokens, API keys, the org in force, permission checks.
+
+A resolved principal is kept in an in-process cache for `auth_cache_seconds` (default 2 s), so a
+hot endpoint does not ask the database who the caller is on every request. Any change that alters
+identity (logout, role change, key deletion) clears this process's cache in the same request;
+other processes see it within the TTL (docs/adr/0003-principal-cache.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import Depends, Request
+
+from dagy.server.db.engine import Database
+from dagy.server.domains.auth import service as auth_service
+from dagy.server.errors import NotFound, PermissionDenied, Unauthorized
+from dagy.server.identity import Actor, Principal, PrincipalKind
+from dagy.server.settings import Settings
+
+_MAX_ENTRIES = 50_000
+
+
+class PrincipalCache:
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self._entries: dict[tuple[str, str | None], tuple[float, Principal]] = {}
+
+    def get(self, key: tuple[str, str | None]) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[str, str | None], principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= _MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def get_principal(request: Request) -> Principal:
+    principal = await _principal_for(request, request.headers.get("x-org-id") or None)
+    request.state.principal = principal
+    return principal
+
+
+async def _principal_for(request: Request, org_header: str | None) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Missing or invalid bearer token.", headers={"WWW-Authenticate": "Bearer"})
+    digest = token_hash(token)
+    cache: PrincipalCache = request.app.state.principal_cache
+    key = (digest, org_header)
+    principal = cache.get(key)
+    if principal is None:
+        principal = await anyio.to_thread.run_sync(
+            _resolve, request.app.state.db, request.app.state.settings, token, digest, org_header
+        )
+        cache.put(key, principal)
+    return principal
+
+
+def _resolve(db: Database, settings: Settings, token: str, digest: str, org_header: str | None) -> Principal:
+    with db.transaction(write=False) as session:
+        principal, touch_key_id = auth_service.resolve_principal(
+            session, settings=settings, token=token, digest=digest, org_header=org_header
+        )
+    if touch_key_id is not None:
+        with db.transaction(write=True) as session:
+            auth_service.record_api_key_use(session, key_id=touch_key_id)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def get_actor(request: Request, principal: CurrentPrincipal) -> Actor:
+    return Actor(
+        principal=principal,
+        ip_address=_client_ip(request),
+        user_agent=(request.headers.get("user-agent") or "")[:512] or None,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+async def get_anonymous_actor(request: Request) -> Actor:
+    return Actor(
+        principal=None,
+        ip_address=_client_ip(request),
+        user_agent=(request.headers.get("user-agent") or "")[:512] or None,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+AnonymousActor = Annotated[Actor, Depends(get_anonymous_actor)]
+
+
+def require_permission(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """The dependency a route declares: `dependencies=[Depends(require_permission("flows.write"))]`."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.org_id is None:
+            raise PermissionDenied("You are not a member of any organization.")
+        if permission not in principal.permissions:
+            raise PermissionDenied(
+                f"Missing permission {permission}.", details={"required_permission": permission}
+            )
+        return principal
+
+    check.__name__ = f"require_{permission.replace('.', '_')}"
+    return check
+
+
+def require_org_permission(permission: str) -> Callable[..., Awaitable[Actor]]:
+    """For `/orgs/{org_id}/...`: the caller acts in the path's org, where it needs `permission`.
+
+    An org the caller is not a member of does not exist for it (404).
+    """
+
+    async def check(request: Request, org_id: str, principal: CurrentPrincipal) -> Actor:
+        if principal.org_id != org_id:
+            if principal.kind != PrincipalKind.SESSION:
+                raise NotFound("Organization not found.")
+            try:
+                principal = await _principal_for(request, org_id)
+            except PermissionDenied as exc:
+                raise NotFound("Organization not found.") from exc
+        if permission not in principal.permissions:
+            raise PermissionDenied(
+                f"Missing permission {permission}.", details={"required_permission": permission}
+            )
+        return await get_actor(request, principal)
+
+    check.__name__ = f"require_org_{permission.replace('.', '_')}"
+    return check
+
+
+async def require_super_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_super_admin:
+        raise PermissionDenied("Super admin only.")
+    return principal

@@ -1,0 +1,71 @@
+"""`create_app(settings)`: routers, middleware, error handlers, state and background tasks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from dagy import __version__
+from dagy.server.api.errors import install_error_handlers
+from dagy.server.api.middleware import RequestContextMiddleware
+from dagy.server.api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, RedisStore
+from dagy.server.api.security import PrincipalCache
+from dagy.server.db.engine import create_database
+from dagy.server.db.migrate import upgrade
+from dagy.server.domains.auth.router import router as auth_router
+from dagy.server.domains.auth.throttle import LoginThrottle
+from dagy.server.domains.orgs.router import router as orgs_router
+from dagy.server.settings import Settings
+
+log = logging.getLogger("dagy.server")
+
+# A background part of the server (services loop, embedded worker): entered on start-up, exited on
+# shutdown. Each receives the app so it can reach `app.state`.
+BackgroundPart = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
+
+ROUTERS = [auth_router, orgs_router]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    background: list[BackgroundPart] | None = None,
+) -> FastAPI:
+    """Build the ASGI app. `background` lists the parts `dagy server` runs beside the API."""
+    settings.ensure_home()
+    if migrate:
+        upgrade(settings.database_url)
+    db = create_database(settings.database_url)
+    store: RateLimitStore = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for part in background or []:
+                stop = await part(app)
+                stack.push_async_callback(stop)
+            yield
+        await store.close()
+        db.dispose()
+
+    app = FastAPI(
+        title="Dagy",
+        version=__version__,
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
+    app.state.login_throttle = LoginThrottle(settings.login_failures_per_minute)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/v1")
+    app.add_middleware(RequestContextMiddleware, limiter=RateLimiter(settings.rate_limit_per_minute, store))
+    return app

@@ -1,0 +1,1 @@
+"""Database: models, engine, dialect-specific statements and migrations."""

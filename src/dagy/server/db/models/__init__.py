@@ -1,0 +1,22 @@
+"""Every model, imported here so `Base.metadata` is complete for Alembic and the app."""
+
+from dagy.server.db.models.audit import AuditLog
+from dagy.server.db.models.flows import Flow, FlowVersion
+from dagy.server.db.models.identity import ApiKey, AuthSession, Membership, Org, User
+from dagy.server.db.models.runs import Run, RunLog
+from dagy.server.db.models.secrets import DataKey, Secret
+
+__all__ = [
+    "ApiKey",
+    "AuditLog",
+    "AuthSession",
+    "DataKey",
+    "Flow",
+    "FlowVersion",
+    "Membership",
+    "Org",
+    "Run",
+    "RunLog",
+    "Secret",
+    "User",
+]

@@ -1,0 +1,41 @@
+"""Flows and their versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dagy.server.db.base import Base, TimestampMixin, id_column
+
+
+class Flow(Base, TimestampMixin):
+    __tablename__ = "flow"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[str] = id_column("flow")
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    namespace: Mapped[str | None] = mapped_column(String(255))
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class FlowVersion(Base, TimestampMixin):
+    __tablename__ = "flow_version"
+    __table_args__ = (
+        UniqueConstraint("flow_id", "version"),
+        UniqueConstraint("flow_id", "deployment_version"),
+    )
+
+    id: Mapped[str] = id_column("fv")
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flow.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(64))
+    deployment_version: Mapped[int]
+    flow_spec: Mapped[dict[str, Any] | None]
+    artifact_s3_uri: Mapped[str | None] = mapped_column(String(1024))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    default_executor: Mapped[str | None] = mapped_column(String(64))
+    schedule: Mapped[str | None] = mapped_column(String(128))

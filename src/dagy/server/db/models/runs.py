@@ -1,0 +1,61 @@
+"""Runs (the queue is this table: DESIGN.md §3) and their log lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dagy.server.db.base import Base, JSONType, TimestampMixin, id_column, utcnow
+
+
+class Run(Base, TimestampMixin):
+    __tablename__ = "run"
+    __table_args__ = (
+        UniqueConstraint("org_id", "run_slug"),
+        UniqueConstraint("org_id", "idempotency_key"),
+        Index("ix_run_claim", "status", "executor", "priority", "created_at", "id"),
+        Index("ix_run_lease", "status", "lease_expires_at"),
+        Index("ix_run_org_flow", "org_id", "flow_name", "id"),
+    )
+
+    id: Mapped[str] = id_column("run")
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flow.id", ondelete="CASCADE"), index=True)
+    flow_version_id: Mapped[str] = mapped_column(ForeignKey("flow_version.id", ondelete="CASCADE"))
+    flow_name: Mapped[str] = mapped_column(String(128))
+    flow_version: Mapped[str] = mapped_column(String(64))
+    run_slug: Mapped[str] = mapped_column(String(200))
+    deployment_name: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    executor: Mapped[str] = mapped_column(String(64))
+    execution_mode: Mapped[str] = mapped_column(String(16), default="nano")
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    output: Mapped[Any | None] = mapped_column(JSONType)
+    error: Mapped[dict[str, Any] | None]
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    max_retries: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+
+class RunLog(Base):
+    __tablename__ = "run_log"
+    __table_args__ = (Index("ix_run_log_run_seq", "run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    timestamp: Mapped[datetime]
+    message: Mapped[str] = mapped_column(Text)
+    ingestion_time: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""One package per reference section: router, schemas, service, repository."""

@@ -1,0 +1,1 @@
+"""Authentication: login modes, sessions, resolving a bearer token into a principal."""

@@ -1,0 +1,116 @@
+"""The server's configuration: one typed root read from `DAGY_*` environment variables.
+
+Built once (by `create_app()` or the CLI) and passed down; no module reads `os.environ` itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AuthMode(StrEnum):
+    """How `POST /auth/login` proves who the caller is."""
+
+    EMAIL = "email"
+    PASSWORD = "password"  # noqa: S105 - the name of a mode, not a password
+
+
+class RunQueueSettings(BaseModel):
+    """Timing of the run queue (DESIGN.md §3); short values are for tests and impatient operators."""
+
+    lease_seconds: float = Field(30.0, gt=0, description="How long a claim lasts without a heartbeat.")
+    heartbeat_seconds: float = Field(5.0, gt=0, description="How often a worker extends its lease.")
+    reaper_seconds: float = Field(10.0, gt=0, description="How often expired leases are re-queued.")
+    claim_wait_seconds: float = Field(25.0, ge=0, description="How long a worker's claim long-polls.")
+
+
+class Settings(BaseSettings):
+    """Everything `dagy server` and `dagy services` need to know at start."""
+
+    model_config = SettingsConfigDict(env_prefix="DAGY_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(Path.home() / ".dagy", description="Folder for the embedded database, keys, objects.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in DAGY_HOME.")
+    secret_key: SecretStr | None = Field(
+        None, description="Key-encryption key material; generated into DAGY_HOME on first start when unset."
+    )
+    superadmin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated emails that are super admins."
+    )
+    log_level: str = Field("INFO", description="Log level of the server's loggers.")
+    host: str = Field("127.0.0.1", description="Address `dagy server` listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `dagy server` listens on.")
+    auth_mode: AuthMode | None = Field(
+        None, description="email or password; default email on a loopback host, password otherwise."
+    )
+    token_ttl_seconds: int = Field(12 * 3600, gt=0, description="Lifetime of a login session token.")
+    auth_cache_seconds: float = Field(
+        2.0, ge=0, description="How long a resolved caller is reused in-process before the database is asked."
+    )
+    login_failures_per_minute: int = Field(5, gt=0, description="Failed logins per email and IP per minute.")
+    rate_limit_per_minute: int = Field(6000, gt=0, description="Requests per caller per minute.")
+    redis_url: str = Field("", description="Redis for cross-replica rate limits; empty means in-process.")
+    worker_token: SecretStr | None = Field(
+        None, description="Installation worker token; generated into DAGY_HOME on first start when unset."
+    )
+    stripe_api_key: SecretStr | None = Field(
+        None, description="Stripe secret key; when set, billing is on and plans are reached through checkout."
+    )
+    default_executor: str = Field("local", description="Executor of runs that name none.")
+    queue: RunQueueSettings = Field(default_factory=RunQueueSettings)
+
+    @field_validator("superadmin_emails", mode="before")
+    @classmethod
+    def _split_emails(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [e.strip().lower() for e in value.split(",") if e.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_from_home(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'dagy.db'}"
+        if self.auth_mode is None:
+            self.auth_mode = AuthMode.EMAIL if _is_loopback(self.host) else AuthMode.PASSWORD
+        return self
+
+    @property
+    def billing_enabled(self) -> bool:
+        return self.stripe_api_key is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def ensure_home(self) -> None:
+        """Create DAGY_HOME and fill in generated keys that were not configured."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.secret_key is None:
+            self.secret_key = SecretStr(_read_or_create_key(self.home / "secret.key"))
+        if self.worker_token is None:
+            self.worker_token = SecretStr(_read_or_create_key(self.home / "worker.token"))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_or_create_key(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(value)
+    return value

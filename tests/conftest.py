@@ -1,0 +1,86 @@
+"""The test harness: every API test runs against SQLite and, when `DAGY_TEST_POSTGRES_URL` names a
+PostgreSQL server, against a throw-away database created on it for this session.
+
+Tests go through HTTP with the ASGI app (`client`); each test makes its own data with the
+factories in `tests/factories.py`, so tests never depend on each other.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+
+from fastapi import FastAPI  # noqa: E402 - after the warning filter
+from fastapi.testclient import TestClient  # noqa: E402
+
+from dagy.server.app import create_app  # noqa: E402
+from dagy.server.db.migrate import upgrade  # noqa: E402
+from dagy.server.settings import Settings  # noqa: E402
+
+SUPERADMIN = "root@dagy.test"
+POSTGRES_URL = os.environ.get("DAGY_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+
+
+def _create_postgres_database() -> tuple[str, str]:
+    server = make_url(POSTGRES_URL)
+    name = f"dagy_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_postgres_database(name: str) -> None:
+    admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per backend for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'dagy.db'}"
+        upgrade(url)
+        yield url
+        return
+    url, name = _create_postgres_database()
+    upgrade(url)
+    yield url
+    _drop_postgres_database(name)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        superadmin_emails=SUPERADMIN,
+        auth_mode="email",
+        rate_limit_per_minute=100_000,
+        auth_cache_seconds=0,
+        queue={"lease_seconds": 3, "heartbeat_seconds": 0.5, "reaper_seconds": 0.5, "claim_wait_seconds": 2},
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings, migrate=False)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, client=("198.51.100.7", 50000)) as test_client:
+        yield test_client
