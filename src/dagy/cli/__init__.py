@@ -1,0 +1,1 @@
+"""The `dagy` command: one module per command group."""
