@@ -139,6 +139,7 @@ def require_permission(permission: str) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     check.__name__ = f"require_{permission.replace('.', '_')}"
+    check.permission = permission  # type: ignore[attr-defined] - read by the route x role matrix test
     return check
 
 
@@ -163,6 +164,7 @@ def require_org_permission(permission: str) -> Callable[..., Awaitable[Actor]]:
         return await get_actor(request, principal)
 
     check.__name__ = f"require_org_{permission.replace('.', '_')}"
+    check.permission = permission  # type: ignore[attr-defined] - read by the route x role matrix test
     return check
 
 

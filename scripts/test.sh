@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test: lint and import contracts first, then the suite on SQLite and PostgreSQL.
+# PostgreSQL (127.0.0.1:5432, user postgres) and Redis (127.0.0.1:6379) are reached, or started
+# with this machine's service commands when they are installed but stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+pg_ready() { "$BIN/python" - <<'PY' 2>/dev/null
+import psycopg
+psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=2).close()
+PY
+}
+redis_ready() { "$BIN/python" -c "import redis; redis.Redis(host='127.0.0.1', port=6379, socket_timeout=2).ping()" 2>/dev/null; }
+
+if ! pg_ready && command -v pg_ctlcluster >/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  for _ in $(seq 20); do pg_ready && break; sleep 0.5; done
+fi
+if ! redis_ready && command -v redis-server >/dev/null; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null || true
+  for _ in $(seq 20); do redis_ready && break; sleep 0.5; done
+fi
+
+if pg_ready; then
+  export DAGY_TEST_POSTGRES_URL="${DAGY_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
+elif [ "${CI:-}" = "true" ]; then
+  echo "PostgreSQL is not reachable on 127.0.0.1:5432; CI runs every test on it." >&2
+  exit 1
+else
+  echo "note: PostgreSQL not reachable; running the suite on SQLite only." >&2
+fi
+if redis_ready; then
+  export DAGY_TEST_REDIS_URL="${DAGY_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+fi
+
+"$BIN/ruff" check src tests bench
+"$BIN/lint-imports" --no-cache
+exec "$BIN/python" -m pytest "$@"
