@@ -3,7 +3,7 @@
 from dagy.server.db.models.audit import AuditLog
 from dagy.server.db.models.flows import Flow, FlowVersion
 from dagy.server.db.models.identity import ApiKey, AuthSession, Membership, Org, User
-from dagy.server.db.models.runs import Run, RunLog
+from dagy.server.db.models.runs import NodeRun, Run, RunLog
 from dagy.server.db.models.secrets import DataKey, Secret
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Flow",
     "FlowVersion",
     "Membership",
+    "NodeRun",
     "Org",
     "Run",
     "RunLog",

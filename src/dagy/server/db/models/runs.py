@@ -1,4 +1,4 @@
-"""Runs (the queue is this table: DESIGN.md §3) and their log lines."""
+"""Runs (the queue is this table: DESIGN.md §3), their log lines and their node runs."""
 
 from __future__ import annotations
 
@@ -59,3 +59,22 @@ class RunLog(Base):
     timestamp: Mapped[datetime]
     message: Mapped[str] = mapped_column(Text)
     ingestion_time: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NodeRun(Base):
+    """One node of one attempt of a run, as the worker reported it (`GET /runs/{id}/tasks`)."""
+
+    __tablename__ = "node_run"
+    __table_args__ = (UniqueConstraint("run_id", "attempt", "node_id"),)
+
+    id: Mapped[str] = id_column("node")
+    run_id: Mapped[str] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    node_id: Mapped[str] = mapped_column(String(128))
+    node_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    error: Mapped[dict[str, Any] | None]
+    output: Mapped[Any | None] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 03:32:09.316806
+Create Date: 2026-11-29 03:37:49.501486
 """
 
 from collections.abc import Sequence
@@ -307,6 +307,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_run_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "node_run",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("run_id", sa.String(length=40), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("node_id", sa.String(length=128), nullable=False),
+        sa.Column("node_type", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("started_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "error", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
+        ),
+        sa.Column(
+            "output",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("updated_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["run.id"], name=op.f("fk_node_run_run_id_run"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_node_run")),
+        sa.UniqueConstraint("run_id", "attempt", "node_id", name=op.f("uq_node_run_run_id_attempt_node_id")),
+    )
+    with op.batch_alter_table("node_run", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_node_run_run_id"), ["run_id"], unique=False)
+
+    op.create_table(
         "run_log",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("run_id", sa.String(length=40), nullable=False),
@@ -331,6 +359,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_run_log_run_seq")
 
     op.drop_table("run_log")
+    with op.batch_alter_table("node_run", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_node_run_run_id"))
+
+    op.drop_table("node_run")
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_run_org_id"))
         batch_op.drop_index("ix_run_org_flow")
