@@ -8,6 +8,7 @@ other processes see it within the TTL (docs/adr/0003-principal-cache.md).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -26,9 +27,13 @@ _MAX_ENTRIES = 50_000
 
 
 class PrincipalCache:
+    """Resolved principals by (token hash, X-Org-Id), with one in-flight resolution per key, so an
+    expiring entry under load costs one database lookup, not one per waiting request."""
+
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl = ttl_seconds
         self._entries: dict[tuple[str, str | None], tuple[float, Principal]] = {}
+        self._inflight: dict[tuple[str, str | None], asyncio.Future[Principal]] = {}
 
     def get(self, key: tuple[str, str | None]) -> Principal | None:
         entry = self._entries.get(key)
@@ -38,6 +43,29 @@ class PrincipalCache:
             self._entries.pop(key, None)
             return None
         return entry[1]
+
+    async def get_or_load(
+        self, key: tuple[str, str | None], load: Callable[[], Awaitable[Principal]]
+    ) -> Principal:
+        principal = self.get(key)
+        if principal is not None:
+            return principal
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            principal = await load()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        future.set_result(principal)
+        self.put(key, principal)
+        return principal
 
     def put(self, key: tuple[str, str | None], principal: Principal) -> None:
         if self.ttl <= 0:
@@ -76,14 +104,12 @@ async def _principal_for(request: Request, org_header: str | None) -> Principal:
         raise Unauthorized("Missing or invalid bearer token.", headers={"WWW-Authenticate": "Bearer"})
     digest = token_hash(token)
     cache: PrincipalCache = request.app.state.principal_cache
-    key = (digest, org_header)
-    principal = cache.get(key)
-    if principal is None:
-        principal = await anyio.to_thread.run_sync(
-            _resolve, request.app.state.db, request.app.state.settings, token, digest, org_header
-        )
-        cache.put(key, principal)
-    return principal
+    state = request.app.state
+
+    async def load() -> Principal:
+        return await anyio.to_thread.run_sync(_resolve, state.db, state.settings, token, digest, org_header)
+
+    return await cache.get_or_load((digest, org_header), load)
 
 
 def _resolve(db: Database, settings: Settings, token: str, digest: str, org_header: str | None) -> Principal:

@@ -1,0 +1,163 @@
+"""API throughput benchmark: `dagy server` on SQLite under wrk, on loopback.
+
+Measures requests/s and p50/p99 latency for `GET /v1/health`, an authenticated `GET /v1/me` and
+`POST /v1/runs` (then waits until the embedded worker has drained every created run), and prints
+a table. Needs `wrk` (Debian package `wrk`).
+
+    python bench/run.py [--duration 10] [--connections 16] [--port 8099]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SUPERADMIN = "bench@dagy.test"
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    note: str = ""
+
+
+def _to_ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(name: str, url: str, *, token: str | None, connections: int, duration: int,
+        lua: Path | None = None) -> Result:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if token:
+        command += ["-H", f"Authorization: Bearer {token}"]
+    if lua:
+        command += ["-s", str(lua)]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _to_ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _to_ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return Result(name, rps, p50, p99, errors)
+
+
+def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "DAGY_HOME": str(home),
+        "DAGY_SUPERADMIN_EMAILS": SUPERADMIN,
+        "DAGY_RATE_LIMIT_PER_MINUTE": "100000000",
+        "DAGY_LOG_LEVEL": "warning",
+    }
+    env.pop("DAGY_DATABASE_URL", None)
+    dagy = Path(sys.executable).with_name("dagy")
+    process = subprocess.Popen([str(dagy), "server", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+def setup(base: str) -> tuple[str, str]:
+    """A signed-in owner of a fresh org with a one-node flow; returns (token, org_id)."""
+    token = httpx.post(f"{base}/v1/auth/login", json={"email": SUPERADMIN}).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    org = httpx.post(f"{base}/v1/orgs", json={"org_name": "bench"}, headers=headers).json()
+    spec = {"nodes": [{"id": "hello", "type": "python_function",
+                       "data": {"code": "def main(inputs, params):\n    return {'ok': True}\n",
+                                "entrypoint": "main"}}], "edges": []}
+    created = httpx.post(f"{base}/v1/flows", json={"flow_name": "bench-flow", "flow_spec": spec},
+                         headers=headers | {"X-Org-Id": org["org_id"]})
+    created.raise_for_status()
+    return token, org["org_id"]
+
+
+def drain(base: str, token: str, org_id: str, timeout: float = 600) -> tuple[int, float]:
+    """Wait until no run is queued or running; returns (runs seen, seconds waited)."""
+    headers = {"Authorization": f"Bearer {token}", "X-Org-Id": org_id}
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        pending = sum(
+            len(httpx.get(f"{base}/v1/runs", params={"status": s, "limit": 1}, headers=headers).json()["items"])
+            for s in ("queued", "running")
+        )
+        if pending == 0:
+            break
+        time.sleep(0.5)
+    return 0, time.monotonic() - start
+
+
+def post_runs_script(org_id: str) -> Path:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    body = json.dumps({"flow_name": "bench-flow", "parameters": {"n": 1}})
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = '{body}'\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["X-Org-Id"] = "{org_id}"\n'
+    )
+    return script
+
+
+def print_table(results: list[Result]) -> None:
+    print(f"{'endpoint':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  note")
+    for r in results:
+        print(f"{r.name:<28} {r.requests_per_second:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7}  {r.note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8099)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    base = f"http://127.0.0.1:{args.port}"
+    with tempfile.TemporaryDirectory() as home:
+        server = start_server(Path(home), args.port)
+        try:
+            token, org_id = setup(base)
+            common = {"connections": args.connections, "duration": args.duration}
+            results = [
+                wrk("GET /v1/health", f"{base}/v1/health", token=None, **common),
+                wrk("GET /v1/me (authenticated)", f"{base}/v1/me", token=token, **common),
+            ]
+            posted = wrk("POST /v1/runs", f"{base}/v1/runs", token=token, lua=post_runs_script(org_id), **common)
+            _, waited = drain(base, token, org_id)
+            posted.note = f"then drained by the embedded worker in {waited:.1f} s"
+            results.append(posted)
+            print_table(results)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
