@@ -58,12 +58,16 @@ class Page(BaseModel, Generic[T]):
 def page_params(default: int = 20, maximum: int = 100) -> Callable[..., PageRequest]:
     """A dependency reading `limit` (1..maximum, else 400) and `next_token`."""
 
-    async def dependency(
-        limit: Annotated[int, Query(ge=1, le=maximum, description=f"Max results (max {maximum}).")] = default,
-        next_token: Annotated[str | None, Query(max_length=2048)] = None,
-    ) -> PageRequest:
+    async def dependency(limit: int = default, next_token: str | None = None) -> PageRequest:
         return PageRequest(limit=limit, next_token=next_token)
 
+    # Real objects, not strings: with postponed annotations FastAPI would evaluate `maximum`
+    # in the module's globals, where it does not exist, and fail on the first `?limit=`.
+    dependency.__annotations__ = {
+        "limit": Annotated[int, Query(ge=1, le=maximum, description=f"Max results (max {maximum}).")],
+        "next_token": Annotated[str | None, Query(max_length=2048)],
+        "return": PageRequest,
+    }
     return dependency
 
 
