@@ -66,8 +66,9 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
 async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
+    details = {"body": "too large"} if exc.status_code == 413 else None
     return JSONResponse(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        error_body(code, str(exc.detail), details), status_code=exc.status_code, headers=exc.headers
     )
 
 

@@ -1,7 +1,8 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
 
-`RequestContextMiddleware` gives each request an id, applies the per-caller rate limit and adds
-the `X-RateLimit-*` headers to every response, 429 with `Retry-After` when the limit is spent.
+`RequestContextMiddleware` gives each request an id, refuses bodies over the size limit (413),
+applies the per-caller rate limit and adds the `X-RateLimit-*` headers to every response, 429
+with `Retry-After` when the limit is spent.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import secrets
 import time
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dagy.server.api.errors import error_body
@@ -29,9 +31,10 @@ def _caller_key(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, max_body_bytes: int) -> None:
         self.app = app
         self.limiter = limiter
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,8 +53,17 @@ class RequestContextMiddleware:
             (b"x-request-id", request_id.encode()),
         ]
         if not decision.allowed:
-            await _reject(send, headers, max(1, decision.reset_at - int(time.time())))
+            retry_after = max(1, decision.reset_at - int(time.time()))
+            body = error_body("rate_limited", "Rate limit exceeded; retry later.",
+                              {"retry_after_seconds": retry_after})
+            await _reply(send, 429, body, [(b"retry-after", str(retry_after).encode()), *headers])
             return
+        if _declared_length(scope) > self.max_body_bytes:
+            body = error_body("payload_too_large", f"The request body exceeds {self.max_body_bytes} bytes.",
+                              {"body": f"at most {self.max_body_bytes} bytes"})
+            await _reply(send, 413, body, headers)
+            return
+        receive = _limited(receive, self.max_body_bytes)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -61,20 +73,41 @@ class RequestContextMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _reject(send: Send, headers: list[tuple[bytes, bytes]], retry_after: int) -> None:
-    body = json.dumps(
-        error_body("rate_limited", "Rate limit exceeded; retry later.", {"retry_after_seconds": retry_after})
-    ).encode()
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """Counts a body sent without Content-Length (chunked) and stops it at the limit."""
+    seen = 0
+
+    async def receive_limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                # An HTTPException passes FastAPI's body parsing unchanged and is rendered as 413.
+                raise HTTPException(413, f"The request body exceeds {limit} bytes.")
+        return message
+
+    return receive_limited
+
+
+async def _reply(send: Send, status: int, body: dict[str, object], headers: list[tuple[bytes, bytes]]) -> None:
+    payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 429,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(retry_after).encode()),
+                (b"content-length", str(len(payload)).encode()),
                 *headers,
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": payload})
