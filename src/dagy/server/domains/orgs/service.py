@@ -40,13 +40,13 @@ def _org_read(org: Org) -> OrgRead:
     )
 
 
-def create_org(session: Session, *, actor: Actor, data: OrgCreate, billing_enabled: bool = False) -> OrgRead:
-    """The caller becomes the owner. With billing configured a new org starts on `free` whatever was asked."""
+def create_org(session: Session, *, actor: Actor, data: OrgCreate) -> OrgRead:
+    """The caller becomes the owner. Without billing (self-hosted) the plan asked for only sets limits."""
     if actor.user_id is None or actor.email is None:
         raise PermissionDenied("Only a signed-in user can create an organization.")
     if repo.get_org_by_name(session, data.org_name) is not None:
         raise Conflict("Organization name already exists.", details={"org_name": "already exists"})
-    plan = "free" if billing_enabled else data.plan
+    plan = data.plan
     org = Org(name=data.org_name, plan=plan, owner_email=actor.email)
     repo.add(session, org)
     now = utcnow()
