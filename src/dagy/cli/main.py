@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import typer
 
-from dagy.cli import db, server, users
+from dagy.cli import db, secrets, server, users
 
 app = typer.Typer(help="Dagy: workflow orchestration.", no_args_is_help=True, add_completion=False)
 app.command("server")(server.server)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(secrets.app, name="secrets")

@@ -18,6 +18,7 @@ from dagy.server.db.migrate import upgrade
 from dagy.server.domains.auth.router import router as auth_router
 from dagy.server.domains.auth.throttle import LoginThrottle
 from dagy.server.domains.orgs.router import router as orgs_router
+from dagy.server.domains.secrets.router import router as secrets_router
 from dagy.server.settings import Settings
 
 log = logging.getLogger("dagy.server")
@@ -26,7 +27,7 @@ log = logging.getLogger("dagy.server")
 # shutdown. Each receives the app so it can reach `app.state`.
 BackgroundPart = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
 
-ROUTERS = [auth_router, orgs_router]
+ROUTERS = [auth_router, orgs_router, secrets_router]
 
 
 def create_app(

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="Key-encryption key material; generated into DAGY_HOME on first start when unset."
     )
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated key-encryption keys still accepted for unwrapping during a key rotation "
+        "(docs/secrets.md); new data keys are always wrapped with DAGY_SECRET_KEY.",
+    )
     superadmin_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated emails that are super admins."
     )
@@ -71,6 +76,13 @@ class Settings(BaseSettings):
     def _split_emails(cls, value: object) -> object:
         if isinstance(value, str):
             return [e.strip().lower() for e in value.split(",") if e.strip()]
+        return value
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
         return value
 
     @model_validator(mode="after")

@@ -1,0 +1,1 @@
+"""Secrets Management: values encrypted at rest under per-org data keys (envelope encryption)."""
