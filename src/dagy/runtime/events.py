@@ -1,0 +1,82 @@
+"""The runtime's side of the worker protocol: JSON-lines events on stdout.
+
+One event per line: `log` (a line of the run's output), `node` (a node run's state) and, last,
+`result`. Anything else on stdout (a C extension writing to fd 1, a child process) is not JSON and
+the worker treats it as a log line, so nothing a run prints is lost.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+LOG = "log"
+NODE = "node"
+RESULT = "result"
+EVENT_TYPES = frozenset({LOG, NODE, RESULT})
+MAX_LINE_CHARS = 16_000
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_event(line: str) -> dict[str, Any] | None:
+    """The event a stdout line carries, or None when it is plain output (a log line)."""
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(event, dict) and event.get("event") in EVENT_TYPES:
+        return event
+    return None
+
+
+class EventWriter:
+    """Writes events to the worker; thread-safe so nodes running in threads may log."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def emit(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event, default=str, separators=(",", ":"))
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+    def log(self, message: str) -> None:
+        self.emit({"event": LOG, "timestamp": now_iso(), "message": message[:MAX_LINE_CHARS]})
+
+
+class LogStream(io.TextIOBase):
+    """Stands in for `sys.stdout`/`sys.stderr` inside a run: each complete line becomes a log event."""
+
+    def __init__(self, writer: EventWriter) -> None:
+        super().__init__()
+        self._writer = writer
+        self._buffer = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._buffer += text
+            *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            self._writer.log(line.rstrip("\r"))
+        return len(text)
+
+    def flush_partial(self) -> None:
+        """Emit a last line that has no newline yet (the run is ending)."""
+        with self._lock:
+            rest, self._buffer = self._buffer, ""
+        if rest:
+            self._writer.log(rest)

@@ -1,0 +1,133 @@
+"""Running a flow spec: nodes in topological order, each one's output passed to its successors.
+
+A node that raises fails the run; the nodes downstream of it are skipped, the others still run
+(they do not depend on the failure). The run's output is its single sink node's output, or an
+object keyed by sink id when the flow ends in several.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagy.nodes import NodeContext, NodeError, get_node_type
+from dagy.runtime.events import NODE, EventWriter, now_iso
+from dagy.runtime.graph import sinks, topological_order, upstream_of
+
+
+@dataclass
+class RunResult:
+    status: str  # completed | failed
+    output: Any = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class _Walk:
+    outputs: dict[str, Any] = field(default_factory=dict)
+    unfinished: set[str] = field(default_factory=set)  # failed or skipped: their successors skip
+    first_error: dict[str, Any] | None = None
+
+
+def run_flow_spec(payload: dict[str, Any], events: EventWriter) -> RunResult:
+    spec = payload["flow_spec"]
+    nodes = {str(node["id"]): node for node in spec.get("nodes", [])}
+    edges = spec.get("edges", [])
+    upstream = upstream_of(list(nodes.values()), edges)
+    walk = _Walk()
+    for node_id in topological_order(list(nodes.values()), edges):
+        node = nodes[node_id]
+        if any(up in walk.unfinished for up in upstream[node_id]):
+            walk.unfinished.add(node_id)
+            _emit_node(events, node, "skipped", started_at=None)
+            continue
+        inputs = {up: walk.outputs[up] for up in upstream[node_id]}
+        _run_node(payload, node, inputs, events, walk)
+    if walk.first_error is not None:
+        return RunResult(status="failed", error=walk.first_error)
+    ends = sinks(list(nodes.values()), edges)
+    output = walk.outputs[ends[0]] if len(ends) == 1 else {end: walk.outputs[end] for end in ends}
+    return RunResult(status="completed", output=output)
+
+
+def _run_node(
+    payload: dict[str, Any], node: dict[str, Any], inputs: dict[str, Any], events: EventWriter, walk: _Walk
+) -> None:
+    node_id = str(node["id"])
+    started_at = now_iso()
+    _emit_node(events, node, "running", started_at=started_at)
+    try:
+        output = _call(payload, node, inputs)
+    except Exception as exc:  # any failure of user code is the node's failure
+        error = _error_of(exc, node_id)
+        walk.unfinished.add(node_id)
+        walk.first_error = walk.first_error or error
+        _emit_node(events, node, "failed", started_at=started_at, error=error)
+        return
+    walk.outputs[node_id] = output
+    _emit_node(events, node, "completed", started_at=started_at, output=output)
+
+
+def _call(payload: dict[str, Any], node: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    node_type = get_node_type(str(node.get("type")))
+    if node_type is None:
+        raise NodeError("unknown_node_type", f"This worker does not know node type {node.get('type')!r}.")
+    node_id = str(node["id"])
+    context = NodeContext(
+        run_id=str(payload["run_id"]),
+        node_id=node_id,
+        params=dict(payload.get("parameters") or {}),
+        logger=logging.getLogger(f"dagy.run.{node_id}"),
+    )
+    output = node_type().run(inputs, node.get("data") or {}, context)
+    try:
+        json.dumps(output, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise NodeError("invalid_output", f"The node's output is not JSON-serialisable: {exc}") from exc
+    return output
+
+
+def _error_of(exc: Exception, node_id: str) -> dict[str, Any]:
+    if isinstance(exc, NodeError):
+        return {"type": exc.error_type, "message": exc.message, "node_id": node_id, "traceback": None}
+    return {
+        "type": "exception",
+        "message": f"{type(exc).__name__}: {exc}",
+        "node_id": node_id,
+        "traceback": _user_traceback(exc),
+    }
+
+
+def _user_traceback(exc: Exception) -> str:
+    """The traceback from the author's code on: the runtime's own frames are noise to them."""
+    tb = exc.__traceback__
+    while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<node:"):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
+def _emit_node(
+    events: EventWriter,
+    node: dict[str, Any],
+    status: str,
+    *,
+    started_at: str | None,
+    output: Any = None,
+    error: dict[str, Any] | None = None,
+) -> None:
+    finished = status != "running"
+    events.emit(
+        {
+            "event": NODE,
+            "node_id": str(node["id"]),
+            "node_type": str(node.get("type")),
+            "status": status,
+            "started_at": started_at,
+            "completed_at": now_iso() if finished else None,
+            "output": output,
+            "error": error,
+        }
+    )

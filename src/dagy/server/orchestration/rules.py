@@ -1,0 +1,137 @@
+"""Run state rules: each one small class, one decision, applied in order by `policy.set_run_state`.
+
+A rule sees a `Transition` (the run, where it is, where it is asked to go) when the transition
+matches its `FROM_STATES`/`TO_STATES`. It may refuse (raise `InvalidInput`) or redirect the
+transition (a failed attempt with retries left becomes `queued`). Rules decide; `policy` then
+writes the run's fields for the state finally chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from dagy.server.db.models import Run
+from dagy.server.errors import InvalidInput
+from dagy.server.orchestration.states import (
+    ALL_RUN_STATES,
+    LEGAL_RUN_TRANSITIONS,
+    TERMINAL_RUN_STATES,
+    RunState,
+)
+
+LEASE_EXPIRED = "lease_expired"
+# A run whose worker vanished did not fail by itself, so it is re-queued at least this many times
+# even when the run allows no retries (docs/runs.md, "Leases and the reaper").
+MIN_LEASE_EXPIRY_RETRIES = 1
+
+
+@dataclass
+class Transition:
+    """One proposed state change and what comes with it."""
+
+    run: Run
+    initial: RunState | None
+    proposed: RunState
+    now: datetime
+    output: Any = None
+    error: dict[str, Any] | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    retried: bool = False  # set by a retry rule: the failed attempt goes back to the queue
+
+
+class RunRule:
+    FROM_STATES: ClassVar[frozenset[RunState | None]] = frozenset()
+    TO_STATES: ClassVar[frozenset[RunState]] = frozenset()
+
+    def applies(self, transition: Transition) -> bool:
+        return transition.initial in self.FROM_STATES and transition.proposed in self.TO_STATES
+
+    def apply(self, transition: Transition) -> None:
+        raise NotImplementedError
+
+
+class OnlyNewRunsStartQueued(RunRule):
+    """A run is born queued and nothing else: every run goes through the queue, so every run is
+    claimed, leased and reaped the same way."""
+
+    FROM_STATES = frozenset({None})
+    TO_STATES = ALL_RUN_STATES
+
+    def apply(self, transition: Transition) -> None:
+        if transition.proposed != RunState.QUEUED:
+            raise InvalidInput(f"A new run starts queued, not {transition.proposed}.")
+
+
+class KeepTerminalStatesTerminal(RunRule):
+    """A finished run is history: users, alerts and billing have seen its outcome, and a worker that
+    returns late must not rewrite it."""
+
+    FROM_STATES = frozenset(TERMINAL_RUN_STATES)
+    TO_STATES = ALL_RUN_STATES
+
+    def apply(self, transition: Transition) -> None:
+        raise InvalidInput(
+            f"Run is already {transition.initial}; it cannot become {transition.proposed}.",
+            details={"status": str(transition.initial)},
+        )
+
+
+class FollowTheStateMachine(RunRule):
+    """Only the edges of the state machine exist: a queued run cannot complete without having been
+    claimed, a running run cannot be claimed twice."""
+
+    FROM_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
+    TO_STATES = ALL_RUN_STATES
+
+    def apply(self, transition: Transition) -> None:
+        assert transition.initial is not None
+        if transition.proposed not in LEGAL_RUN_TRANSITIONS[transition.initial]:
+            raise InvalidInput(
+                f"A {transition.initial} run cannot become {transition.proposed}.",
+                details={"status": str(transition.initial)},
+            )
+
+
+class RequeueExpiredLeases(RunRule):
+    """A lease that expired means the worker died or lost the network, not that the flow failed: the
+    run goes back to the queue, at least once even when it allows no retries."""
+
+    FROM_STATES = frozenset({RunState.RUNNING})
+    TO_STATES = frozenset({RunState.FAILED})
+
+    def applies(self, transition: Transition) -> bool:
+        error_type = (transition.error or {}).get("type")
+        return super().applies(transition) and error_type == LEASE_EXPIRED
+
+    def apply(self, transition: Transition) -> None:
+        run = transition.run
+        if run.retry_count < max(run.max_retries, MIN_LEASE_EXPIRY_RETRIES):
+            transition.proposed = RunState.QUEUED
+            transition.retried = True
+
+
+class RetryFailedAttempts(RunRule):
+    """A failed attempt with retries left goes back to the queue: transient failures (a flaky API,
+    a restarted database) heal without anyone pressing a button."""
+
+    FROM_STATES = frozenset({RunState.RUNNING})
+    TO_STATES = frozenset({RunState.FAILED})
+
+    def apply(self, transition: Transition) -> None:
+        run = transition.run
+        if run.retry_count < run.max_retries:
+            transition.proposed = RunState.QUEUED
+            transition.retried = True
+
+
+# Order matters: refusals first, then the rules that redirect a failure back to the queue.
+RUN_POLICY: tuple[RunRule, ...] = (
+    OnlyNewRunsStartQueued(),
+    KeepTerminalStatesTerminal(),
+    FollowTheStateMachine(),
+    RequeueExpiredLeases(),
+    RetryFailedAttempts(),
+)

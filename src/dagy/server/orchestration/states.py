@@ -1,0 +1,39 @@
+"""The states a run and a node run can be in."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_RUN_STATES: frozenset[RunState] = frozenset(
+    {RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}
+)
+ACTIVE_RUN_STATES: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RUNNING})
+ALL_RUN_STATES: frozenset[RunState] = frozenset(RunState)
+
+# The edges of the run state machine; anything else is an illegal transition (400).
+LEGAL_RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED}),
+    RunState.RUNNING: frozenset({RunState.QUEUED, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}),
+}
+
+
+class NodeRunState(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_NODE_RUN_STATES: frozenset[NodeRunState] = frozenset(
+    {NodeRunState.COMPLETED, NodeRunState.FAILED, NodeRunState.SKIPPED, NodeRunState.CANCELLED}
+)
