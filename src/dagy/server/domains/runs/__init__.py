@@ -1,0 +1,1 @@
+"""Runs: triggering, reading, cancelling, logs and node runs."""

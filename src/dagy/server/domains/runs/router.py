@@ -1,0 +1,89 @@
+"""`/runs`: trigger, list, read, cancel, logs and node runs (tasks)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+
+from dagy.server.api.deps import SettingsDep, Tx
+from dagy.server.api.pagination import PageRequest
+from dagy.server.api.schemas import page_params
+from dagy.server.api.security import CurrentActor, require_permission
+from dagy.server.domains.runs import service
+from dagy.server.domains.runs.schemas import (
+    NodeRunList,
+    RunCancelled,
+    RunLogs,
+    RunPage,
+    RunRead,
+    RunTrigger,
+    RunTriggered,
+)
+
+router = APIRouter(prefix="/runs", tags=["Runs"])
+
+_read = [Depends(require_permission("runs.read"))]
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=RunTriggered,
+    dependencies=[Depends(require_permission("runs.trigger"))],
+)
+async def trigger_run(
+    body: RunTrigger,
+    tx: Tx,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    x_idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> RunTriggered:
+    """Queue a run; the same `X-Idempotency-Key` answers the run it first created."""
+    return await tx.run(
+        service.trigger_run,
+        actor=actor,
+        data=body,
+        idempotency_key=x_idempotency_key,
+        default_executor=settings.default_executor,
+    )
+
+
+@router.get("", response_model=RunPage, dependencies=_read)
+async def list_runs(
+    tx: Tx,
+    actor: CurrentActor,
+    page: Annotated[PageRequest, Depends(page_params(20, 100))],
+    flow_name: Annotated[str | None, Query(max_length=128)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> RunPage:
+    return await tx.run(service.list_runs, actor=actor, page=page, flow_name=flow_name, status=status)
+
+
+@router.get("/{run_id}", response_model=RunRead, dependencies=_read)
+async def get_run(run_id: str, tx: Tx, actor: CurrentActor) -> RunRead:
+    return await tx.run(service.get_run, actor=actor, run_id=run_id)
+
+
+@router.post(
+    "/{run_id}/cancel", response_model=RunCancelled, dependencies=[Depends(require_permission("runs.cancel"))]
+)
+async def cancel_run(run_id: str, tx: Tx, actor: CurrentActor) -> RunCancelled:
+    return await tx.run(service.cancel_run, actor=actor, run_id=run_id)
+
+
+@router.get("/{run_id}/logs", response_model=RunLogs, dependencies=_read)
+async def get_run_logs(
+    run_id: str,
+    tx: Tx,
+    actor: CurrentActor,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+    next_token: Annotated[str | None, Query(max_length=64)] = None,
+) -> RunLogs:
+    return await tx.run(service.get_run_logs, actor=actor, run_id=run_id, limit=limit, next_token=next_token)
+
+
+@router.get("/{run_id}/tasks", response_model=NodeRunList, dependencies=_read)
+async def list_node_runs(run_id: str, tx: Tx, actor: CurrentActor) -> NodeRunList:
+    """One row per node and attempt, as the worker reported it."""
+    return await tx.run(service.list_node_runs, actor=actor, run_id=run_id)

@@ -1,0 +1,101 @@
+"""Bodies of `/runs`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
+from dagy.server.domains.flows.schemas import EXECUTOR_PATTERN, FLOW_NAME_PATTERN
+
+ExecutionMode = Literal["nano", "micro", "small", "medium", "large", "xlarge"]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class RunTrigger(RequestModel):
+    flow_name: str = Field(pattern=FLOW_NAME_PATTERN)
+    flow_version: str | int | None = Field(None, description="Defaults to the flow's latest version.")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="A JSON object, at most 256 KB.")
+    execute: Literal[True] = Field(True, description="Runs are always queued for execution.")
+    executor: str | None = Field(
+        None, pattern=EXECUTOR_PATTERN, description="Defaults to the version's default executor."
+    )
+    execution_mode: ExecutionMode = "nano"
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    max_retries: int = Field(0, ge=0, le=10, description="Failed attempts re-queued before the run fails.")
+    priority: int = Field(100, ge=0, le=1000, description="Lower runs first among queued runs.")
+
+
+class RunTriggered(ResponseModel):
+    run_id: str
+    run_slug: str
+    flow_name: str
+    flow_version: str
+    status: str
+    created_at: Timestamp
+    parameters: dict[str, Any]
+
+
+class RunListItem(ResponseModel):
+    run_id: str
+    run_slug: str
+    flow_name: str
+    flow_version: str
+    status: str
+    created_at: Timestamp
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    duration_seconds: float | None
+
+
+class RunPage(ResponseModel):
+    items: list[RunListItem]
+    next_token: str | None
+
+
+class RunRead(RunListItem):
+    deployment_name: str | None
+    executor: str
+    execution_mode: str
+    parameters: dict[str, Any]
+    output: Any
+    error: dict[str, Any] | None
+    retry_count: int
+    tags: list[str]
+
+
+class RunCancelled(ResponseModel):
+    run_id: str
+    status: str
+    cancelled_at: Timestamp | None
+
+
+class LogEvent(ResponseModel):
+    timestamp: Timestamp
+    message: str
+    ingestion_time: Timestamp
+
+
+class RunLogs(ResponseModel):
+    events: list[LogEvent]
+    next_token: str | None = Field(
+        description="Continues right after the last event; present while the run may still write."
+    )
+
+
+class NodeRunRead(ResponseModel):
+    node_id: str
+    node_type: str
+    status: str
+    attempt: int
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    duration_seconds: float | None
+    output: Any
+    error: dict[str, Any] | None
+
+
+class NodeRunList(ResponseModel):
+    run_id: str
+    items: list[NodeRunRead]

@@ -1,0 +1,244 @@
+"""Triggering runs, reading them, cancelling them, their logs and node runs."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dagy.server.api.pagination import PageRequest, paginate
+from dagy.server.db.base import utcnow
+from dagy.server.db.models import FlowVersion, NodeRun, Run
+from dagy.server.domains.audit_logs.service import Action, record
+from dagy.server.domains.flows import repository as flows
+from dagy.server.domains.runs import repository as repo
+from dagy.server.domains.runs.schemas import (
+    LogEvent,
+    NodeRunList,
+    NodeRunRead,
+    RunCancelled,
+    RunListItem,
+    RunLogs,
+    RunPage,
+    RunRead,
+    RunTrigger,
+    RunTriggered,
+)
+from dagy.server.errors import InvalidInput, NotFound
+from dagy.server.identity import Actor
+from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
+
+MAX_PARAMETERS_BYTES = 256 * 1024
+_LOG_TOKEN_PREFIX = "f/"  # noqa: S105 - a cursor prefix, not a secret
+
+
+def trigger_run(
+    session: Session, *, actor: Actor, data: RunTrigger, idempotency_key: str | None, default_executor: str
+) -> RunTriggered:
+    """Queue a run of a flow version. The same idempotency key answers the run it first created."""
+    if idempotency_key:
+        existing = repo.get_run_by_idempotency_key(session, actor.org_id, idempotency_key)
+        if existing is not None:
+            return _triggered(existing)
+    if len(json.dumps(data.parameters).encode()) > MAX_PARAMETERS_BYTES:
+        raise InvalidInput(
+            "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
+        )
+    version = _flow_version(session, actor.org_id, data)
+    now = utcnow()
+    run = Run(
+        org_id=actor.org_id,
+        flow_id=version.flow_id,
+        flow_version_id=version.id,
+        flow_name=data.flow_name,
+        flow_version=version.version,
+        run_slug=_slug(session, actor.org_id, data.flow_name, now),
+        executor=data.executor or version.default_executor or default_executor,
+        execution_mode=data.execution_mode,
+        priority=data.priority,
+        parameters=data.parameters,
+        tags=list(data.tags),
+        retry_count=0,
+        max_retries=data.max_retries,
+        attempt=0,
+        cancel_requested=False,
+        idempotency_key=idempotency_key or None,
+        created_at=now,
+        updated_at=now,
+    )
+    set_run_state(session, run, RunState.QUEUED, now=now)
+    try:
+        with session.begin_nested():
+            repo.add(session, run)
+    except IntegrityError:
+        # Another request with the same key won the race; answer its run.
+        existing = repo.get_run_by_idempotency_key(session, actor.org_id, idempotency_key or "")
+        if existing is None:
+            raise
+        return _triggered(existing)
+    record(
+        session,
+        actor=actor,
+        action=Action.EXECUTE,
+        resource_type="run",
+        resource_id=run.id,
+        resource_name=run.run_slug,
+        changes={"status": [None, run.status], "flow_version": [None, run.flow_version]},
+    )
+    return _triggered(run)
+
+
+def list_runs(
+    session: Session, *, actor: Actor, page: PageRequest, flow_name: str | None, status: str | None
+) -> RunPage:
+    if status is not None and status not in set(RunState):
+        raise InvalidInput("Unknown run status.", details={"status": f"one of {', '.join(RunState)}"})
+    result = paginate(
+        session,
+        repo.runs_query(actor.org_id, flow_name=flow_name, status=status),
+        order_by=[Run.created_at, Run.id],
+        page=page,
+        to_item=_list_item,
+    )
+    return RunPage(items=result.items, next_token=result.next_token)
+
+
+def get_run(session: Session, *, actor: Actor, run_id: str) -> RunRead:
+    run = _run(session, actor, run_id)
+    return RunRead(
+        **_list_item(run).model_dump(),
+        deployment_name=run.deployment_name,
+        executor=run.executor,
+        execution_mode=run.execution_mode,
+        parameters=run.parameters,
+        output=run.output,
+        error=run.error,
+        retry_count=run.retry_count,
+        tags=list(run.tags or []),
+    )
+
+
+def cancel_run(session: Session, *, actor: Actor, run_id: str) -> RunCancelled:
+    """Queued runs stop at once; a running run's worker sees the request in its next heartbeat."""
+    run = _run(session, actor, run_id)
+    before = run.status
+    set_run_state(session, run, RunState.CANCELLED, now=utcnow())
+    record(
+        session,
+        actor=actor,
+        action=Action.UPDATE,
+        resource_type="run",
+        resource_id=run.id,
+        resource_name=run.run_slug,
+        changes={"status": [before, run.status]},
+    )
+    return RunCancelled(run_id=run.id, status=run.status, cancelled_at=run.cancelled_at)
+
+
+def get_run_logs(
+    session: Session, *, actor: Actor, run_id: str, limit: int, next_token: str | None
+) -> RunLogs:
+    """A tail, keyed on the log row id: the token continues right after the last line returned, and
+    stays present while the run may still write, so a follower never misses or repeats a line."""
+    run = _run(session, actor, run_id)
+    after = _log_position(next_token)
+    rows = repo.list_logs(session, run.id, after_id=after, limit=limit)
+    last = rows[-1].id if rows else after
+    more = len(rows) == limit or run.status in ACTIVE_RUN_STATES
+    return RunLogs(
+        events=[
+            LogEvent(timestamp=r.timestamp, message=r.message, ingestion_time=r.ingestion_time) for r in rows
+        ],
+        next_token=f"{_LOG_TOKEN_PREFIX}{last}" if more else None,
+    )
+
+
+def list_node_runs(session: Session, *, actor: Actor, run_id: str) -> NodeRunList:
+    run = _run(session, actor, run_id)
+    return NodeRunList(run_id=run.id, items=[_node_run_read(n) for n in repo.list_node_runs(session, run.id)])
+
+
+def _run(session: Session, actor: Actor, run_id: str) -> Run:
+    run = repo.get_run(session, actor.org_id, run_id)
+    if run is None:
+        raise NotFound("Run not found.")
+    return run
+
+
+def _flow_version(session: Session, org_id: str, data: RunTrigger) -> FlowVersion:
+    flow = flows.get_flow(session, org_id, data.flow_name)
+    if flow is None:
+        raise NotFound(f"Flow {data.flow_name} not found.")
+    if data.flow_version is None:
+        version = flows.get_latest_version(session, org_id, flow.id)
+    else:
+        version = flows.get_version(session, org_id, flow.id, str(data.flow_version))
+    if version is None:
+        raise NotFound(f"Flow {data.flow_name} has no version {data.flow_version}.")
+    return version
+
+
+def _slug(session: Session, org_id: str, flow_name: str, now: datetime) -> str:
+    """`<flow>-YYYY-MM-DD-HHMMSS`, with a short random suffix when that second is already taken."""
+    slug = f"{flow_name}-{now:%Y-%m-%d-%H%M%S}"
+    while repo.slug_taken(session, org_id, slug):
+        slug = f"{flow_name}-{now:%Y-%m-%d-%H%M%S}-{secrets.token_hex(2)}"
+    return slug
+
+
+def _log_position(token: str | None) -> int:
+    if not token:
+        return 0
+    digits = token.removeprefix(_LOG_TOKEN_PREFIX)
+    if not token.startswith(_LOG_TOKEN_PREFIX) or not digits.isdigit() or len(digits) > 19:
+        raise InvalidInput("Invalid pagination token.", details={"next_token": "malformed token"})
+    return int(digits)
+
+
+def _duration(started_at: datetime | None, completed_at: datetime | None) -> float | None:
+    if started_at is None or completed_at is None:
+        return None
+    return round((completed_at - started_at).total_seconds(), 3)
+
+
+def _triggered(run: Run) -> RunTriggered:
+    return RunTriggered(
+        run_id=run.id,
+        run_slug=run.run_slug,
+        flow_name=run.flow_name,
+        flow_version=run.flow_version,
+        status=run.status,
+        created_at=run.created_at,
+        parameters=run.parameters,
+    )
+
+
+def _list_item(run: Run) -> RunListItem:
+    return RunListItem(
+        run_id=run.id,
+        run_slug=run.run_slug,
+        flow_name=run.flow_name,
+        flow_version=run.flow_version,
+        status=run.status,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        completed_at=run.completed_at,
+        duration_seconds=_duration(run.started_at, run.completed_at),
+    )
+
+
+def _node_run_read(node_run: NodeRun) -> NodeRunRead:
+    return NodeRunRead(
+        node_id=node_run.node_id,
+        node_type=node_run.node_type,
+        status=node_run.status,
+        attempt=node_run.attempt,
+        started_at=node_run.started_at,
+        completed_at=node_run.completed_at,
+        duration_seconds=_duration(node_run.started_at, node_run.completed_at),
+        output=node_run.output,
+        error=node_run.error,
+    )

@@ -1,0 +1,1 @@
+"""The worker protocol (`/workers/...`): claims, heartbeats, logs, node runs, results."""

@@ -1,0 +1,37 @@
+"""The claim long poll: hold a worker's claim until a run is queued for it, or the wait is over.
+
+Dispatch is pushed, not polled (DESIGN.md §3): a run queued in this process wakes the waiting
+claims at once; the claim also re-checks the database at least once a second, which covers runs
+queued by another replica until `LISTEN/NOTIFY` carries that wake-up too.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dagy.server.api.deps import UnitOfWork
+from dagy.server.domains.workers import service
+from dagy.server.domains.workers.schemas import ClaimedRun, ClaimRequest
+from dagy.server.domains.workers.service import WorkerScope
+from dagy.server.orchestration import RunQueueSignal
+
+RECHECK_SECONDS = 1.0
+
+
+async def claim(
+    tx: UnitOfWork,
+    signal: RunQueueSignal,
+    *,
+    scope: WorkerScope,
+    data: ClaimRequest,
+    lease_seconds: float,
+    max_wait_seconds: float,
+) -> list[ClaimedRun]:
+    deadline = time.monotonic() + min(data.wait_seconds, max_wait_seconds)
+    with signal.listening() as waiter:
+        while True:
+            runs = await tx.run(service.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds)
+            remaining = deadline - time.monotonic()
+            if runs or remaining <= 0:
+                return runs
+            await waiter.wait(min(RECHECK_SECONDS, remaining))

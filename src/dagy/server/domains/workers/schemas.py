@@ -1,0 +1,105 @@
+"""Bodies of the worker protocol. Every write names its worker and attempt (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
+from dagy.server.domains.flows.schemas import EXECUTOR_PATTERN
+from dagy.server.orchestration import NodeRunState
+
+WORKER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A worker's clock may send naive times; they are UTC by protocol."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTCTime = Annotated[datetime, AfterValidator(_as_utc)]
+WorkerId = Annotated[str, Field(pattern=WORKER_ID_PATTERN)]
+Attempt = Annotated[int, Field(ge=1)]
+
+
+class ClaimRequest(RequestModel):
+    worker_id: WorkerId
+    executor: str = Field("local", pattern=EXECUTOR_PATTERN)
+    capacity: int = Field(1, ge=1, le=100, description="Most runs to claim at once (free slots).")
+    wait_seconds: float = Field(0, ge=0, le=60, description="Long-poll this long when nothing is queued.")
+
+
+class ClaimedRun(ResponseModel):
+    run_id: str
+    attempt: int
+    org_id: str
+    flow_name: str
+    flow_version: str
+    flow_spec: dict[str, Any] | None
+    parameters: dict[str, Any]
+    execution_mode: str
+    lease_expires_at: Timestamp
+
+
+class ClaimResponse(ResponseModel):
+    runs: list[ClaimedRun]
+    heartbeat_seconds: float = Field(description="How often to heartbeat each claimed run.")
+    lease_seconds: float
+
+
+class HeartbeatRequest(RequestModel):
+    worker_id: WorkerId
+    attempt: Attempt
+
+
+class HeartbeatResponse(ResponseModel):
+    run_id: str
+    cancel_requested: bool
+    lease_expires_at: Timestamp | None
+
+
+class LogLine(RequestModel):
+    timestamp: UTCTime
+    message: str = Field(max_length=16_000)
+
+
+class LogBatch(RequestModel):
+    worker_id: WorkerId
+    attempt: Attempt
+    lines: list[LogLine] = Field(max_length=1000)
+
+
+class NodeRunReport(RequestModel):
+    node_id: str = Field(min_length=1, max_length=128)
+    node_type: str = Field(min_length=1, max_length=64)
+    status: NodeRunState
+    started_at: UTCTime | None = None
+    completed_at: UTCTime | None = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+
+
+class NodeRunBatch(RequestModel):
+    worker_id: WorkerId
+    attempt: Attempt
+    node_runs: list[NodeRunReport] = Field(max_length=500)
+
+
+class RunCompletion(RequestModel):
+    worker_id: WorkerId
+    attempt: Attempt
+    status: Literal["completed", "failed", "cancelled"]
+    output: Any = None
+    error: dict[str, Any] | None = None
+
+
+class Accepted(ResponseModel):
+    run_id: str
+    accepted: int
+
+
+class CompletionResponse(ResponseModel):
+    run_id: str
+    status: str = Field(description="The run's state afterwards: `queued` when the failure is retried.")
