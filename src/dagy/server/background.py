@@ -2,10 +2,81 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
 from dagy.server.app import BackgroundPart
+from dagy.server.services.reaper import run_reaper
 from dagy.server.settings import Settings
+from dagy.worker import Worker, WorkerConfig
+
+EMBEDDED_EXECUTOR = "local"
+EMBEDDED_DRAIN_SECONDS = 5.0
+_IN_PROCESS_URL = "http://dagy.in-process"
 
 
-def background_parts(settings: Settings, *, worker: bool, services: bool) -> list[BackgroundPart]:
+def background_parts(
+    settings: Settings, *, worker: bool, services: bool, in_process_worker: bool = False
+) -> list[BackgroundPart]:
+    """`services`: the reaper (later the scheduler, sensors, dispatcher). `worker`: the embedded local
+    worker, talking HTTP to this server's own URL with the worker token — or, with
+    `in_process_worker`, to the app through httpx's ASGI transport (same protocol, no socket; tests)."""
     parts: list[BackgroundPart] = []
+    if services:
+        parts.append(_reaper_part(settings))
+    if worker:
+        parts.append(_embedded_worker_part(settings, in_process=in_process_worker))
     return parts
+
+
+def _reaper_part(settings: Settings) -> BackgroundPart:
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        return _start_loop(
+            lambda stop: run_reaper(app.state.db, interval_seconds=settings.queue.reaper_seconds, stop=stop)
+        )
+
+    return start
+
+
+def _embedded_worker_part(settings: Settings, *, in_process: bool) -> BackgroundPart:
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        assert settings.worker_token is not None  # create_app() generated it into DAGY_HOME
+        config = WorkerConfig(
+            url=_IN_PROCESS_URL if in_process else own_url(settings),
+            token=settings.worker_token.get_secret_value(),
+            executor=EMBEDDED_EXECUTOR,
+            concurrency=settings.worker_concurrency,
+            claim_wait_seconds=settings.queue.claim_wait_seconds,
+            drain_seconds=EMBEDDED_DRAIN_SECONDS,
+        )
+        transport = httpx.ASGITransport(app=app) if in_process else None
+        worker = Worker(config, transport=transport)
+        return _start_loop(worker.run)
+
+    return start
+
+
+def own_url(settings: Settings) -> str:
+    """The URL this server answers on, as a client on the same host reaches it."""
+    host = settings.host
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - recognising the wildcard, not binding to it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def _start_loop(loop: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> Callable[[], Awaitable[None]]:
+    """Start `loop(stop)` as a task; answer the coroutine that stops it and waits for it to end."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop(stop))
+
+    async def stop_loop() -> None:
+        stop.set()
+        await task
+
+    return stop_loop

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         None, description="Stripe secret key; when set, billing is on and plans are reached through checkout."
     )
     default_executor: str = Field("local", description="Executor of runs that name none.")
+    worker_concurrency: int = Field(
+        4, ge=1, le=256, description="Runs the embedded worker of `dagy server` executes at once."
+    )
     queue: RunQueueSettings = Field(default_factory=RunQueueSettings)
 
     @field_validator("superadmin_emails", mode="before")

@@ -1,0 +1,1 @@
+"""Background loops of the server: the reaper now; scheduler, sensors, dispatcher later."""
