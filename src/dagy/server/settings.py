@@ -61,12 +61,12 @@ class Settings(BaseSettings):
     )
     login_failures_per_minute: int = Field(5, gt=0, description="Failed logins per email and IP per minute.")
     rate_limit_per_minute: int = Field(6000, gt=0, description="Requests per caller per minute.")
+    max_request_bytes: int = Field(
+        2 * 1024 * 1024, gt=0, description="Largest request body accepted (413 beyond); routes may set less."
+    )
     redis_url: str = Field("", description="Redis for cross-replica rate limits; empty means in-process.")
     worker_token: SecretStr | None = Field(
         None, description="Installation worker token; generated into DAGY_HOME on first start when unset."
-    )
-    stripe_api_key: SecretStr | None = Field(
-        None, description="Stripe secret key; when set, billing is on and plans are reached through checkout."
     )
     default_executor: str = Field("local", description="Executor of runs that name none.")
     worker_concurrency: int = Field(
@@ -95,10 +95,6 @@ class Settings(BaseSettings):
         if self.auth_mode is None:
             self.auth_mode = AuthMode.EMAIL if _is_loopback(self.host) else AuthMode.PASSWORD
         return self
-
-    @property
-    def billing_enabled(self) -> bool:
-        return self.stripe_api_key is not None
 
     @property
     def is_sqlite(self) -> bool:

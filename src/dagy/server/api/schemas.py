@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, StringConstraints
 
 from dagy.server.api.pagination import PageRequest
@@ -64,8 +64,8 @@ def page_params(default: int = 20, maximum: int = 100) -> Callable[..., PageRequ
     # Real objects, not strings: with postponed annotations FastAPI would evaluate `maximum`
     # in the module's globals, where it does not exist, and fail on the first `?limit=`.
     dependency.__annotations__ = {
-        "limit": Annotated[int, Query(ge=1, le=maximum, description=f"Max results (max {maximum}).")],
-        "next_token": Annotated[str | None, Query(max_length=2048)],
+        "limit": Annotated[int, Ge(1), Le(maximum)],
+        "next_token": Annotated[str | None, StringConstraints(max_length=2048)],
         "return": PageRequest,
     }
     return dependency
