@@ -26,12 +26,18 @@ class Decision:
 
 
 class RateLimitStore(Protocol):
+    backend: str  # what `/health` names the cache: "in-process" or "redis"
+
     async def hit(self, key: str, window_start: int) -> int: ...
+
+    async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
 
 
 class MemoryStore:
+    backend = "in-process"
+
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
@@ -50,18 +56,34 @@ class MemoryStore:
     def _prune(self, window_start: int) -> None:
         self._counts = {k: v for k, v in self._counts.items() if v[0] == window_start}
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
 
 class RedisStore:
-    def __init__(self, url: str) -> None:
-        import redis.asyncio as redis  # imported only when configured
+    """Counters shared by every replica. Timeouts bound what a hung Redis costs a request, and
+    after a failure Redis is left alone for `RETRY_SECONDS` so an outage does not add a timeout
+    to every request; meanwhile requests are counted in-process."""
 
-        self._redis = redis.from_url(url)
+    backend = "redis"
+    TIMEOUT_SECONDS = 0.5
+    RETRY_SECONDS = 5.0
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis  # noqa: PLC0415 - imported only when configured
+
+        self._redis = redis.from_url(
+            url, socket_timeout=self.TIMEOUT_SECONDS, socket_connect_timeout=self.TIMEOUT_SECONDS
+        )
         self._fallback = MemoryStore()
+        self._skip_until = 0.0
 
     async def hit(self, key: str, window_start: int) -> int:
+        if time.monotonic() < self._skip_until:
+            return await self._fallback.hit(key, window_start)
         name = f"dagy:rl:{key}:{window_start}"
         try:
             pipe = self._redis.pipeline()
@@ -69,9 +91,13 @@ class RedisStore:
             pipe.expire(name, WINDOW_SECONDS * 2)
             count, _ = await pipe.execute()
             return int(count)
-        except Exception as exc:  # noqa: BLE001 - fail open on any Redis trouble, and say so
+        except Exception as exc:  # fail open on any Redis trouble, and say so
             log.warning("rate-limit store unavailable, counting in-process: %s", type(exc).__name__)
+            self._skip_until = time.monotonic() + self.RETRY_SECONDS
             return await self._fallback.hit(key, window_start)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -1,4 +1,4 @@
-"""Recording audit rows, in the transaction of the change they describe."""
+"""Recording audit rows, in the transaction of the change they describe, and reading them back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dagy.server.api.pagination import PageRequest
+from dagy.server.api.schemas import Page
 from dagy.server.db.models import AuditLog
+from dagy.server.domains.audit_logs import repository as repo
+from dagy.server.domains.audit_logs.schemas import AuditLogQuery, AuditLogRead, AuditTrailItem, AuditTrailRead
+from dagy.server.errors import InvalidInput, NotFound
 from dagy.server.identity import Actor
 
 REDACTED_CHANGE = "value changed"
@@ -53,4 +58,70 @@ def record(
             ip_address=actor.ip_address,
             user_agent=actor.user_agent,
         )
+    )
+
+
+def list_audit_logs(
+    session: Session, *, actor: Actor, filters: AuditLogQuery, page: PageRequest
+) -> Page[AuditLogRead]:
+    """The org's trail, newest first, narrowed by every filter given."""
+    if filters.start_date and filters.end_date and filters.start_date > filters.end_date:
+        raise InvalidInput(
+            "start_date is after end_date.", details={"start_date": "must not be after end_date"}
+        )
+    result = repo.list_page(
+        session,
+        actor.org_id,
+        page=page,
+        to_item=_read,
+        resource_type=filters.resource_type,
+        action=filters.action,
+        actor_email=filters.actor_email.strip().lower() if filters.actor_email else None,
+        start=filters.start_date,
+        end=filters.end_date,
+    )
+    return Page[AuditLogRead](items=result.items, next_token=result.next_token)
+
+
+def get_resource_trail(
+    session: Session, *, actor: Actor, resource_type: str, resource_id: str, page: PageRequest
+) -> AuditTrailRead:
+    """One resource's history, newest first; a resource the org never recorded is a 404."""
+    found, name = repo.latest_resource_name(session, actor.org_id, resource_type, resource_id)
+    if not found:
+        raise NotFound("No audit trail for this resource.")
+    result = repo.resource_page(
+        session, actor.org_id, resource_type, resource_id, page=page, to_item=_trail_item
+    )
+    return AuditTrailRead(
+        resource_id=resource_id,
+        resource_type=resource_type,
+        resource_name=name,
+        items=result.items,
+        next_token=result.next_token,
+    )
+
+
+def _read(row: AuditLog) -> AuditLogRead:
+    return AuditLogRead(
+        audit_id=row.id,
+        timestamp=row.timestamp,
+        actor_email=row.actor_email,
+        action=row.action,
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        resource_name=row.resource_name,
+        changes=row.changes,
+        ip_address=row.ip_address,
+        user_agent=row.user_agent,
+    )
+
+
+def _trail_item(row: AuditLog) -> AuditTrailItem:
+    return AuditTrailItem(
+        audit_id=row.id,
+        timestamp=row.timestamp,
+        actor_email=row.actor_email,
+        action=row.action,
+        changes=row.changes,
     )

@@ -1,0 +1,1 @@
+"""`/health` and `/health/detailed`: is this server, and what it depends on, working."""

@@ -1,0 +1,41 @@
+"""`/health` (public, cheap, shared probe) and `/health/detailed` (authenticated, live)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from dagy.server.api.security import get_principal
+from dagy.server.domains.health.schemas import HealthRead
+from dagy.server.domains.health.service import HealthMonitor
+
+router = APIRouter(prefix="/health", tags=["Health & Monitoring"])
+
+_UNHEALTHY = {503: {"model": HealthRead, "description": "Degraded or unhealthy"}}
+
+
+@router.get("", response_model=HealthRead, responses=_UNHEALTHY)
+async def health(request: Request) -> JSONResponse:
+    """Public liveness for load balancers; 503 unless every component is healthy.
+
+    Built to be polled hard (thousands of requests a second): no transaction and no thread hop
+    per request. The database (`SELECT 1` in a worker thread) and cache are probed at most once a
+    second per process; callers arriving while a probe runs await that one probe and share its
+    result, so a burst of checks costs the database one query.
+    """
+    monitor: HealthMonitor = request.app.state.health
+    return _respond(await monitor.basic())
+
+
+@router.get(
+    "/detailed", response_model=HealthRead, responses=_UNHEALTHY, dependencies=[Depends(get_principal)]
+)
+async def health_detailed(request: Request) -> JSONResponse:
+    """Any authenticated caller: a live check of every component, each with `latency_ms`."""
+    monitor: HealthMonitor = request.app.state.health
+    return _respond(await monitor.detailed())
+
+
+def _respond(report: HealthRead) -> JSONResponse:
+    status_code = 200 if report.status == "healthy" else 503
+    return JSONResponse(report.model_dump(mode="json", exclude_none=True), status_code=status_code)
