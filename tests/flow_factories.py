@@ -1,0 +1,75 @@
+"""Flows and runs for tests, made through the HTTP API like a user would."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from dagy.server.app import create_app
+from dagy.server.background import background_parts
+from dagy.server.settings import Settings
+from tests.factories import Caller, unique
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+def python_node(node_id: str, code: str, **data: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "python_function", "data": {"code": code, **data}}
+
+
+def spec(*nodes: dict[str, Any], edges: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    return {"nodes": list(nodes), "edges": [{"source": s, "target": t} for s, t in edges]}
+
+
+def register_flow(client: TestClient, caller: Caller, flow_spec: dict[str, Any], **extra: Any) -> str:
+    name = extra.pop("flow_name", None) or unique("flow")
+    response = client.post(
+        "/v1/flows", headers=caller.headers, json={"flow_name": name, "flow_spec": flow_spec, **extra}
+    )
+    assert response.status_code == 201, response.text
+    return name
+
+
+def trigger(client: TestClient, caller: Caller, flow_name: str, **body: Any) -> dict[str, Any]:
+    response = client.post("/v1/runs", headers=caller.headers, json={"flow_name": flow_name, **body})
+    assert response.status_code == 202, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def wait_for_run(
+    client: TestClient, caller: Caller, run_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        run: dict[str, Any] = client.get(f"/v1/runs/{run_id}", headers=caller.headers).json()
+        if run["status"] in statuses or time.monotonic() > deadline:
+            assert run["status"] in statuses, run
+            return run
+        time.sleep(0.05)
+
+
+def wait_for_log(
+    client: TestClient, caller: Caller, run_id: str, text: str, timeout: float = 20
+) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        events = client.get(f"/v1/runs/{run_id}/logs", headers=caller.headers).json()["events"]
+        messages = [e["message"] for e in events]
+        if any(text in m for m in messages):
+            return messages
+        assert time.monotonic() < deadline, f"{text!r} never logged; got {messages}"
+        time.sleep(0.1)
+
+
+def app_with_embedded_worker(settings: Settings) -> FastAPI:
+    """The app as `dagy server` runs it: reaper and embedded worker as background parts; the worker
+    speaks the HTTP protocol to the app in-process."""
+    return create_app(
+        settings,
+        migrate=False,
+        background=background_parts(settings, worker=True, services=True, in_process_worker=True),
+    )

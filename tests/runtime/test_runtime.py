@@ -1,0 +1,126 @@
+"""`python -m dagy.runtime`: a payload on stdin, JSON-lines events on stdout, in a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from dagy.runtime import parse_event, sinks, topological_order
+
+
+def run_runtime(flow_spec: dict[str, Any], parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    payload = {"run_id": "run_test", "attempt": 1, "flow_spec": flow_spec, "parameters": parameters or {}}
+    done = subprocess.run(
+        [sys.executable, "-m", "dagy.runtime"],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    events = [parse_event(line) for line in done.stdout.splitlines()]
+    assert all(events), done.stdout
+    return [e for e in events if e is not None]
+
+
+def node(node_id: str, code: str, **data: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "python_function", "data": {"code": code, **data}}
+
+
+def edges(*pairs: str) -> list[dict[str, str]]:
+    return [{"source": p.split(">")[0], "target": p.split(">")[1]} for p in pairs]
+
+
+def test_a_diamond_passes_outputs_downstream() -> None:
+    echo = "def main(inputs, params):\n    return {'seen': sorted(inputs), 'scale': params['scale']}\n"
+    top = "def main(inputs, params):\n    return 1\n"
+    spec = {
+        "nodes": [node("d", echo), node("b", echo), node("a", top), node("c", echo)],
+        "edges": edges("a>b", "a>c", "b>d", "c>d"),
+    }
+    events = run_runtime(spec, {"scale": 2})
+    finished = [
+        (e["node_id"], e["status"]) for e in events if e["event"] == "node" and e["status"] != "running"
+    ]
+    assert finished == [("a", "completed"), ("b", "completed"), ("c", "completed"), ("d", "completed")]
+    assert events[-1] == {
+        "event": "result",
+        "status": "completed",
+        "output": {"seen": ["b", "c"], "scale": 2},
+        "error": None,
+    }
+
+
+def test_several_sinks_make_an_object_of_outputs() -> None:
+    spec = {
+        "nodes": [
+            node("x", "def main(i, p):\n    return 'x'\n"),
+            node("y", "def main(i, p):\n    return 'y'\n"),
+        ],
+        "edges": [],
+    }
+    assert run_runtime(spec)[-1]["output"] == {"x": "x", "y": "y"}
+
+
+def test_print_logging_and_stderr_become_log_events() -> None:
+    code = (
+        "import logging, sys\n\ndef main(inputs, params):\n    print('hello')\n"
+        "    logging.getLogger('mine').warning('careful')\n    print('to stderr', file=sys.stderr)\n"
+        "    sys.stdout.write('no newline')\n    return None\n"
+    )
+    events = run_runtime({"nodes": [node("n", code)], "edges": []})
+    logs = [e["message"] for e in events if e["event"] == "log"]
+    assert logs == ["hello", "[WARNING] careful", "to stderr", "no newline"]
+    assert all(e["timestamp"].endswith("Z") for e in events if e["event"] == "log")
+
+
+def test_a_failure_skips_downstream_and_others_still_run() -> None:
+    boom = "def main(inputs, params):\n    raise KeyError('missing')\n"
+    fine = "def main(inputs, params):\n    return 'fine'\n"
+    spec = {
+        "nodes": [node("boom", boom), node("after", fine), node("apart", fine)],
+        "edges": edges("boom>after"),
+    }
+    events = run_runtime(spec)
+    statuses = {e["node_id"]: e["status"] for e in events if e["event"] == "node"}
+    assert statuses == {"boom": "failed", "after": "skipped", "apart": "completed"}
+    result = events[-1]
+    assert (result["status"], result["output"]) == ("failed", None)
+    assert result["error"]["node_id"] == "boom" and result["error"]["message"] == "KeyError: 'missing'"
+    assert result["error"]["traceback"].startswith('Traceback (most recent call last):\n  File "<node:boom>"')
+
+
+@pytest.mark.parametrize(
+    ("code", "error_type"),
+    [
+        ("def main(inputs, params):\n    return {1, 2}\n", "invalid_output"),
+        ("def main(inputs, params):\n    return float('nan')\n", "invalid_output"),
+        ("def other(inputs, params):\n    return 1\n", "invalid_entrypoint"),
+    ],
+)
+def test_node_errors_name_their_kind(code: str, error_type: str) -> None:
+    result = run_runtime({"nodes": [node("n", code)], "edges": []})[-1]
+    assert result["status"] == "failed" and result["error"]["type"] == error_type
+
+
+def test_graph_order_is_stable_and_cycles_are_refused() -> None:
+    nodes = [{"id": i} for i in ("c", "a", "b")]
+    assert topological_order(nodes, []) == ["c", "a", "b"]
+    assert topological_order(nodes, [{"source": "b", "target": "c"}]) == ["a", "b", "c"]
+    assert sinks(nodes, [{"source": "b", "target": "c"}]) == ["c", "a"]
+    with pytest.raises(ValueError, match="cycle through a, b"):
+        topological_order(nodes, [{"source": "a", "target": "b"}, {"source": "b", "target": "a"}])
+
+
+def test_plain_lines_are_not_events() -> None:
+    assert parse_event("hello") is None
+    assert parse_event('{"event": "other"}') is None
+    assert parse_event('{"event": "log", "timestamp": "t", "message": "m"}') == {
+        "event": "log",
+        "timestamp": "t",
+        "message": "m",
+    }

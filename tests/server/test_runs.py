@@ -1,0 +1,394 @@
+"""The Runs API and the worker protocol behind it, through HTTP: every documented status code,
+idempotency, pagination of runs and logs, cancellation, retries and stale attempts."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from dagy.server.settings import Settings
+from tests.factories import Caller, add_member, new_org, unique
+from tests.flow_factories import (
+    app_with_embedded_worker,
+    python_node,
+    register_flow,
+    spec,
+    trigger,
+    wait_for_run,
+)
+
+OK = "def main(inputs, params):\n    return params\n"
+BOOM = "def main(inputs, params):\n    x = 1\n    raise ValueError('bad input')\n"
+
+
+def worker_headers(settings: Settings) -> dict[str, str]:
+    assert settings.worker_token is not None
+    return {"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"}
+
+
+def claim(
+    client: TestClient, settings: Settings, executor: str, *, worker_id: str = "w1", wait: float = 0
+) -> list[Any]:
+    body = {"worker_id": worker_id, "executor": executor, "capacity": 10, "wait_seconds": wait}
+    response = client.post("/v1/workers/claim", headers=worker_headers(settings), json=body)
+    assert response.status_code == 200, response.text
+    runs: list[Any] = response.json()["runs"]
+    return runs
+
+
+def worker_post(client: TestClient, settings: Settings, run_id: str, what: str, body: dict[str, Any]) -> Any:
+    return client.post(f"/v1/workers/runs/{run_id}/{what}", headers=worker_headers(settings), json=body)
+
+
+@pytest.fixture
+def owner(app: FastAPI, client: TestClient) -> Caller:
+    return new_org(app, client)
+
+
+@pytest.fixture
+def flow(client: TestClient, owner: Caller) -> str:
+    return register_flow(client, owner, spec(python_node("only", OK)))
+
+
+def test_trigger_queues_a_run(client: TestClient, owner: Caller, flow: str) -> None:
+    response = client.post(
+        "/v1/runs", headers=owner.headers, json={"flow_name": flow, "parameters": {"k": [1, 2]}}
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert body["run_id"].startswith("run_") and body["status"] == "queued"
+    assert re.fullmatch(rf"{flow}-\d{{4}}-\d\d-\d\d-\d{{6}}", body["run_slug"])
+    assert (body["flow_name"], body["flow_version"], body["parameters"]) == (flow, "1", {"k": [1, 2]})
+    second = trigger(client, owner, flow)
+    assert second["run_slug"] != body["run_slug"] or second["run_id"] == body["run_id"]
+    run = client.get(f"/v1/runs/{body['run_id']}", headers=owner.headers).json()
+    assert run | {"created_at": None, "run_id": None, "run_slug": None} == {
+        "run_id": None,
+        "run_slug": None,
+        "flow_name": flow,
+        "flow_version": "1",
+        "status": "queued",
+        "created_at": None,
+        "started_at": None,
+        "completed_at": None,
+        "duration_seconds": None,
+        "deployment_name": None,
+        "executor": "local",
+        "execution_mode": "nano",
+        "parameters": {"k": [1, 2]},
+        "output": None,
+        "error": None,
+        "retry_count": 0,
+        "tags": [],
+    }
+
+
+def test_trigger_refuses_bad_bodies(client: TestClient, owner: Caller, flow: str) -> None:
+    for body, field in [
+        ({"flow_name": flow, "parameters": [1, 2]}, "parameters"),
+        ({"flow_name": flow, "parameters": "x"}, "parameters"),
+        ({"flow_name": flow, "surprise": 1}, "surprise"),
+        ({"flow_name": flow, "execution_mode": "huge"}, "execution_mode"),
+        ({}, "flow_name"),
+    ]:
+        response = client.post("/v1/runs", headers=owner.headers, json=body)
+        assert response.status_code == 400, body
+        assert response.json()["error"] == "invalid_input" and field in response.json()["details"], (
+            response.json()
+        )
+
+
+def test_trigger_permissions_and_missing_flows(
+    app: FastAPI, client: TestClient, owner: Caller, flow: str
+) -> None:
+    viewer = add_member(app, client, owner, "viewer")
+    assert client.post("/v1/runs", json={"flow_name": flow}).status_code == 401
+    denied = client.post("/v1/runs", headers=viewer.headers, json={"flow_name": flow})
+    assert denied.status_code == 403 and denied.json()["details"] == {"required_permission": "runs.trigger"}
+    assert client.post("/v1/runs", headers=owner.headers, json={"flow_name": "nope"}).status_code == 404
+    missing_version = client.post(
+        "/v1/runs", headers=owner.headers, json={"flow_name": flow, "flow_version": 9}
+    )
+    assert missing_version.status_code == 404 and missing_version.json()["error"] == "not_found"
+    run = trigger(client, owner, flow, flow_version=1)
+    assert client.get(f"/v1/runs/{run['run_id']}", headers=viewer.headers).status_code == 200
+    assert client.post(f"/v1/runs/{run['run_id']}/cancel", headers=viewer.headers).status_code == 403
+
+
+def test_another_orgs_run_does_not_exist(app: FastAPI, client: TestClient, owner: Caller, flow: str) -> None:
+    run_id = trigger(client, owner, flow)["run_id"]
+    stranger = new_org(app, client)
+    for method, path in [("GET", ""), ("POST", "/cancel"), ("GET", "/logs"), ("GET", "/tasks")]:
+        response = client.request(method, f"/v1/runs/{run_id}{path}", headers=stranger.headers)
+        assert response.status_code == 404 and response.json()["error"] == "not_found", path
+    assert client.post("/v1/runs", headers=stranger.headers, json={"flow_name": flow}).status_code == 404
+    assert client.get("/v1/runs/run_unknown", headers=owner.headers).status_code == 404
+    assert run_id not in [
+        r["run_id"] for r in client.get("/v1/runs", headers=stranger.headers).json()["items"]
+    ]
+
+
+def test_idempotency_key_answers_the_first_run(client: TestClient, owner: Caller, flow: str) -> None:
+    headers = owner.headers | {"X-Idempotency-Key": unique("key")}
+    first = client.post("/v1/runs", headers=headers, json={"flow_name": flow, "parameters": {"n": 1}})
+    again = client.post("/v1/runs", headers=headers, json={"flow_name": flow, "parameters": {"n": 1}})
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    other = client.post(
+        "/v1/runs", headers=owner.headers | {"X-Idempotency-Key": unique("key")}, json={"flow_name": flow}
+    )
+    assert other.json()["run_id"] != first.json()["run_id"]
+
+
+def test_list_runs_pages_and_filters(client: TestClient, owner: Caller, flow: str) -> None:
+    other_flow = register_flow(client, owner, spec(python_node("only", OK)))
+    ids = [trigger(client, owner, flow)["run_id"] for _ in range(5)]
+    trigger(client, owner, other_flow)
+    client.post(f"/v1/runs/{ids[0]}/cancel", headers=owner.headers)
+    seen: list[str] = []
+    token = None
+    while True:
+        params: dict[str, Any] = {"flow_name": flow, "limit": 2} | ({"next_token": token} if token else {})
+        page = client.get("/v1/runs", headers=owner.headers, params=params).json()
+        assert len(page["items"]) <= 2
+        seen += [r["run_id"] for r in page["items"]]
+        token = page["next_token"]
+        if token is None:
+            break
+    assert seen == list(reversed(ids))  # newest first, each exactly once
+    cancelled = client.get("/v1/runs", headers=owner.headers, params={"status": "cancelled"}).json()["items"]
+    assert [r["run_id"] for r in cancelled] == [ids[0]]
+    assert set(cancelled[0]) == {
+        "run_id",
+        "run_slug",
+        "flow_name",
+        "flow_version",
+        "status",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "duration_seconds",
+    }
+    assert client.get("/v1/runs", headers=owner.headers, params={"status": "dancing"}).status_code == 400
+    assert client.get("/v1/runs", headers=owner.headers, params={"limit": 101}).status_code == 400
+    assert client.get("/v1/runs", headers=owner.headers, params={"next_token": "garbage!"}).status_code == 400
+
+
+def test_cancel_queued_then_terminal_is_refused(client: TestClient, owner: Caller, flow: str) -> None:
+    run_id = trigger(client, owner, flow)["run_id"]
+    response = client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers)
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled" and response.json()["cancelled_at"].endswith("Z")
+    again = client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_input"
+    assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["status"] == "cancelled"
+
+
+def test_worker_protocol_runs_an_attempt(client: TestClient, settings: Settings, owner: Caller) -> None:
+    """Claim, heartbeat, logs (paged while the run writes), node runs, completion, then cancel is 400."""
+    executor = unique("ex")
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=executor)
+    run_id = trigger(client, owner, flow, parameters={"p": 1})["run_id"]
+    [claimed] = claim(client, settings, executor)
+    assert (claimed["run_id"], claimed["attempt"], claimed["org_id"]) == (run_id, 1, owner.org_id)
+    assert claimed["parameters"] == {"p": 1} and claimed["flow_spec"]["nodes"][0]["id"] == "only"
+    assert claim(client, settings, executor) == []  # never handed out twice
+    assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["status"] == "running"
+
+    beat = worker_post(client, settings, run_id, "heartbeat", {"worker_id": "w1", "attempt": 1})
+    assert beat.status_code == 200 and beat.json()["cancel_requested"] is False
+    lines = [{"timestamp": "2026-01-01T00:00:00Z", "message": f"line {i}"} for i in range(5)]
+    assert (
+        worker_post(
+            client, settings, run_id, "logs", {"worker_id": "w1", "attempt": 1, "lines": lines}
+        ).json()["accepted"]
+        == 5
+    )
+    first = client.get(f"/v1/runs/{run_id}/logs", headers=owner.headers, params={"limit": 3}).json()
+    assert [e["message"] for e in first["events"]] == ["line 0", "line 1", "line 2"]
+    second = client.get(
+        f"/v1/runs/{run_id}/logs", headers=owner.headers, params={"next_token": first["next_token"]}
+    ).json()
+    assert [e["message"] for e in second["events"]] == ["line 3", "line 4"]
+    assert second["next_token"]  # still running: the tail continues from here
+    more = [{"timestamp": "2026-01-01T00:00:01Z", "message": "line 5"}]
+    worker_post(client, settings, run_id, "logs", {"worker_id": "w1", "attempt": 1, "lines": more})
+    third = client.get(
+        f"/v1/runs/{run_id}/logs", headers=owner.headers, params={"next_token": second["next_token"]}
+    ).json()
+    assert [e["message"] for e in third["events"]] == ["line 5"]
+
+    node = {
+        "node_id": "only",
+        "node_type": "python_function",
+        "status": "completed",
+        "started_at": "2026-01-01T00:00:00Z",
+        "completed_at": "2026-01-01T00:00:02Z",
+        "output": {"p": 1},
+    }
+    assert (
+        worker_post(
+            client, settings, run_id, "nodes", {"worker_id": "w1", "attempt": 1, "node_runs": [node]}
+        ).status_code
+        == 200
+    )
+    done = worker_post(
+        client,
+        settings,
+        run_id,
+        "complete",
+        {"worker_id": "w1", "attempt": 1, "status": "completed", "output": {"p": 1}},
+    )
+    assert done.status_code == 200 and done.json()["status"] == "completed"
+
+    run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
+    assert (run["status"], run["output"]) == ("completed", {"p": 1})
+    tasks = client.get(f"/v1/runs/{run_id}/tasks", headers=owner.headers).json()["items"]
+    assert tasks[0]["duration_seconds"] == 2.0
+    tail = client.get(
+        f"/v1/runs/{run_id}/logs", headers=owner.headers, params={"next_token": third["next_token"]}
+    ).json()
+    assert tail == {"events": [], "next_token": None}
+    refused = client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers)
+    assert refused.status_code == 400 and "completed" in refused.json()["message"]
+
+
+def test_stale_attempts_and_strangers_get_409(client: TestClient, settings: Settings, owner: Caller) -> None:
+    executor = unique("ex")
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=executor)
+    run_id = trigger(client, owner, flow, max_retries=1)["run_id"]
+    claim(client, settings, executor, worker_id="w1")
+    failed = worker_post(
+        client,
+        settings,
+        run_id,
+        "complete",
+        {"worker_id": "w1", "attempt": 1, "status": "failed", "error": {"type": "exception", "message": "x"}},
+    )
+    assert failed.json()["status"] == "queued"  # a retry is left
+    run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
+    assert (run["status"], run["retry_count"]) == ("queued", 1)
+    [again] = claim(client, settings, executor, worker_id="w2")
+    assert again["attempt"] == 2
+    for what, body in [
+        ("heartbeat", {}),
+        ("logs", {"lines": []}),
+        ("nodes", {"node_runs": []}),
+        ("complete", {"status": "completed"}),
+    ]:
+        stale = worker_post(client, settings, run_id, what, {"worker_id": "w1", "attempt": 1, **body})
+        assert stale.status_code == 409 and stale.json()["error"] == "lease_lost", what
+        stranger = worker_post(client, settings, run_id, what, {"worker_id": "w9", "attempt": 2, **body})
+        assert stranger.status_code == 409, what
+    last = worker_post(
+        client,
+        settings,
+        run_id,
+        "complete",
+        {"worker_id": "w2", "attempt": 2, "status": "failed", "error": {"type": "exception", "message": "y"}},
+    )
+    assert last.json()["status"] == "failed"
+    run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
+    assert (run["status"], run["retry_count"], run["error"]["message"]) == ("failed", 1, "y")
+
+
+def test_cancelling_a_running_run_reaches_its_worker(
+    client: TestClient, settings: Settings, owner: Caller
+) -> None:
+    executor = unique("ex")
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=executor)
+    run_id = trigger(client, owner, flow)["run_id"]
+    claim(client, settings, executor)
+    assert client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers).json()["status"] == "cancelled"
+    beat = worker_post(client, settings, run_id, "heartbeat", {"worker_id": "w1", "attempt": 1})
+    assert beat.json()["cancel_requested"] is True
+    late = worker_post(
+        client, settings, run_id, "complete", {"worker_id": "w1", "attempt": 1, "status": "completed"}
+    )
+    assert late.json()["status"] == "cancelled"  # the user's cancel stands
+    assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["output"] is None
+
+
+def test_worker_protocol_needs_the_worker_token(client: TestClient, owner: Caller) -> None:
+    body = {"worker_id": "w1", "executor": "local"}
+    assert client.post("/v1/workers/claim", json=body).status_code == 401
+    assert client.post("/v1/workers/claim", headers=owner.headers, json=body).status_code == 403
+    assert (
+        client.post(
+            "/v1/workers/runs/run_x/heartbeat", headers=owner.headers, json={"worker_id": "w1", "attempt": 1}
+        ).status_code
+        == 403
+    )
+
+
+def test_a_waiting_claim_wakes_when_a_run_is_queued(
+    client: TestClient, settings: Settings, owner: Caller
+) -> None:
+    executor = unique("ex")
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=executor)
+    started = time.monotonic()
+    assert claim(client, settings, executor, wait=0.3) == []  # nothing queued: answers after the wait
+    assert 0.25 <= time.monotonic() - started < 2
+    result: dict[str, Any] = {}
+
+    def wait_for_work() -> None:
+        result["runs"] = claim(client, settings, executor, wait=5)
+        result["at"] = time.monotonic()
+
+    waiter = threading.Thread(target=wait_for_work)
+    waiter.start()
+    time.sleep(0.4)
+    queued_at = time.monotonic()
+    run_id = trigger(client, owner, flow)["run_id"]
+    waiter.join(10)
+    assert [r["run_id"] for r in result["runs"]] == [run_id]
+    assert result["at"] - queued_at < 0.5  # woken by the queue signal, not the once-a-second re-check
+
+
+@pytest.fixture
+def running(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
+    app = app_with_embedded_worker(settings)
+    with TestClient(app, client=("198.51.100.7", 50000)) as client:
+        yield app, client
+
+
+def test_a_failing_node_fails_the_run_with_its_traceback(running: tuple[FastAPI, TestClient]) -> None:
+    app, client = running
+    owner = new_org(app, client)
+    after = "def main(inputs, params):\n    return 1\n"
+    flow = register_flow(
+        client,
+        owner,
+        spec(
+            python_node("boom", BOOM),
+            python_node("after", after),
+            python_node("apart", OK),
+            edges=(("boom", "after"),),
+        ),
+    )
+    run = wait_for_run(client, owner, trigger(client, owner, flow, max_retries=1)["run_id"])
+    assert run["status"] == "failed" and run["retry_count"] == 1
+    error = run["error"]
+    assert (error["type"], error["message"], error["node_id"]) == (
+        "exception",
+        "ValueError: bad input",
+        "boom",
+    )
+    assert 'File "<node:boom>", line 3, in main' in error["traceback"]
+    assert "raise ValueError('bad input')" in error["traceback"]
+    tasks = client.get(f"/v1/runs/{run['run_id']}/tasks", headers=owner.headers).json()["items"]
+    assert sorted((t["attempt"], t["node_id"], t["status"]) for t in tasks) == [
+        (1, "after", "skipped"),
+        (1, "apart", "completed"),
+        (1, "boom", "failed"),
+        (2, "after", "skipped"),
+        (2, "apart", "completed"),
+        (2, "boom", "failed"),
+    ]

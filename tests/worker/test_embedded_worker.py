@@ -1,0 +1,104 @@
+"""The embedded worker of `dagy server` (same worker code, in-process HTTP): cancellation stops the
+run's process, a crashing run process fails the run, and raw output of child processes is logged."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from dagy.server.settings import Settings
+from tests.factories import new_org
+from tests.flow_factories import (
+    app_with_embedded_worker,
+    python_node,
+    register_flow,
+    spec,
+    trigger,
+    wait_for_log,
+    wait_for_run,
+)
+
+SLEEPER = """
+import os, time
+
+def main(inputs, params):
+    print(f"pid={os.getpid()}", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def running(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
+    app = app_with_embedded_worker(settings)
+    with TestClient(app, client=("198.51.100.7", 50000)) as client:
+        yield app, client
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_cancelling_a_running_run_stops_its_process(running: tuple[FastAPI, TestClient]) -> None:
+    app, client = running
+    owner = new_org(app, client)
+    run_id = trigger(client, owner, register_flow(client, owner, spec(python_node("nap", SLEEPER))))["run_id"]
+    messages = wait_for_log(client, owner, run_id, "pid=")
+    pid = int(next(m for m in messages if m.startswith("pid="))[4:])
+    assert _alive(pid)
+
+    response = client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers)
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid), "the run's process survived its cancellation"
+    run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
+    assert (run["status"], run["output"]) == ("cancelled", None)
+
+
+def test_a_crashing_run_process_fails_the_run(running: tuple[FastAPI, TestClient]) -> None:
+    app, client = running
+    owner = new_org(app, client)
+    crash = "import os\n\ndef main(inputs, params):\n    print('going down', flush=True)\n    os._exit(3)\n"
+    run = wait_for_run(
+        client,
+        owner,
+        trigger(client, owner, register_flow(client, owner, spec(python_node("c", crash))))["run_id"],
+    )
+    assert run["status"] == "failed"
+    assert run["error"]["type"] == "crashed" and "code 3" in run["error"]["message"]
+    messages = [
+        e["message"]
+        for e in client.get(f"/v1/runs/{run['run_id']}/logs", headers=owner.headers).json()["events"]
+    ]
+    assert "going down" in messages
+
+
+def test_output_of_child_processes_is_logged(running: tuple[FastAPI, TestClient]) -> None:
+    app, client = running
+    owner = new_org(app, client)
+    shell = (
+        "import subprocess, sys\n\ndef main(inputs, params):\n"
+        "    subprocess.run(['echo', 'from a child'], check=True)\n"
+        "    print('to stderr', file=sys.stderr)\n    return 'ok'\n"
+    )
+    run = wait_for_run(
+        client,
+        owner,
+        trigger(client, owner, register_flow(client, owner, spec(python_node("s", shell))))["run_id"],
+    )
+    assert (run["status"], run["output"]) == ("completed", "ok")
+    messages = [
+        e["message"]
+        for e in client.get(f"/v1/runs/{run['run_id']}/logs", headers=owner.headers).json()["events"]
+    ]
+    assert sorted(messages) == ["from a child", "to stderr"]

@@ -1,0 +1,235 @@
+"""Real processes: a uvicorn `dagy server` and `dagy worker` subprocesses sharing one database.
+
+A worker killed mid-run loses its lease; the reaper re-queues the run and another worker completes
+it exactly once, while the dead attempt's late writes are refused. Two workers never run the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dagy.server.db.models import NodeRun, Run
+from dagy.server.settings import Settings
+from tests.factories import Caller, new_org, unique
+from tests.flow_factories import python_node, spec
+
+pytestmark = pytest.mark.slow
+
+DAGY = str(Path(sys.executable).parent / "dagy")
+SLEEPER = """
+import time
+
+def main(inputs, params):
+    print("started", flush=True)
+    time.sleep(params["sleep"])
+    return {"slept": params["sleep"]}
+"""
+ECHO = "def main(inputs, params):\n    return {'n': params['n']}\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(settings: Settings, app: FastAPI, tmp_path: Path) -> Iterator[str]:
+    """`dagy server --no-worker` (API + reaper) on a free loopback port, on the tests' database."""
+    port = _free_port()
+    env = os.environ | {
+        "DAGY_HOME": str(settings.home),
+        "DAGY_DATABASE_URL": settings.database_url,
+        "DAGY_HOST": "127.0.0.1",
+        "DAGY_PORT": str(port),
+        "DAGY_AUTH_MODE": "email",
+        "DAGY_RATE_LIMIT_PER_MINUTE": "1000000",
+        "DAGY_AUTH_CACHE_SECONDS": "0",
+        "DAGY_LOG_LEVEL": "warning",
+        "DAGY_QUEUE__LEASE_SECONDS": "3",
+        "DAGY_QUEUE__HEARTBEAT_SECONDS": "0.5",
+        "DAGY_QUEUE__REAPER_SECONDS": "0.5",
+        "DAGY_QUEUE__CLAIM_WAIT_SECONDS": "2",
+    }
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [DAGY, "server", "--no-worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/openapi.json", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+        time.sleep(0.1)
+    yield url
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class Workers:
+    """`dagy worker` subprocesses against the live server, stopped at the end of the test."""
+
+    def __init__(self, url: str, settings: Settings, tmp_path: Path) -> None:
+        assert settings.worker_token is not None
+        self.url, self.token, self.tmp_path = url, settings.worker_token.get_secret_value(), tmp_path
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, worker_id: str, executor: str, concurrency: int = 4) -> subprocess.Popen[bytes]:
+        env = os.environ | {"DAGY_WORKER_TOKEN": self.token}
+        command = [
+            DAGY,
+            "worker",
+            "--url",
+            self.url,
+            "--executor",
+            executor,
+            "--concurrency",
+            str(concurrency),
+            "--worker-id",
+            worker_id,
+            "--drain-seconds",
+            "0",
+        ]
+        with open(self.tmp_path / f"{worker_id}.log", "wb") as log:
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def workers(live_server: str, settings: Settings, tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(live_server, settings, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+def _api(url: str, caller: Caller) -> httpx.Client:
+    return httpx.Client(base_url=f"{url}/v1", headers=caller.headers, timeout=10)
+
+
+def _register(api: httpx.Client, flow_spec: dict[str, Any], executor: str) -> str:
+    name = unique("flow")
+    response = api.post(
+        "/flows", json={"flow_name": name, "flow_spec": flow_spec, "default_executor": executor}
+    )
+    assert response.status_code == 201, response.text
+    return name
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_a_killed_worker_loses_its_run_to_the_next_worker_once(
+    app: FastAPI, client: TestClient, settings: Settings, live_server: str, workers: Workers
+) -> None:
+    owner = new_org(app, client)
+    executor = unique("kill")
+    api = _api(live_server, owner)
+    flow = _register(api, spec(python_node("sleeper", SLEEPER)), executor)
+    run_id = api.post("/runs", json={"flow_name": flow, "parameters": {"sleep": 3}}).json()["run_id"]
+
+    first = workers.start("w-first", executor)
+    _wait(
+        lambda: any(e["message"] == "started" for e in api.get(f"/runs/{run_id}/logs").json()["events"]),
+        20,
+        "the first attempt to start",
+    )
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    workers.start("w-second", executor)
+
+    run = _wait(
+        lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
+        40,
+        "the run to finish",
+    )
+    assert (run["status"], run["output"], run["retry_count"]) == ("completed", {"slept": 3}, 1)
+    with app.state.db.transaction(write=False) as session:
+        row = session.execute(select(Run).where(Run.id == run_id)).scalar_one()
+        assert (row.attempt, row.lease_owner) == (2, "w-second")
+        node_runs = session.execute(select(NodeRun).where(NodeRun.run_id == run_id)).scalars().all()
+        assert sorted((n.attempt, n.status) for n in node_runs) == [(1, "running"), (2, "completed")]
+    messages = [e["message"] for e in api.get(f"/runs/{run_id}/logs").json()["events"]]
+    assert messages.count("started") == 2
+    assert any("attempt 1 lost its worker w-first (lease expired); run re-queued" in m for m in messages)
+
+    assert settings.worker_token is not None
+    worker_api = httpx.Client(
+        base_url=f"{live_server}/v1",
+        headers={"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"},
+    )
+    stale = {"worker_id": "w-first", "attempt": 1}
+    late_logs = worker_api.post(
+        f"/workers/runs/{run_id}/logs",
+        json=stale | {"lines": [{"timestamp": "2026-01-01T00:00:00Z", "message": "from beyond"}]},
+    )
+    late_result = worker_api.post(f"/workers/runs/{run_id}/complete", json=stale | {"status": "failed"})
+    assert (late_logs.status_code, late_result.status_code) == (409, 409)
+    assert api.get(f"/runs/{run_id}").json()["status"] == "completed"
+
+
+def test_two_workers_never_run_the_same_run(
+    app: FastAPI, client: TestClient, live_server: str, workers: Workers
+) -> None:
+    owner = new_org(app, client)
+    executor = unique("pair")
+    api = _api(live_server, owner)
+    flow = _register(api, spec(python_node("echo", ECHO)), executor)
+    run_ids = [
+        api.post("/runs", json={"flow_name": flow, "parameters": {"n": n}}).json()["run_id"]
+        for n in range(20)
+    ]
+    workers.start("w-left", executor)
+    workers.start("w-right", executor)
+
+    def all_done() -> list[dict[str, Any]] | None:
+        runs = [api.get(f"/runs/{run_id}").json() for run_id in run_ids]
+        return runs if all(r["status"] in ("completed", "failed") for r in runs) else None
+
+    runs = _wait(all_done, 60, "20 runs to finish")
+    assert [(r["status"], r["output"]) for r in runs] == [("completed", {"n": n}) for n in range(20)]
+    with app.state.db.transaction(write=False) as session:
+        rows = session.execute(select(Run).where(Run.id.in_(run_ids))).scalars().all()
+        node_runs = session.execute(select(NodeRun).where(NodeRun.run_id.in_(run_ids))).scalars().all()
+    assert all(row.attempt == 1 and row.retry_count == 0 for row in rows)
+    assert sorted(n.run_id for n in node_runs) == sorted(run_ids)  # one node run per run: executed once
+    assert {row.lease_owner for row in rows} == {"w-left", "w-right"}
