@@ -16,6 +16,10 @@ from dagy.worker import Worker, WorkerConfig
 
 EMBEDDED_EXECUTOR = "local"
 EMBEDDED_DRAIN_SECONDS = 5.0
+# uvicorn lets open requests finish before it shuts down, so the embedded worker's long poll is kept
+# short: Ctrl-C stops `dagy server` within seconds. Dispatch stays instant: a queued run wakes the
+# waiting claim at once whatever its length.
+EMBEDDED_CLAIM_WAIT_SECONDS = 2.0
 _IN_PROCESS_URL = "http://dagy.in-process"
 
 
@@ -50,7 +54,7 @@ def _embedded_worker_part(settings: Settings, *, in_process: bool) -> Background
             token=settings.worker_token.get_secret_value(),
             executor=EMBEDDED_EXECUTOR,
             concurrency=settings.worker_concurrency,
-            claim_wait_seconds=settings.queue.claim_wait_seconds,
+            claim_wait_seconds=min(settings.queue.claim_wait_seconds, EMBEDDED_CLAIM_WAIT_SECONDS),
             drain_seconds=EMBEDDED_DRAIN_SECONDS,
         )
         transport = httpx.ASGITransport(app=app) if in_process else None
