@@ -124,3 +124,22 @@ def test_plain_lines_are_not_events() -> None:
         "timestamp": "t",
         "message": "m",
     }
+
+
+def test_sys_exit_in_a_node_is_that_nodes_failure() -> None:
+    code = "import sys\n\ndef main(inputs, params):\n    sys.exit(4)\n"
+    result = run_runtime({"nodes": [node("n", code)], "edges": []})[-1]
+    assert (result["status"], result["error"]["message"]) == ("failed", "SystemExit: 4")
+
+
+def test_node_code_is_a_real_module() -> None:
+    code = (
+        "from __future__ import annotations\nfrom dataclasses import dataclass, asdict\n\n"
+        "@dataclass\nclass Point:\n    x: int\n\ndef main(inputs, params):\n    return asdict(Point(3))\n"
+    )
+    assert run_runtime({"nodes": [node("n", code)], "edges": []})[-1]["output"] == {"x": 3}
+
+
+def test_a_spec_without_nodes_fails_cleanly() -> None:
+    result = run_runtime({})[-1]
+    assert (result["status"], result["error"]["type"]) == ("failed", "invalid_flow")

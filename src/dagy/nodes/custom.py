@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import linecache
+import sys
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,9 +59,12 @@ class PythonFunctionNode(NodeType):
         entrypoint = str(config.get("entrypoint", DEFAULT_ENTRYPOINT))
         filename = code_filename(context.node_id)
         linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
-        namespace: dict[str, Any] = {"__name__": f"dagy_node_{context.node_id}"}
-        exec(compile(code, filename, "exec"), namespace)  # noqa: S102 - running the author's code is the point
-        function = namespace.get(entrypoint)
+        # A real module in sys.modules: dataclasses, pickle and typing look their module up by name.
+        module = types.ModuleType(f"dagy_node_{context.node_id}")
+        module.__file__ = filename
+        sys.modules[module.__name__] = module
+        exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - running the author's code is the point
+        function = getattr(module, entrypoint, None)
         if not callable(function):
             raise NodeError("invalid_entrypoint", f"The code defines no function named {entrypoint!r}.")
         return function(inputs, context.params)

@@ -33,9 +33,12 @@ class _Walk:
 
 
 def run_flow_spec(payload: dict[str, Any], events: EventWriter) -> RunResult:
-    spec = payload["flow_spec"]
+    spec = payload.get("flow_spec") or {}
     nodes = {str(node["id"]): node for node in spec.get("nodes", [])}
     edges = spec.get("edges", [])
+    if not nodes:
+        message = "The flow version has no flow spec nodes to run."
+        return RunResult(status="failed", error={"type": "invalid_flow", "message": message})
     upstream = upstream_of(list(nodes.values()), edges)
     walk = _Walk()
     for node_id in topological_order(list(nodes.values()), edges):
@@ -61,7 +64,7 @@ def _run_node(
     _emit_node(events, node, "running", started_at=started_at)
     try:
         output = _call(payload, node, inputs)
-    except Exception as exc:  # any failure of user code is the node's failure
+    except (Exception, SystemExit) as exc:  # any failure of user code, `sys.exit()` too, is the node's
         error = _error_of(exc, node_id)
         walk.unfinished.add(node_id)
         walk.first_error = walk.first_error or error
@@ -90,7 +93,7 @@ def _call(payload: dict[str, Any], node: dict[str, Any], inputs: dict[str, Any])
     return output
 
 
-def _error_of(exc: Exception, node_id: str) -> dict[str, Any]:
+def _error_of(exc: BaseException, node_id: str) -> dict[str, Any]:
     if isinstance(exc, NodeError):
         return {"type": exc.error_type, "message": exc.message, "node_id": node_id, "traceback": None}
     return {
@@ -101,7 +104,7 @@ def _error_of(exc: Exception, node_id: str) -> dict[str, Any]:
     }
 
 
-def _user_traceback(exc: Exception) -> str:
+def _user_traceback(exc: BaseException) -> str:
     """The traceback from the author's code on: the runtime's own frames are noise to them."""
     tb = exc.__traceback__
     while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<node:"):
