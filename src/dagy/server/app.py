@@ -19,10 +19,14 @@ from dagy.server.domains.api_keys.router import router as api_keys_router
 from dagy.server.domains.audit_logs.router import router as audit_logs_router
 from dagy.server.domains.auth.router import router as auth_router
 from dagy.server.domains.auth.throttle import LoginThrottle
+from dagy.server.domains.flows.router import router as flows_router
 from dagy.server.domains.health.router import router as health_router
 from dagy.server.domains.health.service import HealthMonitor
 from dagy.server.domains.orgs.router import router as orgs_router
+from dagy.server.domains.runs.router import router as runs_router
 from dagy.server.domains.secrets.router import router as secrets_router
+from dagy.server.domains.workers.router import router as workers_router
+from dagy.server.orchestration import RunQueueSignal
 from dagy.server.settings import Settings
 
 log = logging.getLogger("dagy.server")
@@ -31,7 +35,10 @@ log = logging.getLogger("dagy.server")
 # shutdown. Each receives the app so it can reach `app.state`.
 BackgroundPart = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
 
-ROUTERS = [auth_router, orgs_router, api_keys_router, audit_logs_router, health_router, secrets_router]
+ROUTERS = [
+    auth_router, orgs_router, api_keys_router, audit_logs_router, health_router, secrets_router,
+    flows_router, runs_router, workers_router,
+]
 
 
 def create_app(
@@ -70,6 +77,7 @@ def create_app(
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     app.state.login_throttle = LoginThrottle(settings.login_failures_per_minute)
     app.state.health = HealthMonitor(db=db, store=store, objects_dir=settings.home / "objects")
+    app.state.run_queue = RunQueueSignal.attached_to(db.sessions)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
