@@ -43,8 +43,9 @@ def _to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(name: str, url: str, *, token: str | None, connections: int, duration: int,
-        lua: Path | None = None) -> Result:
+def wrk(
+    name: str, url: str, *, token: str | None, connections: int, duration: int, lua: Path | None = None
+) -> Result:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
@@ -71,8 +72,12 @@ def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
     }
     env.pop("DAGY_DATABASE_URL", None)
     dagy = Path(sys.executable).with_name("dagy")
-    process = subprocess.Popen([str(dagy), "server", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(dagy), "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -89,11 +94,24 @@ def setup(base: str) -> tuple[str, str]:
     token = httpx.post(f"{base}/v1/auth/login", json={"email": SUPERADMIN}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     org = httpx.post(f"{base}/v1/orgs", json={"org_name": "bench"}, headers=headers).json()
-    spec = {"nodes": [{"id": "hello", "type": "python_function",
-                       "data": {"code": "def main(inputs, params):\n    return {'ok': True}\n",
-                                "entrypoint": "main"}}], "edges": []}
-    created = httpx.post(f"{base}/v1/flows", json={"flow_name": "bench-flow", "flow_spec": spec},
-                         headers=headers | {"X-Org-Id": org["org_id"]})
+    spec = {
+        "nodes": [
+            {
+                "id": "hello",
+                "type": "python_function",
+                "data": {
+                    "code": "def main(inputs, params):\n    return {'ok': True}\n",
+                    "entrypoint": "main",
+                },
+            }
+        ],
+        "edges": [],
+    }
+    created = httpx.post(
+        f"{base}/v1/flows",
+        json={"flow_name": "bench-flow", "flow_spec": spec},
+        headers=headers | {"X-Org-Id": org["org_id"]},
+    )
     created.raise_for_status()
     return token, org["org_id"]
 
@@ -104,7 +122,11 @@ def drain(base: str, token: str, org_id: str, timeout: float = 600) -> tuple[int
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         pending = sum(
-            len(httpx.get(f"{base}/v1/runs", params={"status": s, "limit": 1}, headers=headers).json()["items"])
+            len(
+                httpx.get(f"{base}/v1/runs", params={"status": s, "limit": 1}, headers=headers).json()[
+                    "items"
+                ]
+            )
             for s in ("queued", "running")
         )
         if pending == 0:
@@ -128,11 +150,14 @@ def post_runs_script(org_id: str) -> Path:
 def print_table(results: list[Result]) -> None:
     print(f"{'endpoint':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  note")
     for r in results:
-        print(f"{r.name:<28} {r.requests_per_second:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7}  {r.note}")
+        figures = f"{r.requests_per_second:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7}"
+        print(f"{r.name:<28} {figures}  {r.note}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=8099)
@@ -149,7 +174,9 @@ def main() -> None:
                 wrk("GET /v1/health", f"{base}/v1/health", token=None, **common),
                 wrk("GET /v1/me (authenticated)", f"{base}/v1/me", token=token, **common),
             ]
-            posted = wrk("POST /v1/runs", f"{base}/v1/runs", token=token, lua=post_runs_script(org_id), **common)
+            posted = wrk(
+                "POST /v1/runs", f"{base}/v1/runs", token=token, lua=post_runs_script(org_id), **common
+            )
             _, waited = drain(base, token, org_id)
             posted.note = f"then drained by the embedded worker in {waited:.1f} s"
             results.append(posted)

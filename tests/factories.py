@@ -50,8 +50,13 @@ def new_org(app: FastAPI, client: TestClient, *, plan: str = "free") -> Caller:
         user = users.add_user(session, email)
         actor = Actor(
             principal=Principal(
-                kind=PrincipalKind.SESSION, user_id=user.id, email=email, org_id=None, org_name=None,
-                role=None, permissions=frozenset(),
+                kind=PrincipalKind.SESSION,
+                user_id=user.id,
+                email=email,
+                org_id=None,
+                org_name=None,
+                role=None,
+                permissions=frozenset(),
             )
         )
         org = orgs.create_org(session, actor=actor, data=OrgCreate(org_name=unique("org"), plan=plan))
@@ -64,12 +69,20 @@ def add_member(app: FastAPI, client: TestClient, owner: Caller, role: str) -> Ca
     with app.state.db.transaction(write=True) as session:
         actor = Actor(
             principal=Principal(
-                kind=PrincipalKind.SESSION, user_id=None, email=owner.email, org_id=owner.org_id,
-                org_name=None, role=Role.OWNER, permissions=permissions_of(Role.OWNER),
+                kind=PrincipalKind.SESSION,
+                user_id=None,
+                email=owner.email,
+                org_id=owner.org_id,
+                org_name=None,
+                role=Role.OWNER,
+                permissions=permissions_of(Role.OWNER),
             )
         )
         orgs.add_member(
-            session, actor=actor, org_id=owner.org_id, data=MemberCreate(email=email, role=Role(role)),
+            session,
+            actor=actor,
+            org_id=owner.org_id,
+            data=MemberCreate(email=email, role=Role(role)),
             settings=app.state.settings,
         )
     return Caller(email=email, org_id=owner.org_id, token=login(client, email), role=role)

@@ -23,7 +23,11 @@ def test_superadmin_logs_in_without_org(client: TestClient) -> None:
     assert body["expires_at"].endswith("Z")
     me = client.get("/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.json() == {
-        "user_email": SUPERADMIN, "super_admin": True, "org_id": None, "org_name": None, "role": None,
+        "user_email": SUPERADMIN,
+        "super_admin": True,
+        "org_id": None,
+        "org_name": None,
+        "role": None,
     }
 
 
@@ -48,7 +52,9 @@ def test_me_and_users_me(app: FastAPI, client: TestClient) -> None:
         ({"email": 12}, 400, "email"),
     ],
 )
-def test_login_rejects_bad_input(client: TestClient, body: dict[str, object], status: int, field: str) -> None:
+def test_login_rejects_bad_input(
+    client: TestClient, body: dict[str, object], status: int, field: str
+) -> None:
     response = client.post("/v1/auth/login", json=body)
     assert response.status_code == status
     error = response.json()
@@ -57,7 +63,9 @@ def test_login_rejects_bad_input(client: TestClient, body: dict[str, object], st
 
 
 def test_login_rejects_non_json_body(client: TestClient) -> None:
-    response = client.post("/v1/auth/login", content=b"{not json", headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/v1/auth/login", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["details"] == {"body": "request body is not valid JSON"}
 
@@ -71,8 +79,9 @@ def test_unknown_email_is_401(client: TestClient) -> None:
 def test_invited_member_becomes_active_on_first_login(app: FastAPI, client: TestClient) -> None:
     owner = new_org(app, client)
     email = unique_email("invitee")
-    created = client.post(f"/v1/orgs/{owner.org_id}/members", json={"email": email, "role": "viewer"},
-                          headers=owner.headers)
+    created = client.post(
+        f"/v1/orgs/{owner.org_id}/members", json={"email": email, "role": "viewer"}, headers=owner.headers
+    )
     assert created.json()["status"] == "invited"
     login(client, email)
     members = client.get(f"/v1/orgs/{owner.org_id}/members", headers=owner.headers).json()["items"]
@@ -113,16 +122,20 @@ def test_x_org_id_selects_the_org(app: FastAPI, client: TestClient) -> None:
     # The member belongs to `second` only; naming `first` is refused.
     assert client.get("/v1/me", headers=both | {"X-Org-Id": first.org_id}).status_code == 403
     assert client.get("/v1/me", headers=both).json()["org_id"] == second.org_id
-    client.post(f"/v1/orgs/{first.org_id}/members", json={"email": member.email, "role": "developer"},
-                headers=first.headers)
+    client.post(
+        f"/v1/orgs/{first.org_id}/members",
+        json={"email": member.email, "role": "developer"},
+        headers=first.headers,
+    )
     chosen = client.get("/v1/me", headers=both | {"X-Org-Id": first.org_id}).json()
     assert chosen == {"user_email": member.email, "org_id": first.org_id, "role": "developer"}
 
 
 @pytest.fixture
 def password_client(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
-    app = create_app(settings.model_copy(update={"auth_mode": "password", "login_failures_per_minute": 3}),
-                     migrate=False)
+    app = create_app(
+        settings.model_copy(update={"auth_mode": "password", "login_failures_per_minute": 3}), migrate=False
+    )
     with TestClient(app) as client:
         yield app, client
 
@@ -140,14 +153,19 @@ def test_password_mode_login(password_client: tuple[FastAPI, TestClient]) -> Non
     unknown = client.post("/v1/auth/login", json={"email": unique_email(), "password": "wrong password!"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
-    assert client.post("/v1/auth/login", json={"email": email, "password": "correct horse battery"}).status_code == 200
+    assert (
+        client.post("/v1/auth/login", json={"email": email, "password": "correct horse battery"}).status_code
+        == 200
+    )
 
 
 def test_password_mode_throttles_failures(password_client: tuple[FastAPI, TestClient]) -> None:
     _app, client = password_client
     email = unique_email()
-    statuses = [client.post("/v1/auth/login", json={"email": email, "password": "nope nope nope"}).status_code
-                for _ in range(4)]
+    statuses = [
+        client.post("/v1/auth/login", json={"email": email, "password": "nope nope nope"}).status_code
+        for _ in range(4)
+    ]
     assert statuses == [401, 401, 401, 429]
     last = client.post("/v1/auth/login", json={"email": email, "password": "nope nope nope"})
     assert last.status_code == 429
@@ -164,17 +182,24 @@ def test_invitation_token_sets_password(password_client: tuple[FastAPI, TestClie
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     org = client.post("/v1/orgs", json={"org_name": f"org-{owner_email}"}, headers=headers).json()
     invitee = unique_email("invitee")
-    created = client.post(f"/v1/orgs/{org['org_id']}/members", json={"email": invitee, "role": "developer"},
-                          headers=headers | {"X-Org-Id": org["org_id"]}).json()
+    created = client.post(
+        f"/v1/orgs/{org['org_id']}/members",
+        json={"email": invitee, "role": "developer"},
+        headers=headers | {"X-Org-Id": org["org_id"]},
+    ).json()
     invitation = created["invitation_token"]
     assert invitation
-    short = client.post("/v1/auth/invitations/accept", json={"invitation_token": invitation, "password": "short"})
+    short = client.post(
+        "/v1/auth/invitations/accept", json={"invitation_token": invitation, "password": "short"}
+    )
     assert short.status_code == 400
-    accepted = client.post("/v1/auth/invitations/accept",
-                           json={"invitation_token": invitation, "password": "invitee password 1"})
+    accepted = client.post(
+        "/v1/auth/invitations/accept", json={"invitation_token": invitation, "password": "invitee password 1"}
+    )
     assert accepted.status_code == 200
-    again = client.post("/v1/auth/invitations/accept",
-                        json={"invitation_token": invitation, "password": "invitee password 1"})
+    again = client.post(
+        "/v1/auth/invitations/accept", json={"invitation_token": invitation, "password": "invitee password 1"}
+    )
     assert again.status_code == 404
     logged_in = client.post("/v1/auth/login", json={"email": invitee, "password": "invitee password 1"})
     assert logged_in.status_code == 200

@@ -38,7 +38,9 @@ def test_create_org_makes_the_caller_owner(app: FastAPI, client: TestClient) -> 
         ({"org_name": "ok", "unknown": True}, "unknown"),
     ],
 )
-def test_create_org_rejects_bad_input(app: FastAPI, client: TestClient, body: dict[str, object], field: str) -> None:
+def test_create_org_rejects_bad_input(
+    app: FastAPI, client: TestClient, body: dict[str, object], field: str
+) -> None:
     owner = new_org(app, client)
     response = client.post("/v1/orgs", json=body, headers=owner.headers)
     assert response.status_code == 400
@@ -64,26 +66,35 @@ def test_orgs_require_authentication(client: TestClient) -> None:
 def test_members_lifecycle(app: FastAPI, client: TestClient) -> None:
     owner = new_org(app, client)
     email = unique_email("dev")
-    created = client.post(f"/v1/orgs/{owner.org_id}/members", json={"email": email, "role": "developer"},
-                          headers=owner.headers)
+    created = client.post(
+        f"/v1/orgs/{owner.org_id}/members", json={"email": email, "role": "developer"}, headers=owner.headers
+    )
     assert created.status_code == 201
     member = created.json()
     assert member["email"] == email and member["role"] == "developer" and member["status"] == "invited"
     assert member["member_id"].startswith("member_")
     assert member["invitation_token"] is None  # email mode: the invitee signs in with the email
-    duplicate = client.post(f"/v1/orgs/{owner.org_id}/members", json={"email": email.upper(), "role": "viewer"},
-                            headers=owner.headers)
+    duplicate = client.post(
+        f"/v1/orgs/{owner.org_id}/members",
+        json={"email": email.upper(), "role": "viewer"},
+        headers=owner.headers,
+    )
     assert duplicate.status_code == 409
-    updated = client.patch(f"/v1/orgs/{owner.org_id}/members/{email}/role", json={"role": "admin"},
-                           headers=owner.headers)
+    updated = client.patch(
+        f"/v1/orgs/{owner.org_id}/members/{email}/role", json={"role": "admin"}, headers=owner.headers
+    )
     assert updated.status_code == 200
     assert updated.json()["role"] == "admin"
     listed = client.get(f"/v1/orgs/{owner.org_id}/members", headers=owner.headers).json()["items"]
     assert {m["email"]: m["role"] for m in listed} == {owner.email: "owner", email: "admin"}
     with app.state.db.transaction(write=False) as session:
-        rows = session.execute(
-            select(AuditLog).where(AuditLog.org_id == owner.org_id, AuditLog.resource_type == "member")
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditLog).where(AuditLog.org_id == owner.org_id, AuditLog.resource_type == "member")
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(r.action for r in rows) == ["create", "update"]
     update = next(r for r in rows if r.action == "update")
     assert update.changes == {"role": ["developer", "admin"]}
@@ -93,9 +104,14 @@ def test_members_lifecycle(app: FastAPI, client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"email": "nope", "role": "viewer"}, "email"), ({"email": "a@example.com", "role": "superuser"}, "role")],
+    [
+        ({"email": "nope", "role": "viewer"}, "email"),
+        ({"email": "a@example.com", "role": "superuser"}, "role"),
+    ],
 )
-def test_add_member_rejects_bad_input(app: FastAPI, client: TestClient, body: dict[str, str], field: str) -> None:
+def test_add_member_rejects_bad_input(
+    app: FastAPI, client: TestClient, body: dict[str, str], field: str
+) -> None:
     owner = new_org(app, client)
     response = client.post(f"/v1/orgs/{owner.org_id}/members", json=body, headers=owner.headers)
     assert response.status_code == 400
@@ -105,9 +121,16 @@ def test_add_member_rejects_bad_input(app: FastAPI, client: TestClient, body: di
 def test_role_update_errors(app: FastAPI, client: TestClient) -> None:
     owner = new_org(app, client)
     base = f"/v1/orgs/{owner.org_id}/members"
-    assert client.patch(f"{base}/{unique_email()}/role", json={"role": "admin"},
-                        headers=owner.headers).status_code == 404
-    assert client.patch(f"{base}/{owner.email}/role", json={"role": "boss"}, headers=owner.headers).status_code == 400
+    assert (
+        client.patch(
+            f"{base}/{unique_email()}/role", json={"role": "admin"}, headers=owner.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.patch(f"{base}/{owner.email}/role", json={"role": "boss"}, headers=owner.headers).status_code
+        == 400
+    )
     last_owner = client.patch(f"{base}/{owner.email}/role", json={"role": "admin"}, headers=owner.headers)
     assert last_owner.status_code == 400
 
@@ -120,15 +143,19 @@ def test_only_owners_grant_owner(app: FastAPI, client: TestClient) -> None:
     assert grant.status_code == 403
     demote = client.patch(f"{base}/{owner.email}/role", json={"role": "viewer"}, headers=admin.headers)
     assert demote.status_code == 403
-    assert client.post(base, json={"email": unique_email(), "role": "owner"}, headers=owner.headers).status_code == 201
+    assert (
+        client.post(base, json={"email": unique_email(), "role": "owner"}, headers=owner.headers).status_code
+        == 201
+    )
 
 
 def test_role_change_takes_effect(app: FastAPI, client: TestClient) -> None:
     owner = new_org(app, client)
     admin = add_member(app, client, owner, "admin")
     assert client.get(f"/v1/orgs/{owner.org_id}/members", headers=admin.headers).status_code == 200
-    client.patch(f"/v1/orgs/{owner.org_id}/members/{admin.email}/role", json={"role": "viewer"},
-                 headers=owner.headers)
+    client.patch(
+        f"/v1/orgs/{owner.org_id}/members/{admin.email}/role", json={"role": "viewer"}, headers=owner.headers
+    )
     assert client.get(f"/v1/orgs/{owner.org_id}/members", headers=admin.headers).status_code == 403
 
 
@@ -158,7 +185,10 @@ def test_other_orgs_are_404(app: FastAPI, client: TestClient) -> None:
 def test_member_of_two_orgs_manages_the_path_org(app: FastAPI, client: TestClient) -> None:
     first = new_org(app, client)
     second = new_org(app, client)
-    client.post(f"/v1/orgs/{second.org_id}/members", json={"email": first.email, "role": "admin"},
-                headers=second.headers)
+    client.post(
+        f"/v1/orgs/{second.org_id}/members",
+        json={"email": first.email, "role": "admin"},
+        headers=second.headers,
+    )
     headers = {"Authorization": f"Bearer {first.token}"}  # no X-Org-Id: the default org is `first`
     assert client.get(f"/v1/orgs/{second.org_id}/members", headers=headers).status_code == 200

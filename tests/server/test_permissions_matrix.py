@@ -18,13 +18,23 @@ from tests.factories import Caller, add_member, new_org
 
 # Routes the reference leaves open, or open to any signed-in caller.
 PUBLIC = {
-    ("POST", "/v1/auth/login"), ("POST", "/v1/auth/invitations/accept"), ("GET", "/v1/health"),
-    ("POST", "/v1/billing/webhook"), ("GET", "/v1/billing/plans"), ("POST", "/v1/webhooks/{token}"),
-    ("GET", "/v1/ui/marketing"), ("GET", "/v1/ui/navigation"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/invitations/accept"),
+    ("GET", "/v1/health"),
+    ("POST", "/v1/billing/webhook"),
+    ("GET", "/v1/billing/plans"),
+    ("POST", "/v1/webhooks/{token}"),
+    ("GET", "/v1/ui/marketing"),
+    ("GET", "/v1/ui/navigation"),
 }
 AUTHENTICATED_ONLY = {
-    ("POST", "/v1/auth/logout"), ("GET", "/v1/me"), ("GET", "/v1/users/me"), ("POST", "/v1/orgs"),
-    ("GET", "/v1/orgs"), ("GET", "/v1/health/detailed"), ("GET", "/v1/ui/settings"),
+    ("POST", "/v1/auth/logout"),
+    ("GET", "/v1/me"),
+    ("GET", "/v1/users/me"),
+    ("POST", "/v1/orgs"),
+    ("GET", "/v1/orgs"),
+    ("GET", "/v1/health/detailed"),
+    ("GET", "/v1/ui/settings"),
 }
 
 
@@ -58,8 +68,11 @@ def _routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
 
 def test_every_route_declares_its_permission(app: FastAPI) -> None:
     undeclared = [
-        (m, p) for m, p, r in _routes(app)
-        if _permission(r) is None and (m, p) not in PUBLIC | AUTHENTICATED_ONLY and not p.startswith("/v1/admin")
+        (m, p)
+        for m, p, r in _routes(app)
+        if _permission(r) is None
+        and (m, p) not in PUBLIC | AUTHENTICATED_ONLY
+        and not p.startswith("/v1/admin")
     ]
     assert undeclared == []
 
@@ -71,8 +84,9 @@ def _fill(path: str, caller: Caller) -> str:
 
 def test_role_permission_matrix(app: FastAPI, client: TestClient) -> None:
     owner = new_org(app, client)
-    callers = {Role.OWNER: owner} | {role: add_member(app, client, owner, role)
-                                     for role in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER)}
+    callers = {Role.OWNER: owner} | {
+        role: add_member(app, client, owner, role) for role in (Role.ADMIN, Role.DEVELOPER, Role.VIEWER)
+    }
     checked: list[Any] = []
     for method, path, route in _routes(app):
         permission = _permission(route)

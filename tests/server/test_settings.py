@@ -24,8 +24,14 @@ def test_reads_dagy_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("host", "mode"),
-    [("127.0.0.1", AuthMode.EMAIL), ("::1", AuthMode.EMAIL), ("localhost", AuthMode.EMAIL),
-     ("0.0.0.0", AuthMode.PASSWORD), ("10.1.2.3", AuthMode.PASSWORD), ("dagy.example.com", AuthMode.PASSWORD)],
+    [
+        ("127.0.0.1", AuthMode.EMAIL),
+        ("::1", AuthMode.EMAIL),
+        ("localhost", AuthMode.EMAIL),
+        ("0.0.0.0", AuthMode.PASSWORD),
+        ("10.1.2.3", AuthMode.PASSWORD),
+        ("dagy.example.com", AuthMode.PASSWORD),
+    ],
 )
 def test_auth_mode_defaults_to_password_off_loopback(host: str, mode: AuthMode, tmp_path: Path) -> None:
     assert Settings(home=tmp_path, host=host).auth_mode == mode

@@ -4,7 +4,7 @@ The rotation itself lives in the secrets service; this command finds the keys, r
 batch (one transaction each) and puts the new key where the old one came from.
 """
 
-# ruff: noqa: PLC0415 - server imports stay inside the command, so `dagy` loads without the server extra
+
 
 from __future__ import annotations
 

@@ -8,10 +8,16 @@ import typer
 
 
 def server(
-    host: Annotated[str | None, typer.Option(help="Address to listen on (DAGY_HOST, default 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (DAGY_HOST, default 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (DAGY_PORT, default 8080).")] = None,
-    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the embedded local worker.")] = False,
-    no_services: Annotated[bool, typer.Option("--no-services", help="Do not run the background loops.")] = False,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the embedded local worker.")
+    ] = False,
+    no_services: Annotated[
+        bool, typer.Option("--no-services", help="Do not run the background loops.")
+    ] = False,
 ) -> None:
     """Start the server (migrations are applied first)."""
     import uvicorn
@@ -23,8 +29,15 @@ def server(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     from dagy.server.background import background_parts
 
-    app = create_app(settings, background=background_parts(settings, worker=not no_worker, services=not no_services))
+    app = create_app(
+        settings, background=background_parts(settings, worker=not no_worker, services=not no_services)
+    )
     uvicorn.run(
-        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-        log_level=settings.log_level.lower(), access_log=False,
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        access_log=False,
     )

@@ -10,8 +10,14 @@ app = typer.Typer(help="Users of this installation.", no_args_is_help=True)
 @app.command("set-password")
 def set_password(
     email: str,
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
-                                 envvar="DAGY_NEW_PASSWORD", help="The new password (prompted when omitted)."),
+    password: str = typer.Option(
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="DAGY_NEW_PASSWORD",
+        help="The new password (prompted when omitted).",
+    ),
 ) -> None:
     """Set EMAIL's password (for `password` login mode); the user is created when missing."""
     from dagy.server.db.engine import create_database

@@ -1,6 +1,6 @@
 """`dagy worker`: run flows for a Dagy server, on this host, over HTTP."""
 
-# ruff: noqa: PLC0415 - the worker is imported inside the command, so `dagy` starts fast
+
 
 from __future__ import annotations
 

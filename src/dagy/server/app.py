@@ -35,9 +35,17 @@ log = logging.getLogger("dagy.server")
 # shutdown. Each receives the app so it can reach `app.state`.
 BackgroundPart = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
 
+# Matched in order: the hottest routes (health probes, identity, the worker protocol, runs) first.
 ROUTERS = [
-    auth_router, orgs_router, api_keys_router, audit_logs_router, health_router, secrets_router,
-    flows_router, runs_router, workers_router,
+    health_router,
+    auth_router,
+    workers_router,
+    runs_router,
+    flows_router,
+    orgs_router,
+    api_keys_router,
+    audit_logs_router,
+    secrets_router,
 ]
 
 
@@ -81,5 +89,9 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
-    app.add_middleware(RequestContextMiddleware, limiter=RateLimiter(settings.rate_limit_per_minute, store))
+    app.add_middleware(
+        RequestContextMiddleware,
+        limiter=RateLimiter(settings.rate_limit_per_minute, store),
+        max_body_bytes=settings.max_request_bytes,
+    )
     return app

@@ -74,7 +74,9 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     log.info("integrity error rendered as 409: %s", type(exc).__name__)
-    return JSONResponse(error_body("conflict", "The resource conflicts with an existing one."), status_code=409)
+    return JSONResponse(
+        error_body("conflict", "The resource conflicts with an existing one."), status_code=409
+    )
 
 
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -82,8 +84,13 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     recorder = getattr(request.app.state, "exception_recorder", None)
     if recorder is not None:
         recorder(request_id, request.method, request.url.path, "".join(traceback.format_exception(exc)))
-    log.error("unhandled error in %s %s (request %s): %s", request.method, request.url.path, request_id,
-              type(exc).__name__)
+    log.error(
+        "unhandled error in %s %s (request %s): %s",
+        request.method,
+        request.url.path,
+        request_id,
+        type(exc).__name__,
+    )
     return JSONResponse(
         error_body("internal_error", "Internal server error.", {"request_id": request_id}), status_code=500
     )

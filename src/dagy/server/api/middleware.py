@@ -18,7 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dagy.server.api.errors import error_body
 from dagy.server.api.ratelimit import RateLimiter
 
-_UNLIMITED_PATHS = ("/v1/docs", "/v1/openapi.json")
+# Not counted per caller: the API docs, and the worker protocol, whose callers share the
+# installation's worker token and are bounded by their own concurrency (heartbeats must not 429).
+_UNLIMITED_PATHS = ("/v1/docs", "/v1/openapi.json", "/v1/workers/")
 
 
 def _caller_key(scope: Scope) -> str:
@@ -42,25 +44,27 @@ class RequestContextMiddleware:
             return
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
-        if scope["path"].startswith(_UNLIMITED_PATHS):
-            await self.app(scope, receive, send)
-            return
-        decision = await self.limiter.check(_caller_key(scope))
-        headers = [
-            (b"x-ratelimit-limit", str(decision.limit).encode()),
-            (b"x-ratelimit-remaining", str(decision.remaining).encode()),
-            (b"x-ratelimit-reset", str(decision.reset_at).encode()),
-            (b"x-request-id", request_id.encode()),
-        ]
-        if not decision.allowed:
-            retry_after = max(1, decision.reset_at - int(time.time()))
-            body = error_body("rate_limited", "Rate limit exceeded; retry later.",
-                              {"retry_after_seconds": retry_after})
-            await _reply(send, 429, body, [(b"retry-after", str(retry_after).encode()), *headers])
-            return
+        headers = [(b"x-request-id", request_id.encode())]
+        if not scope["path"].startswith(_UNLIMITED_PATHS):
+            decision = await self.limiter.check(_caller_key(scope))
+            headers += [
+                (b"x-ratelimit-limit", str(decision.limit).encode()),
+                (b"x-ratelimit-remaining", str(decision.remaining).encode()),
+                (b"x-ratelimit-reset", str(decision.reset_at).encode()),
+            ]
+            if not decision.allowed:
+                retry_after = max(1, decision.reset_at - int(time.time()))
+                body = error_body(
+                    "rate_limited", "Rate limit exceeded; retry later.", {"retry_after_seconds": retry_after}
+                )
+                await _reply(send, 429, body, [(b"retry-after", str(retry_after).encode()), *headers])
+                return
         if _declared_length(scope) > self.max_body_bytes:
-            body = error_body("payload_too_large", f"The request body exceeds {self.max_body_bytes} bytes.",
-                              {"body": f"at most {self.max_body_bytes} bytes"})
+            body = error_body(
+                "payload_too_large",
+                f"The request body exceeds {self.max_body_bytes} bytes.",
+                {"body": f"at most {self.max_body_bytes} bytes"},
+            )
             await _reply(send, 413, body, headers)
             return
         receive = _limited(receive, self.max_body_bytes)
@@ -97,7 +101,9 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return receive_limited
 
 
-async def _reply(send: Send, status: int, body: dict[str, object], headers: list[tuple[bytes, bytes]]) -> None:
+async def _reply(
+    send: Send, status: int, body: dict[str, object], headers: list[tuple[bytes, bytes]]
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {

@@ -49,7 +49,9 @@ def add_auth_session(session: Session, auth_session: AuthSession) -> None:
     session.add(auth_session)
 
 
-def get_live_auth_session(session: Session, token_hash: str, now: datetime) -> tuple[AuthSession, User] | None:
+def get_live_auth_session(
+    session: Session, token_hash: str, now: datetime
+) -> tuple[AuthSession, User] | None:
     stmt = (
         select(AuthSession, User)
         .join(User, User.id == AuthSession.user_id)

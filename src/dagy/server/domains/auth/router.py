@@ -13,14 +13,18 @@ router = APIRouter(tags=["Authentication"])
 
 
 @router.post("/auth/login", response_model=TokenRead)
-async def login(body: LoginRequest, request: Request, tx: Tx, actor: AnonymousActor, settings: SettingsDep) -> TokenRead:
+async def login(
+    body: LoginRequest, request: Request, tx: Tx, actor: AnonymousActor, settings: SettingsDep
+) -> TokenRead:
     """Create an access token. Public. In `password` mode the body also carries `password`."""
     throttle = request.app.state.login_throttle
     return await tx.run(service.login, actor=actor, data=body, settings=settings, throttle=throttle)
 
 
 @router.post("/auth/invitations/accept", response_model=TokenRead)
-async def accept_invitation(body: InvitationAccept, tx: Tx, actor: AnonymousActor, settings: SettingsDep) -> TokenRead:
+async def accept_invitation(
+    body: InvitationAccept, tx: Tx, actor: AnonymousActor, settings: SettingsDep
+) -> TokenRead:
     """Redeem an invitation token: set the invitee's password and log them in. Public."""
     return await tx.run(service.accept_invitation, actor=actor, data=body, settings=settings)
 

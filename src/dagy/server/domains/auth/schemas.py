@@ -23,7 +23,7 @@ class InvitationAccept(RequestModel):
 
 class TokenRead(ResponseModel):
     access_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name, not a credential
     expires_at: Timestamp
 
 

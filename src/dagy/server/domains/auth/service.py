@@ -82,7 +82,9 @@ def _open_session(session: Session, *, user: User, actor: Actor, settings: Setti
     return TokenRead(access_token=token, expires_at=expires_at)
 
 
-def accept_invitation(session: Session, *, actor: Actor, data: InvitationAccept, settings: Settings) -> TokenRead:
+def accept_invitation(
+    session: Session, *, actor: Actor, data: InvitationAccept, settings: Settings
+) -> TokenRead:
     """Redeem the token an inviter received from `POST /orgs/{org_id}/members`: set a password, log in."""
     _check_password_strength(data.password)
     membership = repo.get_membership_by_invitation(session, sha256_hex(data.invitation_token))
@@ -148,7 +150,12 @@ def resolve_principal(
 
 def _worker_principal() -> Principal:
     return Principal(
-        kind=PrincipalKind.WORKER, user_id=None, email=None, org_id=None, org_name=None, role=None,
+        kind=PrincipalKind.WORKER,
+        user_id=None,
+        email=None,
+        org_id=None,
+        org_name=None,
+        role=None,
         permissions=frozenset(),
     )
 

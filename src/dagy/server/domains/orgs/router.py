@@ -39,10 +39,12 @@ async def list_orgs(tx: Tx, actor: CurrentActor) -> OrgList:
     return await tx.run(service.list_orgs, actor=actor)
 
 
-@router.post("/{org_id}/members", status_code=201, response_model=MemberCreated,
-             dependencies=[Depends(_members_admin)])
-async def add_member(org_id: str, body: MemberCreate, tx: Tx, actor: MembersAdmin,
-                     settings: SettingsDep) -> MemberCreated:
+@router.post(
+    "/{org_id}/members", status_code=201, response_model=MemberCreated, dependencies=[Depends(_members_admin)]
+)
+async def add_member(
+    org_id: str, body: MemberCreate, tx: Tx, actor: MembersAdmin, settings: SettingsDep
+) -> MemberCreated:
     return await tx.run(service.add_member, actor=actor, org_id=org_id, data=body, settings=settings)
 
 
@@ -56,8 +58,10 @@ async def roles(org_id: str, tx: Tx, actor: MembersAdmin) -> RolesRead:
     return await tx.run(service.roles_matrix, actor=actor, org_id=org_id)
 
 
-@router.patch("/{org_id}/members/{email}/role", response_model=MemberRoleRead,
-              dependencies=[Depends(_members_admin)])
-async def update_member_role(org_id: str, email: str, body: RoleUpdate, tx: Tx,
-                             actor: MembersAdmin) -> MemberRoleRead:
+@router.patch(
+    "/{org_id}/members/{email}/role", response_model=MemberRoleRead, dependencies=[Depends(_members_admin)]
+)
+async def update_member_role(
+    org_id: str, email: str, body: RoleUpdate, tx: Tx, actor: MembersAdmin
+) -> MemberRoleRead:
     return await tx.run(service.update_member_role, actor=actor, org_id=org_id, email=email, data=body)

@@ -12,7 +12,9 @@ PLANS = ("free", "starter", "professional", "enterprise")
 
 class OrgCreate(RequestModel):
     org_name: Name
-    plan: str = Field("free", pattern="^(free|starter|professional|enterprise)$", description=f"One of {PLANS}.")
+    plan: str = Field(
+        "free", pattern="^(free|starter|professional|enterprise)$", description=f"One of {PLANS}."
+    )
 
 
 class OrgRead(ResponseModel):

@@ -36,7 +36,11 @@ INVITATION_TTL = timedelta(days=7)
 
 def _org_read(org: Org) -> OrgRead:
     return OrgRead(
-        org_id=org.id, org_name=org.name, plan=org.plan, owner_email=org.owner_email, created_at=org.created_at
+        org_id=org.id,
+        org_name=org.name,
+        plan=org.plan,
+        owner_email=org.owner_email,
+        created_at=org.created_at,
     )
 
 
@@ -50,10 +54,19 @@ def create_org(session: Session, *, actor: Actor, data: OrgCreate) -> OrgRead:
     org = Org(name=data.org_name, plan=plan, owner_email=actor.email)
     repo.add(session, org)
     now = utcnow()
-    repo.add(session, Membership(org_id=org.id, user_id=actor.user_id, role=Role.OWNER, status="active", joined_at=now))
+    repo.add(
+        session,
+        Membership(org_id=org.id, user_id=actor.user_id, role=Role.OWNER, status="active", joined_at=now),
+    )
     record(
-        session, actor=actor, action=Action.CREATE, resource_type="org", resource_id=org.id,
-        resource_name=org.name, changes={"plan": [None, plan]}, org_id=org.id,
+        session,
+        actor=actor,
+        action=Action.CREATE,
+        resource_type="org",
+        resource_id=org.id,
+        resource_name=org.name,
+        changes={"plan": [None, plan]},
+        org_id=org.id,
     )
     mark_identity_changed(session)
     return _org_read(org)
@@ -89,13 +102,22 @@ def add_member(
     )
     repo.add(session, membership)
     record(
-        session, actor=actor, action=Action.CREATE, resource_type="member", resource_id=membership.id,
-        resource_name=data.email, changes={"role": [None, str(data.role)], "status": [None, "invited"]},
+        session,
+        actor=actor,
+        action=Action.CREATE,
+        resource_type="member",
+        resource_id=membership.id,
+        resource_name=data.email,
+        changes={"role": [None, str(data.role)], "status": [None, "invited"]},
     )
     mark_identity_changed(session)
     return MemberCreated(
-        member_id=membership.id, email=user.email, role=membership.role, added_at=membership.created_at,
-        status=membership.status, invitation_token=token,
+        member_id=membership.id,
+        email=user.email,
+        role=membership.role,
+        added_at=membership.created_at,
+        status=membership.status,
+        invitation_token=token,
     )
 
 
@@ -125,12 +147,18 @@ def update_member_role(
     membership.role = data.role
     membership.updated_at = utcnow()
     record(
-        session, actor=actor, action=Action.UPDATE, resource_type="member", resource_id=membership.id,
-        resource_name=user.email, changes={"role": [old, str(data.role)]},
+        session,
+        actor=actor,
+        action=Action.UPDATE,
+        resource_type="member",
+        resource_id=membership.id,
+        resource_name=user.email,
+        changes={"role": [old, str(data.role)]},
     )
     mark_identity_changed(session)
-    return MemberRoleRead(member_id=membership.id, email=user.email, role=membership.role,
-                          updated_at=membership.updated_at)
+    return MemberRoleRead(
+        member_id=membership.id, email=user.email, role=membership.role, updated_at=membership.updated_at
+    )
 
 
 def roles_matrix(session: Session, *, actor: Actor, org_id: str) -> RolesRead:

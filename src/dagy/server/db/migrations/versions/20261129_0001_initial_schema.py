@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 from sqlalchemy import Text  # noqa: F401 - autogenerate renders JSONB(astext_type=Text())
-from sqlalchemy.dialects import postgresql  # noqa: F401
 
 import dagy.server.db.base
 from sqlalchemy.dialects import postgresql
