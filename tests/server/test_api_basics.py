@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -60,3 +62,28 @@ def test_wrong_types_name_the_field(app: FastAPI, client: TestClient) -> None:
     response = client.post("/v1/orgs", json=["a list"], headers=owner.headers)
     assert response.status_code == 400
     assert response.json()["details"]
+
+
+def test_unhandled_error_is_500_with_request_id_and_stored_trace(app: FastAPI, client: TestClient) -> None:
+    """A real fault (the database loses a table under the running app) reaches the client as a bare
+    500 with its request id; the trace is kept in DAGY_HOME/exceptions, not in the response."""
+    if not app.state.db.is_sqlite:
+        pytest.skip("renaming a table of the shared PostgreSQL database would disturb concurrent tests")
+    owner = new_org(app, client)
+    with app.state.db.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE membership RENAME TO membership_away")
+    try:
+        with TestClient(app, raise_server_exceptions=False) as plain:
+            response = plain.get("/v1/orgs", headers=owner.headers)
+    finally:
+        with app.state.db.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE membership_away RENAME TO membership")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "internal_error"
+    assert "Traceback" not in response.text
+    request_id = body["details"]["request_id"]
+    assert response.headers["X-Request-Id"] == request_id
+    traces = [json.loads(p.read_text()) for p in (app.state.settings.home / "exceptions").glob("*.json")]
+    assert [t["request_id"] for t in traces] == [request_id]
+    assert "OperationalError" in traces[0]["traceback"]

@@ -4,8 +4,6 @@ The rotation itself lives in the secrets service; this command finds the keys, r
 batch (one transaction each) and puts the new key where the old one came from.
 """
 
-
-
 from __future__ import annotations
 
 import os

@@ -1,7 +1,5 @@
 """`dagy worker`: run flows for a Dagy server, on this host, over HTTP."""
 
-
-
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -40,7 +41,7 @@ class NodeError(Exception):
         self.message = message
 
 
-class NodeType:
+class NodeType(ABC):
     definition: ClassVar[NodeDefinition]
 
     @classmethod
@@ -48,5 +49,6 @@ class NodeType:
         """Problems with a node's `data`, as `{field: problem}`; empty when it is valid."""
         return {}
 
+    @abstractmethod
     def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Any:
-        raise NotImplementedError
+        """Do the node's work; the JSON-serialisable return value is the node's output."""

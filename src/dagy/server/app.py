@@ -13,6 +13,7 @@ from dagy.server.api.errors import install_error_handlers
 from dagy.server.api.middleware import RequestContextMiddleware
 from dagy.server.api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, RedisStore
 from dagy.server.api.security import PrincipalCache
+from dagy.server.api.traces import TraceStore
 from dagy.server.db.engine import create_database
 from dagy.server.db.migrate import upgrade
 from dagy.server.domains.api_keys.router import router as api_keys_router
@@ -86,6 +87,7 @@ def create_app(
     app.state.login_throttle = LoginThrottle(settings.login_failures_per_minute)
     app.state.health = HealthMonitor(db=db, store=store, objects_dir=settings.home / "objects")
     app.state.run_queue = RunQueueSignal.attached_to(db.sessions)
+    app.state.exception_recorder = TraceStore(settings.home / "exceptions").record
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")

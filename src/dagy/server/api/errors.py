@@ -80,19 +80,22 @@ async def _on_integrity_error(_request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    """500 with the request id and no trace; the trace goes to the trace store for operators."""
     request_id = getattr(request.state, "request_id", None) or "-"
-    recorder = getattr(request.app.state, "exception_recorder", None)
-    if recorder is not None:
-        recorder(request_id, request.method, request.url.path, "".join(traceback.format_exception(exc)))
+    trace = "".join(traceback.format_exception(exc))
+    key = request.app.state.exception_recorder(request_id, request.method, request.url.path, trace)
     log.error(
-        "unhandled error in %s %s (request %s): %s",
+        "unhandled %s in %s %s (request %s, trace %s)",
+        type(exc).__name__,
         request.method,
         request.url.path,
         request_id,
-        type(exc).__name__,
+        key,
     )
     return JSONResponse(
-        error_body("internal_error", "Internal server error.", {"request_id": request_id}), status_code=500
+        error_body("internal_error", "Internal server error.", {"request_id": request_id}),
+        status_code=500,
+        headers={"X-Request-Id": request_id},
     )
 
 

@@ -8,6 +8,7 @@ writes the run's fields for the state finally chosen.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -42,15 +43,16 @@ class Transition:
     retried: bool = False  # set by a retry rule: the failed attempt goes back to the queue
 
 
-class RunRule:
+class RunRule(ABC):
     FROM_STATES: ClassVar[frozenset[RunState | None]] = frozenset()
     TO_STATES: ClassVar[frozenset[RunState]] = frozenset()
 
     def applies(self, transition: Transition) -> bool:
         return transition.initial in self.FROM_STATES and transition.proposed in self.TO_STATES
 
+    @abstractmethod
     def apply(self, transition: Transition) -> None:
-        raise NotImplementedError
+        """Refuse (raise) or redirect `transition`."""
 
 
 class OnlyNewRunsStartQueued(RunRule):
