@@ -25,9 +25,10 @@ def server(
     from dagy.server.app import create_app
     from dagy.server.settings import Settings
 
+    from dagy.server.background import background_parts
+
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    from dagy.server.background import background_parts
 
     app = create_app(
         settings, background=background_parts(settings, worker=not no_worker, services=not no_services)
@@ -40,4 +41,8 @@ def server(
         http="httptools",
         log_level=settings.log_level.lower(),
         access_log=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        server_header=False,
+        timeout_graceful_shutdown=5,
     )

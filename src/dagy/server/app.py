@@ -80,6 +80,8 @@ def create_app(
         docs_url="/v1/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # FastAPI's OpenTelemetry hooks ask the providers on every request; Dagy exports none yet.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = db

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the server's loggers.")
     host: str = Field("127.0.0.1", description="Address `dagy server` listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port `dagy server` listens on.")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted (client IPs "
+        "in audit rows and rate limits); empty trusts none.",
+    )
     auth_mode: AuthMode | None = Field(
         None, description="email or password; default email on a loopback host, password otherwise."
     )
