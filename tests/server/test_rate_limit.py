@@ -113,6 +113,22 @@ def test_anonymous_callers_are_limited_by_address(settings: Settings) -> None:
         assert second.get("/v1/health").status_code == 200
 
 
+def test_made_up_tokens_do_not_escape_the_address_ceiling(settings: Settings) -> None:
+    """A new invented token per request is a new caller, but the address ceiling still holds."""
+    _fresh_window()
+    app = _limited_app(settings, rate_limit_per_minute=1000, rate_limit_per_address_per_minute=LIMIT)
+    with (
+        TestClient(app, client=("203.0.113.20", 1000)) as attacker,
+        TestClient(app, client=("203.0.113.21", 1000)) as neighbour,
+    ):
+        statuses = [attacker.get("/v1/me", headers=_caller()).status_code for _ in range(LIMIT + 1)]
+        assert statuses == [401] * LIMIT + [429]
+        rejected = attacker.get("/v1/me", headers=_caller())
+        assert rejected.status_code == 429
+        assert rejected.headers["x-ratelimit-limit"] == str(LIMIT)
+        assert neighbour.get("/v1/me", headers=_caller()).status_code == 401
+
+
 def test_redis_shares_the_limit_between_app_instances(settings: Settings) -> None:
     _fresh_window()
     caller, other = _caller(), _caller()

@@ -23,9 +23,8 @@ def server(
     import uvicorn
 
     from dagy.server.app import create_app
-    from dagy.server.settings import Settings
-
     from dagy.server.background import background_parts
+    from dagy.server.settings import Settings
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]

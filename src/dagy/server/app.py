@@ -95,7 +95,11 @@ def create_app(
         app.include_router(router, prefix="/v1")
     app.add_middleware(
         RequestContextMiddleware,
-        limiter=RateLimiter(settings.rate_limit_per_minute, store),
+        limiter=RateLimiter(
+            settings.rate_limit_per_minute,
+            store,
+            address_limit_per_minute=settings.rate_limit_per_address_per_minute,
+        ),
         max_body_bytes=settings.max_request_bytes,
     )
     return app

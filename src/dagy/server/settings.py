@@ -65,7 +65,14 @@ class Settings(BaseSettings):
         2.0, ge=0, description="How long a resolved caller is reused in-process before the database is asked."
     )
     login_failures_per_minute: int = Field(5, gt=0, description="Failed logins per email and IP per minute.")
-    rate_limit_per_minute: int = Field(6000, gt=0, description="Requests per caller per minute.")
+    rate_limit_per_minute: int = Field(
+        6000, gt=0, description="Requests per caller (bearer token) per minute."
+    )
+    rate_limit_per_address_per_minute: int = Field(
+        60000,
+        gt=0,
+        description="Ceiling on requests per client address per minute, whatever tokens they carry.",
+    )
     max_request_bytes: int = Field(
         2 * 1024 * 1024, gt=0, description="Largest request body accepted (413 beyond); routes may set less."
     )

@@ -23,13 +23,15 @@ from dagy.server.api.ratelimit import RateLimiter
 _UNLIMITED_PATHS = ("/v1/docs", "/v1/openapi.json", "/v1/workers/")
 
 
-def _caller_key(scope: Scope) -> str:
-    """The bearer token's hash when there is one (a caller), else the client address."""
+def _limit_keys(scope: Scope) -> tuple[str, str | None]:
+    """(caller, address ceiling): a request with a bearer token counts for the token and, under a
+    higher ceiling, for its address; one without counts for its address alone."""
+    client = scope.get("client")
+    address = "ip:" + (client[0] if client else "-")
     for name, value in scope["headers"]:
         if name == b"authorization":
-            return "t:" + hashlib.sha256(value).hexdigest()[:32]
-    client = scope.get("client")
-    return "ip:" + (client[0] if client else "-")
+            return "t:" + hashlib.sha256(value).hexdigest()[:32], address
+    return address, None
 
 
 class RequestContextMiddleware:
@@ -46,7 +48,7 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         headers = [(b"x-request-id", request_id.encode())]
         if not scope["path"].startswith(_UNLIMITED_PATHS):
-            decision = await self.limiter.check(_caller_key(scope))
+            decision = await self.limiter.check(*_limit_keys(scope))
             headers += [
                 (b"x-ratelimit-limit", str(decision.limit).encode()),
                 (b"x-ratelimit-remaining", str(decision.remaining).encode()),

@@ -104,17 +104,34 @@ class RedisStore:
 
 
 class RateLimiter:
-    def __init__(self, limit_per_minute: int, store: RateLimitStore) -> None:
+    """Per caller (token) and, as a ceiling, per client address.
+
+    The address ceiling stops a client that sends a new made-up token with every request from
+    escaping the per-caller limit; it is higher, since many callers may share one address (NAT).
+    """
+
+    def __init__(
+        self, limit_per_minute: int, store: RateLimitStore, *, address_limit_per_minute: int
+    ) -> None:
         self.limit = limit_per_minute
+        self.address_limit = address_limit_per_minute
         self.store = store
 
-    async def check(self, key: str) -> Decision:
+    async def check(self, caller_key: str, address_key: str | None = None) -> Decision:
+        decision = await self._hit(caller_key, self.limit)
+        if address_key is not None:
+            ceiling = await self._hit(address_key, self.address_limit)
+            if not ceiling.allowed:
+                return ceiling
+        return decision
+
+    async def _hit(self, key: str, limit: int) -> Decision:
         now = int(time.time())
         window_start = now - now % WINDOW_SECONDS
         count = await self.store.hit(key, window_start)
         return Decision(
-            limit=self.limit,
-            remaining=max(0, self.limit - count),
+            limit=limit,
+            remaining=max(0, limit - count),
             reset_at=window_start + WINDOW_SECONDS,
-            allowed=count <= self.limit,
+            allowed=count <= limit,
         )
