@@ -74,6 +74,7 @@ def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
         "DAGY_HOME": str(home),
         "DAGY_SUPERADMIN_EMAILS": SUPERADMIN,
         "DAGY_RATE_LIMIT_PER_MINUTE": "100000000",
+        "DAGY_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "100000000",
         "DAGY_LOG_LEVEL": "warning",
     }
     env.pop("DAGY_DATABASE_URL", None)
