@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from dagy.server.app import create_app  # noqa: E402
 from dagy.server.db.migrate import upgrade  # noqa: E402
 from dagy.server.settings import Settings  # noqa: E402
+from tests.flow_factories import app_with_embedded_worker  # noqa: E402
 
 SUPERADMIN = "root@dagy.test"
 POSTGRES_URL = os.environ.get("DAGY_TEST_POSTGRES_URL", "")
@@ -84,3 +85,11 @@ def app(settings: Settings) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, client=("198.51.100.7", 50000)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def running(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
+    """The app as `dagy server` runs it, with the embedded worker and the reaper."""
+    app = app_with_embedded_worker(settings)
+    with TestClient(app, client=("198.51.100.7", 50000)) as client:
+        yield app, client

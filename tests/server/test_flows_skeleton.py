@@ -4,16 +4,12 @@ worker (a real subprocess per run) and its output, logs and node runs come back 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dagy.server.settings import Settings
 from tests.factories import add_member, new_org, unique
 from tests.flow_factories import (
-    app_with_embedded_worker,
     python_node,
     register_flow,
     spec,
@@ -26,13 +22,6 @@ def main(inputs, params):
     print("adding", params["a"], "and", params["b"])
     return {"sum": params["a"] + params["b"]}
 """
-
-
-@pytest.fixture
-def running(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
-    app = app_with_embedded_worker(settings)
-    with TestClient(app, client=("198.51.100.7", 50000)) as client:
-        yield app, client
 
 
 def test_a_flow_runs_end_to_end_on_the_embedded_worker(running: tuple[FastAPI, TestClient]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from fastapi.testclient import TestClient
 from dagy.server.settings import Settings
 from tests.factories import Caller, add_member, new_org, unique
 from tests.flow_factories import (
-    app_with_embedded_worker,
     python_node,
     register_flow,
     spec,
@@ -350,13 +348,6 @@ def test_a_waiting_claim_wakes_when_a_run_is_queued(
     waiter.join(10)
     assert [r["run_id"] for r in result["runs"]] == [run_id]
     assert result["at"] - queued_at < 0.5  # woken by the queue signal, not the once-a-second re-check
-
-
-@pytest.fixture
-def running(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
-    app = app_with_embedded_worker(settings)
-    with TestClient(app, client=("198.51.100.7", 50000)) as client:
-        yield app, client
 
 
 def test_a_failing_node_fails_the_run_with_its_traceback(running: tuple[FastAPI, TestClient]) -> None:
