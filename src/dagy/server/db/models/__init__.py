@@ -1,6 +1,8 @@
 """Every model, imported here so `Base.metadata` is complete for Alembic and the app."""
 
 from dagy.server.db.models.audit import AuditLog
+from dagy.server.db.models.builder import CustomNode, CustomNodeVersion, DagDraft
+from dagy.server.db.models.deployments import Deployment, Environment
 from dagy.server.db.models.flows import Flow, FlowVersion
 from dagy.server.db.models.identity import ApiKey, AuthSession, Membership, Org, User
 from dagy.server.db.models.runs import NodeRun, Run, RunLog
@@ -10,7 +12,12 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "AuthSession",
+    "CustomNode",
+    "CustomNodeVersion",
+    "DagDraft",
     "DataKey",
+    "Deployment",
+    "Environment",
     "Flow",
     "FlowVersion",
     "Membership",

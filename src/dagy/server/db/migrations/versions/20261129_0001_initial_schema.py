@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 03:37:49.501486
+Create Date: 2026-11-29 04:17:11.491141
 """
 
 from collections.abc import Sequence
@@ -126,6 +126,51 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_auth_session_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "custom_node",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("org_id", sa.String(length=40), nullable=False),
+        sa.Column("node_type", sa.String(length=64), nullable=False),
+        sa.Column(
+            "definition",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["org.id"], name=op.f("fk_custom_node_org_id_org"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_custom_node")),
+        sa.UniqueConstraint("org_id", "node_type", name=op.f("uq_custom_node_org_id_node_type")),
+    )
+    with op.batch_alter_table("custom_node", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_custom_node_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "dag_draft",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("org_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column(
+            "canvas_json",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("flow_name", sa.String(length=128), nullable=True),
+        sa.Column("executor", sa.String(length=64), nullable=True),
+        sa.Column("created_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["org.id"], name=op.f("fk_dag_draft_org_id_org"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dag_draft")),
+    )
+    with op.batch_alter_table("dag_draft", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_dag_draft_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "data_key",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("org_id", sa.String(length=40), nullable=False),
@@ -139,6 +184,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_data_key")),
         sa.UniqueConstraint("org_id", name=op.f("uq_data_key_org_id")),
     )
+    op.create_table(
+        "environment",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("org_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("default_executor", sa.String(length=64), nullable=True),
+        sa.Column(
+            "config_json",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "variables",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("is_protected", sa.Boolean(), nullable=False),
+        sa.Column("promotion_order", sa.Integer(), nullable=True),
+        sa.Column("created_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["org.id"], name=op.f("fk_environment_org_id_org"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_environment")),
+        sa.UniqueConstraint("org_id", "name", name=op.f("uq_environment_org_id_name")),
+    )
+    with op.batch_alter_table("environment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_environment_org_id"), ["org_id"], unique=False)
+
     op.create_table(
         "flow",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -183,6 +257,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_membership_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_membership_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "custom_node_version",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("custom_node_id", sa.String(length=40), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column(
+            "definition",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["custom_node_id"],
+            ["custom_node.id"],
+            name=op.f("fk_custom_node_version_custom_node_id_custom_node"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_custom_node_version")),
+        sa.UniqueConstraint(
+            "custom_node_id", "version", name=op.f("uq_custom_node_version_custom_node_id_version")
+        ),
+    )
     op.create_table(
         "flow_version",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -239,6 +335,60 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("secret", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_secret_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "deployment",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("org_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("flow_id", sa.String(length=40), nullable=False),
+        sa.Column("flow_version_id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("schedule", sa.String(length=128), nullable=True),
+        sa.Column("default_executor", sa.String(length=64), nullable=True),
+        sa.Column("execution_mode", sa.String(length=16), nullable=False),
+        sa.Column(
+            "tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column(
+            "dep_package_slugs",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("max_retries", sa.Integer(), nullable=False),
+        sa.Column("promoted_from_env", sa.String(length=64), nullable=True),
+        sa.Column("promoted_from_deployment", sa.String(length=128), nullable=True),
+        sa.Column("promoted_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["environment_id"],
+            ["environment.id"],
+            name=op.f("fk_deployment_environment_id_environment"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_id"], ["flow.id"], name=op.f("fk_deployment_flow_id_flow"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_version_id"],
+            ["flow_version.id"],
+            name=op.f("fk_deployment_flow_version_id_flow_version"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["org.id"], name=op.f("fk_deployment_org_id_org"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deployment")),
+        sa.UniqueConstraint("org_id", "name", name=op.f("uq_deployment_org_id_name")),
+    )
+    with op.batch_alter_table("deployment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_deployment_flow_id"), ["flow_id"], unique=False)
+        batch_op.create_index(
+            "ix_deployment_org_environment", ["org_id", "environment_id", "name"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_deployment_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "run",
@@ -370,6 +520,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_run_claim")
 
     op.drop_table("run")
+    with op.batch_alter_table("deployment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_deployment_org_id"))
+        batch_op.drop_index("ix_deployment_org_environment")
+        batch_op.drop_index(batch_op.f("ix_deployment_flow_id"))
+
+    op.drop_table("deployment")
     with op.batch_alter_table("secret", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_secret_org_id"))
 
@@ -378,6 +534,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_flow_version_org_id"))
 
     op.drop_table("flow_version")
+    op.drop_table("custom_node_version")
     with op.batch_alter_table("membership", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_membership_user_id"))
         batch_op.drop_index(batch_op.f("ix_membership_org_id"))
@@ -387,7 +544,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_flow_org_id"))
 
     op.drop_table("flow")
+    with op.batch_alter_table("environment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_environment_org_id"))
+
+    op.drop_table("environment")
     op.drop_table("data_key")
+    with op.batch_alter_table("dag_draft", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_dag_draft_org_id"))
+
+    op.drop_table("dag_draft")
+    with op.batch_alter_table("custom_node", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_custom_node_org_id"))
+
+    op.drop_table("custom_node")
     with op.batch_alter_table("auth_session", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_auth_session_user_id"))
 
