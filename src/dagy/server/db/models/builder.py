@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dagy.server.db.base import Base, TimestampMixin, id_column, utcnow
@@ -13,9 +13,10 @@ from dagy.server.db.base import Base, TimestampMixin, id_column, utcnow
 
 class DagDraft(Base, TimestampMixin):
     __tablename__ = "dag_draft"
+    __table_args__ = (Index("ix_dag_draft_org_listing", "org_id", "id"),)  # keyset pages per org
 
     id: Mapped[str] = id_column("draft")
-    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     canvas_json: Mapped[dict[str, Any]]

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dagy.server.db.base import Base, TimestampMixin, id_column
 
 
 class Flow(Base, TimestampMixin):
+    """A named flow of an org. Namespace, tags, status and the version label are its newest
+    version's, copied here so a page of `GET /flows` reads this table alone."""
+
     __tablename__ = "flow"
-    __table_args__ = (UniqueConstraint("org_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "name"),
+        Index("ix_flow_org_listing", "org_id", "id"),  # GET /flows: keyset on id within the org
+    )
 
     id: Mapped[str] = id_column("flow")
-    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(128))
     namespace: Mapped[str | None] = mapped_column(String(255))
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    latest_version: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active")
 
 
 class FlowVersion(Base, TimestampMixin):

@@ -24,7 +24,10 @@ class Run(Base, TimestampMixin):
     id: Mapped[str] = id_column("run")
     org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
     flow_id: Mapped[str] = mapped_column(ForeignKey("flow.id", ondelete="CASCADE"), index=True)
-    flow_version_id: Mapped[str] = mapped_column(ForeignKey("flow_version.id", ondelete="CASCADE"))
+    # Indexed so deleting a flow's versions cascades to runs without scanning the run table.
+    flow_version_id: Mapped[str] = mapped_column(
+        ForeignKey("flow_version.id", ondelete="CASCADE"), index=True
+    )
     flow_name: Mapped[str] = mapped_column(String(128))
     flow_version: Mapped[str] = mapped_column(String(64))
     run_slug: Mapped[str] = mapped_column(String(200))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 04:17:11.491141
+Create Date: 2026-11-29 04:19:09.629312
 """
 
 from collections.abc import Sequence
@@ -168,7 +168,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dag_draft")),
     )
     with op.batch_alter_table("dag_draft", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_dag_draft_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_dag_draft_org_listing", ["org_id", "id"], unique=False)
 
     op.create_table(
         "data_key",
@@ -222,6 +222,8 @@ def upgrade() -> None:
         sa.Column(
             "tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
+        sa.Column("latest_version", sa.String(length=64), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["org.id"], name=op.f("fk_flow_org_id_org"), ondelete="CASCADE"),
@@ -229,7 +231,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "name", name=op.f("uq_flow_org_id_name")),
     )
     with op.batch_alter_table("flow", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_flow_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_flow_org_listing", ["org_id", "id"], unique=False)
 
     op.create_table(
         "membership",
@@ -451,6 +453,7 @@ def upgrade() -> None:
             "ix_run_claim", ["status", "executor", "priority", "created_at", "id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_run_flow_id"), ["flow_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_run_flow_version_id"), ["flow_version_id"], unique=False)
         batch_op.create_index("ix_run_lease", ["status", "lease_expires_at"], unique=False)
         batch_op.create_index("ix_run_org_flow", ["org_id", "flow_name", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_run_org_id"), ["org_id"], unique=False)
@@ -516,6 +519,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_run_org_id"))
         batch_op.drop_index("ix_run_org_flow")
         batch_op.drop_index("ix_run_lease")
+        batch_op.drop_index(batch_op.f("ix_run_flow_version_id"))
         batch_op.drop_index(batch_op.f("ix_run_flow_id"))
         batch_op.drop_index("ix_run_claim")
 
@@ -541,7 +545,7 @@ def downgrade() -> None:
 
     op.drop_table("membership")
     with op.batch_alter_table("flow", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_flow_org_id"))
+        batch_op.drop_index("ix_flow_org_listing")
 
     op.drop_table("flow")
     with op.batch_alter_table("environment", schema=None) as batch_op:
@@ -550,7 +554,7 @@ def downgrade() -> None:
     op.drop_table("environment")
     op.drop_table("data_key")
     with op.batch_alter_table("dag_draft", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_dag_draft_org_id"))
+        batch_op.drop_index("ix_dag_draft_org_listing")
 
     op.drop_table("dag_draft")
     with op.batch_alter_table("custom_node", schema=None) as batch_op:
