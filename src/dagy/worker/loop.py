@@ -21,6 +21,7 @@ from dagy.worker.supervisor import RunSupervisor
 
 log = logging.getLogger("dagy.worker")
 
+PERSISTENT_FAILURE_BACKOFF = 1.6
 MAX_BACKOFF_SECONDS = 5.0
 T = TypeVar("T")
 
@@ -65,7 +66,10 @@ class Worker:
                     ),
                 )
             except (httpx.HTTPError, ApiError) as exc:
-                log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
+                # The first quick retries cover a server that is starting or stopping (the embedded
+                # worker starts before its server listens); a failure that persists is worth a warning.
+                level = logging.WARNING if backoff >= PERSISTENT_FAILURE_BACKOFF else logging.DEBUG
+                log.log(level, "claim failed (%s); retrying in %.1fs", exc, backoff)
                 await _first_of(stop.wait(), asyncio.sleep(backoff))
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
