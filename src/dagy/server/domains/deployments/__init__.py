@@ -1,0 +1,1 @@
+"""Deployments: a flow version placed under a name (and an environment), with its runtime settings."""

@@ -1,0 +1,68 @@
+"""Queries for deployments, always scoped by org id."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
+
+
+def get_deployment(session: Session, org_id: str, name: str) -> Deployment | None:
+    stmt = select(Deployment).where(Deployment.org_id == org_id, Deployment.name == name)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def list_query(org_id: str, environment_id: str | None) -> Select[tuple[Deployment]]:
+    stmt = select(Deployment).where(Deployment.org_id == org_id)
+    if environment_id is not None:
+        stmt = stmt.where(Deployment.environment_id == environment_id)
+    return stmt
+
+
+def list_in_environment(session: Session, org_id: str, environment_id: str) -> list[Deployment]:
+    stmt = list_query(org_id, environment_id).order_by(Deployment.name, Deployment.id)
+    return list(session.execute(stmt).scalars())
+
+
+def names_in_environment(session: Session, org_id: str, environment_id: str, *, limit: int) -> list[str]:
+    stmt = (
+        select(Deployment.name)
+        .where(Deployment.org_id == org_id, Deployment.environment_id == environment_id)
+        .order_by(Deployment.name)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def flows_by_id(session: Session, org_id: str, ids: Collection[str]) -> dict[str, Flow]:
+    if not ids:
+        return {}
+    stmt = select(Flow).where(Flow.org_id == org_id, Flow.id.in_(list(ids)))
+    return {f.id: f for f in session.execute(stmt).scalars()}
+
+
+def versions_by_id(session: Session, org_id: str, ids: Collection[str]) -> dict[str, FlowVersion]:
+    if not ids:
+        return {}
+    stmt = select(FlowVersion).where(FlowVersion.org_id == org_id, FlowVersion.id.in_(list(ids)))
+    return {v.id: v for v in session.execute(stmt).scalars()}
+
+
+def environments_by_id(session: Session, org_id: str, ids: Collection[str]) -> dict[str, Environment]:
+    if not ids:
+        return {}
+    stmt = select(Environment).where(Environment.org_id == org_id, Environment.id.in_(list(ids)))
+    return {e.id: e for e in session.execute(stmt).scalars()}
+
+
+def add(session: Session, deployment: Deployment) -> None:
+    session.add(deployment)
+    session.flush()
+
+
+def delete(session: Session, deployment: Deployment) -> None:
+    session.delete(deployment)
+    session.flush()

@@ -1,0 +1,424 @@
+"""Deployments: a flow version placed under a name, its runtime settings, rollbacks and removal.
+
+A deployment names one version of one flow; runs triggered by the deployment run that version
+with the deployment's executor, execution mode and retries. Moving a deployment to another version
+(PATCH, rollback, promotion, `POST /flows` with `deployment_name`) never touches its settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dagy.server.api.pagination import PageRequest, paginate
+from dagy.server.db.base import utcnow
+from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
+from dagy.server.domains.audit_logs.service import Action, diff, record
+from dagy.server.domains.deployments import repository as repo
+from dagy.server.domains.deployments.backends import (
+    BACKENDS,
+    EXECUTION_MODE_TIMEOUTS,
+    MAX_TIMEOUT_SECONDS,
+    check_executor,
+)
+from dagy.server.domains.deployments.schedule import check_schedule
+from dagy.server.domains.deployments.schemas import (
+    BackendRead,
+    DeploymentCreate,
+    DeploymentDeleted,
+    DeploymentList,
+    DeploymentRead,
+    DeploymentRollback,
+    DeploymentRolledBack,
+    DeploymentSettings,
+    DeploymentVersionChange,
+)
+from dagy.server.domains.environments import repository as environments
+from dagy.server.domains.flows import repository as flows
+from dagy.server.errors import Conflict, InvalidInput, NotFound
+from dagy.server.identity import Actor
+from dagy.server.settings import Settings
+
+RESOURCE = "deployment"
+SETTINGS_FIELDS = (
+    "schedule",
+    "default_executor",
+    "execution_mode",
+    "tags",
+    "dep_package_slugs",
+    "max_retries",
+)
+_DEFAULTS: dict[str, Any] = {
+    "schedule": None,
+    "default_executor": None,
+    "execution_mode": "nano",
+    "tags": {},
+    "dep_package_slugs": [],
+    "max_retries": 0,
+}
+_AUDITED = {
+    "flow_name",
+    "flow_version",
+    "environment",
+    "status",
+    "promoted_from_env",
+    "promoted_from_deployment",
+    *SETTINGS_FIELDS,
+}
+
+
+@dataclass(frozen=True)
+class SavedDeployment:
+    deployment: DeploymentRead
+    created: bool
+
+
+def deploy_flow_version(
+    session: Session,
+    *,
+    actor: Actor,
+    deployment_name: str,
+    flow: Flow,
+    version: FlowVersion,
+    schedule: str | None = None,
+    default_executor: str | None = None,
+) -> Deployment:
+    """Create the deployment on `version`, or move the existing one to it (`POST /flows` with a
+    `deployment_name`). `schedule` and `default_executor` replace the deployment's when given."""
+    deployment = repo.get_deployment(session, actor.org_id, deployment_name)
+    before = None
+    if deployment is None:
+        deployment = _new(actor.org_id, deployment_name, version)
+    else:
+        _check_same_flow(deployment, flow)
+        before = _audit_state(session, deployment)
+        deployment.flow_version_id = version.id
+    given = {"schedule": schedule, "default_executor": default_executor}
+    _apply_settings(deployment, {k: v for k, v in given.items() if v is not None})
+    _save(session, actor, deployment, before)
+    return deployment
+
+
+def save_deployment(session: Session, *, actor: Actor, data: DeploymentCreate) -> SavedDeployment:
+    """`POST /deployments`: create, or update the deployment of this name (fields given replace)."""
+    flow, version = _flow_and_version(session, actor.org_id, data.flow_name, _label(data.flow_version))
+    environment = _environment(session, actor.org_id, data.environment) if data.environment else None
+    deployment = repo.get_deployment(session, actor.org_id, data.name)
+    before = None
+    if deployment is None:
+        deployment = _new(actor.org_id, data.name, version)
+    else:
+        _check_same_flow(deployment, flow)
+        before = _audit_state(session, deployment)
+        deployment.flow_version_id = version.id
+    if "environment" in data.model_fields_set:
+        deployment.environment_id = environment.id if environment else None
+    _apply_settings(deployment, {f: getattr(data, f) for f in SETTINGS_FIELDS if f in data.model_fields_set})
+    _save(session, actor, deployment, before)
+    return SavedDeployment(deployment=read_deployment(session, deployment), created=before is None)
+
+
+def list_deployments(
+    session: Session, *, actor: Actor, environment: str | None, page: PageRequest
+) -> DeploymentList:
+    """By name; `environment` narrows to one environment (an unknown one holds nothing)."""
+    environment_id = None
+    if environment is not None:
+        found = environments.get_environment(session, actor.org_id, environment)
+        if found is None:
+            return DeploymentList(items=[])
+        environment_id = found.id
+    result = paginate(
+        session,
+        repo.list_query(actor.org_id, environment_id),
+        order_by=[Deployment.name, Deployment.id],
+        page=page,
+        to_item=lambda d: d,
+        descending=False,
+    )
+    return DeploymentList(items=read_deployments(session, result.items), next_token=result.next_token)
+
+
+def get_deployment(session: Session, *, actor: Actor, deployment_name: str) -> DeploymentRead:
+    return read_deployment(session, _deployment(session, actor.org_id, deployment_name))
+
+
+def change_flow_version(
+    session: Session, *, actor: Actor, deployment_name: str, data: DeploymentVersionChange
+) -> DeploymentRead:
+    """`PATCH /deployments/{name}`: the active version, forwards or backwards; settings stay."""
+    deployment = _deployment(session, actor.org_id, deployment_name)
+    version = _version_of(session, deployment, str(data.flow_version))
+    before = _audit_state(session, deployment)
+    deployment.flow_version_id = version.id
+    _save(session, actor, deployment, before)
+    return read_deployment(session, deployment)
+
+
+def update_deployment_settings(
+    session: Session, *, actor: Actor, deployment_name: str, data: DeploymentSettings
+) -> DeploymentRead:
+    """`PUT /deployments/{name}/settings`: only the fields given change; none given is a 400."""
+    given = [f for f in SETTINGS_FIELDS if f in data.model_fields_set]
+    if not given:
+        raise InvalidInput(
+            "No settings fields provided.",
+            details={"body": f"give at least one of {', '.join(SETTINGS_FIELDS)}"},
+        )
+    deployment = _deployment(session, actor.org_id, deployment_name)
+    before = _audit_state(session, deployment)
+    _apply_settings(deployment, {f: getattr(data, f) for f in given})
+    _save(session, actor, deployment, before)
+    return read_deployment(session, deployment)
+
+
+def rollback_deployment(
+    session: Session, *, actor: Actor, deployment_name: str, data: DeploymentRollback
+) -> DeploymentRolledBack:
+    """Back to an earlier version of the same flow; a later one is a 400 (move forward with PATCH)."""
+    deployment = _deployment(session, actor.org_id, deployment_name)
+    current = _current_version(session, deployment)
+    target = _version_of(session, deployment, str(data.target_flow_version))
+    if target.deployment_version >= current.deployment_version:
+        raise InvalidInput(
+            "A rollback goes to an earlier version.",
+            details={"target_flow_version": f"must be older than the current version {current.version}"},
+        )
+    before = _audit_state(session, deployment)
+    deployment.flow_version_id = target.id
+    _save(session, actor, deployment, before, note={"rollback": [current.version, target.version]})
+    return DeploymentRolledBack(
+        deployment_name=deployment.name,
+        previous_flow_version=current.version,
+        new_flow_version=target.version,
+        rolled_back_at=deployment.updated_at,
+    )
+
+
+def delete_deployment(session: Session, *, actor: Actor, deployment_name: str) -> DeploymentDeleted:
+    deployment = _deployment(session, actor.org_id, deployment_name)
+    before = _audit_state(session, deployment)
+    repo.delete(session, deployment)
+    record(
+        session,
+        actor=actor,
+        action=Action.DELETE,
+        resource_type=RESOURCE,
+        resource_id=deployment.id,
+        resource_name=deployment.name,
+        changes=diff(before, {}),
+    )
+    return DeploymentDeleted(status="deleted", deployment_name=deployment.name)
+
+
+def list_backends(*, settings: Settings) -> list[BackendRead]:
+    """The executors a deployment or run may name on this installation (no database involved)."""
+    return [
+        BackendRead(
+            name=b.name,
+            description=b.description,
+            capabilities=list(b.capabilities),
+            max_concurrent_runs=b.max_concurrent_runs(settings),
+            max_timeout_seconds=MAX_TIMEOUT_SECONDS,
+            execution_modes=dict(EXECUTION_MODE_TIMEOUTS),
+        )
+        for b in BACKENDS
+    ]
+
+
+def promote_into(
+    session: Session,
+    *,
+    actor: Actor,
+    source: Deployment,
+    target: Deployment | None,
+    name: str,
+    environment: Environment,
+    version: FlowVersion,
+) -> Deployment:
+    """Place `version` in `environment` under `name`: a new deployment copying the source's
+    settings, or `target` moved to the version (its own settings stay). Records where it came from."""
+    source_environment = _environment_name(session, source)
+    before = None
+    if target is None:
+        target = _new(actor.org_id, name, version)
+        _apply_settings(target, {f: getattr(source, f) for f in SETTINGS_FIELDS})
+    else:
+        before = _audit_state(session, target)
+    target.flow_version_id = version.id
+    target.environment_id = environment.id
+    target.promoted_from_env = source_environment
+    target.promoted_from_deployment = source.name
+    target.promoted_at = utcnow()
+    note: dict[str, Any] = {"promotion": [source_environment, environment.name]}
+    if environment.is_protected:
+        note["promoted_into_protected_environment"] = [None, environment.name]
+    _save(session, actor, target, before, note=note)
+    return target
+
+
+def read_deployment(session: Session, deployment: Deployment) -> DeploymentRead:
+    return read_deployments(session, [deployment])[0]
+
+
+def read_deployments(session: Session, deployments: Sequence[Deployment]) -> list[DeploymentRead]:
+    """Responses for a page of deployments: their flows, versions and environments in three queries."""
+    if not deployments:
+        return []
+    org_id = deployments[0].org_id
+    flow_rows = repo.flows_by_id(session, org_id, {d.flow_id for d in deployments})
+    versions = repo.versions_by_id(session, org_id, {d.flow_version_id for d in deployments})
+    envs = repo.environments_by_id(
+        session, org_id, {d.environment_id for d in deployments if d.environment_id}
+    )
+    return [
+        _read(d, flow_rows[d.flow_id], versions[d.flow_version_id], envs.get(d.environment_id or ""))
+        for d in deployments
+    ]
+
+
+def _read(d: Deployment, flow: Flow, version: FlowVersion, environment: Environment | None) -> DeploymentRead:
+    return DeploymentRead(
+        deployment_id=d.id,
+        deployment_name=d.name,
+        name=d.name,
+        flow_name=flow.name,
+        flow_version=version.version,
+        environment=environment.name if environment else None,
+        schedule=d.schedule,
+        default_executor=d.default_executor,
+        execution_mode=d.execution_mode,
+        tags={str(k): str(v) for k, v in (d.tags or {}).items()},
+        dep_package_slugs=[str(s) for s in d.dep_package_slugs or []],
+        max_retries=d.max_retries,
+        status=d.status,
+        created_at=d.created_at,
+        updated_at=d.updated_at,
+        promoted_from_env=d.promoted_from_env,
+        promoted_from_deployment=d.promoted_from_deployment,
+        promoted_at=d.promoted_at,
+    )
+
+
+def _new(org_id: str, name: str, version: FlowVersion) -> Deployment:
+    now = utcnow()
+    deployment = Deployment(
+        org_id=org_id, name=name, flow_id=version.flow_id, flow_version_id=version.id, status="active"
+    )
+    for field, default in _DEFAULTS.items():
+        setattr(deployment, field, default.copy() if isinstance(default, dict | list) else default)
+    deployment.created_at = now
+    return deployment
+
+
+def _apply_settings(deployment: Deployment, values: Mapping[str, Any]) -> None:
+    """Validated assignment of runtime settings; `None` (POST's null) restores the default."""
+    for field, given in values.items():
+        value = _DEFAULTS[field] if given is None else given
+        if field == "schedule":
+            value = check_schedule(value)
+        elif field == "default_executor":
+            value = check_executor(value)
+        elif isinstance(value, dict | list):
+            value = value.copy()
+        setattr(deployment, field, value)
+
+
+def _save(
+    session: Session,
+    actor: Actor,
+    deployment: Deployment,
+    before: dict[str, Any] | None,
+    *,
+    note: Mapping[str, Any] | None = None,
+) -> None:
+    """Write the deployment and its audit row; `before is None` means it is new."""
+    deployment.updated_at = utcnow()
+    if before is None:
+        repo.add(session, deployment)
+    else:
+        session.flush()
+    changes = diff(before or {}, _audit_state(session, deployment)) | dict(note or {})
+    record(
+        session,
+        actor=actor,
+        action=Action.CREATE if before is None else Action.UPDATE,
+        resource_type=RESOURCE,
+        resource_id=deployment.id,
+        resource_name=deployment.name,
+        changes=changes,
+    )
+
+
+def _audit_state(session: Session, deployment: Deployment) -> dict[str, Any]:
+    return read_deployment(session, deployment).model_dump(mode="json", include=_AUDITED)
+
+
+def _deployment(session: Session, org_id: str, name: str) -> Deployment:
+    deployment = repo.get_deployment(session, org_id, name)
+    if deployment is None:
+        raise NotFound(f"Deployment {name} not found.")
+    return deployment
+
+
+def _environment(session: Session, org_id: str, name: str) -> Environment:
+    environment = environments.get_environment(session, org_id, name)
+    if environment is None:
+        raise NotFound(f"Environment {name} not found.", details={"environment": "no such environment"})
+    return environment
+
+
+def _environment_name(session: Session, deployment: Deployment) -> str | None:
+    if deployment.environment_id is None:
+        return None
+    found = repo.environments_by_id(session, deployment.org_id, [deployment.environment_id])
+    return found[deployment.environment_id].name
+
+
+def _flow_and_version(
+    session: Session, org_id: str, flow_name: str, label: str | None
+) -> tuple[Flow, FlowVersion]:
+    flow = flows.get_flow(session, org_id, flow_name)
+    if flow is None:
+        raise NotFound(f"Flow {flow_name} not found.", details={"flow_name": "no such flow"})
+    if label is None:
+        version = flows.get_latest_version(session, org_id, flow.id)
+    else:
+        version = flows.get_version(session, org_id, flow.id, label)
+    if version is None:
+        raise NotFound(
+            f"Flow {flow_name} has no version {label}.", details={"flow_version": "no such version"}
+        )
+    return flow, version
+
+
+def version_of_flow(session: Session, org_id: str, flow_id: str, label: str) -> FlowVersion:
+    version = flows.get_version(session, org_id, flow_id, label)
+    if version is None:
+        raise NotFound(f"The flow has no version {label}.", details={"flow_version": "no such version"})
+    return version
+
+
+def _version_of(session: Session, deployment: Deployment, label: str) -> FlowVersion:
+    return version_of_flow(session, deployment.org_id, deployment.flow_id, label)
+
+
+def _current_version(session: Session, deployment: Deployment) -> FlowVersion:
+    return repo.versions_by_id(session, deployment.org_id, [deployment.flow_version_id])[
+        deployment.flow_version_id
+    ]
+
+
+def _check_same_flow(deployment: Deployment, flow: Flow) -> None:
+    if deployment.flow_id != flow.id:
+        raise Conflict(
+            f"Deployment {deployment.name} deploys another flow.",
+            details={"name": "this deployment belongs to another flow; delete it or choose another name"},
+        )
+
+
+def _label(value: str | int | None) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,1 @@
+"""Environments: named stages (develop, staging, production) that deployments live in and move between."""
