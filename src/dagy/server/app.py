@@ -20,6 +20,7 @@ from dagy.server.domains.api_keys.router import router as api_keys_router
 from dagy.server.domains.audit_logs.router import router as audit_logs_router
 from dagy.server.domains.auth.router import router as auth_router
 from dagy.server.domains.auth.throttle import LoginThrottle
+from dagy.server.domains.dag_drafts.router import router as dag_drafts_router
 from dagy.server.domains.flows.router import router as flows_router
 from dagy.server.domains.health.router import router as health_router
 from dagy.server.domains.health.service import HealthMonitor
@@ -43,6 +44,7 @@ ROUTERS = [
     workers_router,
     runs_router,
     flows_router,
+    dag_drafts_router,
     orgs_router,
     api_keys_router,
     audit_logs_router,

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dagy.server.db.models import Flow, FlowVersion
+from dagy.server.db.models import Deployment, Flow, FlowVersion
 
 
-def get_flow(session: Session, org_id: str, name: str) -> Flow | None:
+def get_flow(session: Session, org_id: str, name: str, *, for_update: bool = False) -> Flow | None:
+    """`for_update` locks the row (PostgreSQL), so concurrent registrations number versions in turn."""
     stmt = select(Flow).where(Flow.org_id == org_id, Flow.name == name)
+    if for_update:
+        stmt = stmt.with_for_update()
     return session.execute(stmt).scalar_one_or_none()
+
+
+def add_flow(session: Session, flow: Flow) -> Flow:
+    """Insert a new flow; when a concurrent request created it first, answer that one, locked."""
+    try:
+        with session.begin_nested():
+            session.add(flow)
+    except IntegrityError:
+        existing = get_flow(session, flow.org_id, flow.name, for_update=True)
+        if existing is None:
+            raise
+        return existing
+    return flow
 
 
 def add(session: Session, obj: Flow | FlowVersion) -> None:
@@ -40,3 +59,67 @@ def max_deployment_version(session: Session, org_id: str, flow_id: str) -> int:
         FlowVersion.org_id == org_id, FlowVersion.flow_id == flow_id
     )
     return int(session.execute(stmt).scalar_one() or 0)
+
+
+def version_labels(session: Session, org_id: str, flow_id: str) -> set[str]:
+    stmt = select(FlowVersion.version).where(FlowVersion.org_id == org_id, FlowVersion.flow_id == flow_id)
+    return set(session.execute(stmt).scalars())
+
+
+def list_query(org_id: str) -> Select[Any]:
+    """A page of flows reads only the list's columns of the flow row: no join, no spec."""
+    return select(
+        Flow.id,
+        Flow.name,
+        Flow.latest_version,
+        Flow.namespace,
+        Flow.tags,
+        Flow.status,
+        Flow.created_at,
+        Flow.updated_at,
+    ).where(Flow.org_id == org_id)
+
+
+def versions_query(org_id: str, flow_id: str) -> Select[Any]:
+    """A page of versions without their specs."""
+    return select(
+        FlowVersion.id,
+        FlowVersion.version,
+        FlowVersion.deployment_version,
+        FlowVersion.artifact_s3_uri,
+        FlowVersion.status,
+        FlowVersion.created_at,
+        FlowVersion.updated_at,
+    ).where(FlowVersion.org_id == org_id, FlowVersion.flow_id == flow_id)
+
+
+def deployed_version_ids(session: Session, org_id: str, flow_id: str) -> set[str]:
+    stmt = select(Deployment.flow_version_id).where(
+        Deployment.org_id == org_id, Deployment.flow_id == flow_id
+    )
+    return set(session.execute(stmt).scalars())
+
+
+def deployment_of_version(session: Session, org_id: str, version: FlowVersion) -> Deployment | None:
+    """The most recently changed deployment that places this version, if any."""
+    stmt = (
+        select(Deployment)
+        .where(
+            Deployment.org_id == org_id,
+            Deployment.flow_id == version.flow_id,
+            Deployment.flow_version_id == version.id,
+        )
+        .order_by(Deployment.updated_at.desc(), Deployment.id.desc())
+        .limit(1)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def delete_flow(session: Session, org_id: str, flow_id: str) -> int:
+    """Delete the flow row; foreign keys cascade to versions, deployments, runs and what hangs on them."""
+    result = session.execute(
+        delete(Flow)
+        .where(Flow.org_id == org_id, Flow.id == flow_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
