@@ -132,7 +132,7 @@ def test_every_problem_of_a_spec_is_listed(client: TestClient, app: FastAPI) -> 
     assert body["error"] == "invalid_input"
     assert body["details"] == {
         "flow_spec.nodes[1].id": "duplicate node id 'a'",
-        "flow_spec.nodes[2].type": "unknown node type 'teleport'; known: python_function",
+        "flow_spec.nodes[2].type": "unknown node type 'teleport'; see GET /v1/nodes/registry",
         "flow_spec.nodes[3].data.code": "required: the function's Python source",
         "flow_spec.nodes[3].data.entrypoint": "must be a Python identifier",
         "flow_spec.nodes[4].data.code": "syntax error on line 1: invalid syntax",

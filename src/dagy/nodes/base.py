@@ -1,4 +1,5 @@
-"""What every node type is: a definition (served by the registry, used by validation) and `run()`."""
+"""What every node type is: a definition (served by the registry, used by validation) and, for
+the types the runtime can execute today, `run()`."""
 
 from __future__ import annotations
 
@@ -8,17 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-
-@dataclass(frozen=True)
-class NodeDefinition:
-    """The public face of a node type: what the builder shows and what validation checks."""
-
-    type: str
-    category: str
-    description: str
-    config_schema: dict[str, Any]
-    inputs: tuple[str, ...] = ("input",)
-    outputs: tuple[str, ...] = ("output",)
+from dagy.nodes.definition import NodeDefinition
 
 
 @dataclass
@@ -41,13 +32,32 @@ class NodeError(Exception):
         self.message = message
 
 
-class NodeType(ABC):
+class NodeType:
+    """A node type the registry serves and validation checks.
+
+    Most types are described before the engine that runs them exists: they validate like any
+    other, and a run that reaches one fails with `node_not_executable` instead of guessing.
+    """
+
     definition: ClassVar[NodeDefinition]
+    executable: ClassVar[bool] = False
 
     @classmethod
     def validate(cls, data: Mapping[str, Any]) -> dict[str, str]:
         """Problems with a node's `data`, as `{field: problem}`; empty when it is valid."""
+        return cls.definition.config_problems(data) | cls.check(data)
+
+    @classmethod
+    def check(cls, data: Mapping[str, Any]) -> dict[str, str]:
+        """Rules beyond the config schema, for types that have some. Runs on data that may fail the
+        schema too; its message wins on the same field, being the more specific one."""
         return {}
+
+
+class ExecutableNode(NodeType, ABC):
+    """A node type the runtime can run today."""
+
+    executable: ClassVar[bool] = True
 
     @abstractmethod
     def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Any:

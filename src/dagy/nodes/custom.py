@@ -1,4 +1,5 @@
-"""Custom code nodes: `python_function` runs a function its author wrote in the flow spec."""
+"""Custom code: a Python function written in the flow spec (runs today), a shell command, and
+another flow run as one step."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from dagy.nodes.base import NodeContext, NodeDefinition, NodeError, NodeType
+from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
+from dagy.nodes.config import ConfigField
+from dagy.nodes.connectors import ANY, inbound, outbound
+from dagy.nodes.definition import NodeDefinition
 
 MAX_CODE_BYTES = 256 * 1024
 DEFAULT_ENTRYPOINT = "main"
@@ -19,25 +23,38 @@ def code_filename(node_id: str) -> str:
     return f"<node:{node_id}>"
 
 
-class PythonFunctionNode(NodeType):
+class PythonFunctionNode(ExecutableNode):
     definition = NodeDefinition(
-        type="python_function",
-        category="custom",
+        node_type="python_function",
+        label="Python Function",
         description=(
             "Runs `entrypoint(inputs, params)` from `code`; its JSON-serialisable return is the output."
         ),
-        config_schema={
-            "type": "object",
-            "required": ["code"],
-            "properties": {
-                "code": {"type": "string", "maxLength": MAX_CODE_BYTES},
-                "entrypoint": {"type": "string", "default": DEFAULT_ENTRYPOINT},
-            },
-        },
+        category="custom",
+        icon="Code",
+        color="slate",
+        tags=("python", "code", "function", "script", "custom"),
+        connectors=(inbound(name="Inputs"), outbound((ANY,), name="Result")),
+        config_schema=(
+            ConfigField(
+                "code",
+                "Code",
+                "code",
+                required=True,
+                description=f"Python source defining the entrypoint; at most {MAX_CODE_BYTES} bytes.",
+            ),
+            ConfigField(
+                "entrypoint",
+                "Entrypoint",
+                "string",
+                default=DEFAULT_ENTRYPOINT,
+                description="The function called with (inputs by upstream node id, run parameters).",
+            ),
+        ),
     )
 
     @classmethod
-    def validate(cls, data: Mapping[str, Any]) -> dict[str, str]:
+    def check(cls, data: Mapping[str, Any]) -> dict[str, str]:
         problems: dict[str, str] = {}
         code = data.get("code")
         entrypoint = data.get("entrypoint", DEFAULT_ENTRYPOINT)
@@ -68,3 +85,46 @@ class PythonFunctionNode(NodeType):
         if not callable(function):
             raise NodeError("invalid_entrypoint", f"The code defines no function named {entrypoint!r}.")
         return function(inputs, context.params)
+
+
+class ShellCommandNode(NodeType):
+    definition = NodeDefinition(
+        node_type="shell_command",
+        label="Shell Command",
+        description="Run a command in the run's sandbox; outputs its standard output.",
+        category="custom",
+        icon="Terminal",
+        color="slate",
+        tags=("shell", "bash", "command", "script", "cli"),
+        connectors=(inbound(name="Inputs"), outbound(("string", "json"), name="Output")),
+        config_schema=(
+            ConfigField("command", "Command", "code", required=True),
+            ConfigField("shell", "Shell", "enum", default="bash", options=("bash", "sh")),
+            ConfigField("working_dir", "Working directory", "string"),
+            ConfigField("env", "Environment variables", "object"),
+            ConfigField("timeout_seconds", "Timeout (seconds)", "number", default=300),
+            ConfigField("output_format", "Output format", "enum", default="text", options=("text", "json")),
+        ),
+    )
+
+
+class SubflowNode(NodeType):
+    definition = NodeDefinition(
+        node_type="subflow",
+        label="Subflow",
+        description="Run another flow of the org as one step, passing the input as its parameters.",
+        category="custom",
+        icon="Workflow",
+        color="slate",
+        tags=("subflow", "child flow", "reuse", "compose", "nested"),
+        connectors=(inbound(name="Inputs"), outbound((ANY,), name="Result")),
+        config_schema=(
+            ConfigField("flow_name", "Flow", "string", required=True),
+            ConfigField("flow_version", "Version", "string", description="Defaults to the latest."),
+            ConfigField("parameters", "Parameters", "object"),
+            ConfigField("wait", "Wait for completion", "boolean", default=True),
+        ),
+    )
+
+
+NODES: tuple[type[NodeType], ...] = (PythonFunctionNode, ShellCommandNode, SubflowNode)

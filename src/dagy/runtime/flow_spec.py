@@ -13,7 +13,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagy.nodes import NodeContext, NodeError, get_node_type
+from dagy.nodes import ExecutableNode, NodeContext, NodeError, get_node_type
 from dagy.runtime.events import NODE, EventWriter, now_iso
 from dagy.runtime.graph import sinks, topological_order, upstream_of
 
@@ -65,7 +65,7 @@ def _run_node(
     try:
         output = _call(payload, node, inputs)
     except (Exception, SystemExit) as exc:  # any failure of user code, `sys.exit()` too, is the node's
-        error = _error_of(exc, node_id)
+        error = _error_of(exc, node)
         walk.unfinished.add(node_id)
         walk.first_error = walk.first_error or error
         _emit_node(events, node, "failed", started_at=started_at, error=error)
@@ -75,10 +75,14 @@ def _run_node(
 
 
 def _call(payload: dict[str, Any], node: dict[str, Any], inputs: dict[str, Any]) -> Any:
-    node_type = get_node_type(str(node.get("type")))
+    type_name, node_id = str(node.get("type")), str(node["id"])
+    node_type = get_node_type(type_name)
     if node_type is None:
-        raise NodeError("unknown_node_type", f"This worker does not know node type {node.get('type')!r}.")
-    node_id = str(node["id"])
+        raise NodeError("unknown_node_type", f"This worker does not know node type {type_name!r}.")
+    if not issubclass(node_type, ExecutableNode):
+        # Described and validated today, run by an engine that comes later: fail plainly, not halfway.
+        message = f"Node {node_id!r} is of type {type_name!r}, which this version of Dagy cannot run yet."
+        raise NodeError("node_not_executable", message)
     context = NodeContext(
         run_id=str(payload["run_id"]),
         node_id=node_id,
@@ -93,13 +97,14 @@ def _call(payload: dict[str, Any], node: dict[str, Any], inputs: dict[str, Any])
     return output
 
 
-def _error_of(exc: BaseException, node_id: str) -> dict[str, Any]:
+def _error_of(exc: BaseException, node: dict[str, Any]) -> dict[str, Any]:
+    where = {"node_id": str(node["id"]), "node_type": str(node.get("type"))}
     if isinstance(exc, NodeError):
-        return {"type": exc.error_type, "message": exc.message, "node_id": node_id, "traceback": None}
+        return {"type": exc.error_type, "message": exc.message, **where, "traceback": None}
     return {
         "type": "exception",
         "message": f"{type(exc).__name__}: {exc}",
-        "node_id": node_id,
+        **where,
         "traceback": _user_traceback(exc),
     }
 

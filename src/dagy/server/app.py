@@ -24,6 +24,7 @@ from dagy.server.domains.dag_drafts.router import router as dag_drafts_router
 from dagy.server.domains.flows.router import router as flows_router
 from dagy.server.domains.health.router import router as health_router
 from dagy.server.domains.health.service import HealthMonitor
+from dagy.server.domains.nodes.router import router as nodes_router
 from dagy.server.domains.orgs.router import router as orgs_router
 from dagy.server.domains.runs.router import router as runs_router
 from dagy.server.domains.secrets.router import router as secrets_router
@@ -44,6 +45,7 @@ ROUTERS = [
     workers_router,
     runs_router,
     flows_router,
+    nodes_router,
     dag_drafts_router,
     orgs_router,
     api_keys_router,

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         2 * 1024 * 1024, gt=0, description="Largest request body accepted (413 beyond); routes may set less."
     )
+    max_flow_spec_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest flow spec accepted, as canonical JSON (413 beyond)."
+    )
     redis_url: str = Field("", description="Redis for cross-replica rate limits; empty means in-process.")
     worker_token: SecretStr | None = Field(
         None, description="Installation worker token; generated into DAGY_HOME on first start when unset."

@@ -2,7 +2,8 @@
 
 Handlers are `async def`; the service call and its commit run together in one worker thread
 (sync SQLAlchemy), so a request costs one thread hop. `Tx` opens a read transaction for GET and
-HEAD and a write transaction otherwise; `WriteTx` forces a write (a GET that records an audit row).
+HEAD and a write transaction otherwise; `WriteTx` forces a write (a GET that records an audit row);
+`ReadTx` forces a read (a POST that only answers a question, such as a validation).
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ async def _write_unit_of_work(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.db, write=True, principal_cache=request.app.state.principal_cache)
 
 
+async def _read_unit_of_work(request: Request) -> UnitOfWork:
+    return UnitOfWork(request.app.state.db, write=False, principal_cache=request.app.state.principal_cache)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 Tx = Annotated[UnitOfWork, Depends(_unit_of_work)]
 WriteTx = Annotated[UnitOfWork, Depends(_write_unit_of_work)]
+ReadTx = Annotated[UnitOfWork, Depends(_read_unit_of_work)]

@@ -27,10 +27,14 @@ _write = [Depends(require_permission("flows.write"))]
 
 
 @router.post("", status_code=201, response_model=FlowCreated, dependencies=_write)
-async def register_flow_version(body: FlowCreate, tx: Tx, actor: CurrentActor) -> FlowCreated:
+async def register_flow_version(
+    body: FlowCreate, tx: Tx, actor: CurrentActor, settings: SettingsDep
+) -> FlowCreated:
     """Register a new flow version; the spec is validated and every problem listed in `details`.
     With `deployment_name`, the deployment is created or moved to the new version."""
-    return await tx.run(service.register_flow_version, actor=actor, data=body)
+    return await tx.run(
+        service.register_flow_version, actor=actor, data=body, max_spec_bytes=settings.max_flow_spec_bytes
+    )
 
 
 @router.get("", response_model=FlowList, dependencies=_read)

@@ -35,7 +35,7 @@ from dagy.server.domains.flows.schemas import (
     FlowVersionList,
     FlowVersionRead,
 )
-from dagy.server.domains.flows.spec import code_hash, flow_spec_problems
+from dagy.server.domains.flows.spec import DEFAULT_MAX_SPEC_BYTES, code_hash, org_flow_spec_problems
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.settings import Settings
@@ -50,10 +50,12 @@ def artifact_prefix(org_id: str, flow_name: str) -> str:
     return f"{ARTIFACTS_ROOT}/{org_id}/{flow_name}/"
 
 
-def register_flow_version(session: Session, *, actor: Actor, data: FlowCreate) -> FlowCreated:
+def register_flow_version(
+    session: Session, *, actor: Actor, data: FlowCreate, max_spec_bytes: int = DEFAULT_MAX_SPEC_BYTES
+) -> FlowCreated:
     """Validate everything (all problems at once), create the flow on its first version, store the
     version, make it the flow's latest and, with `deployment_name`, deploy it."""
-    name = _checked_name(actor.org_id, data)
+    name = _checked_name(session, actor.org_id, data, max_spec_bytes)
     flow = repo.get_flow(session, actor.org_id, name, for_update=True)
     created = flow is None
     if flow is None:
@@ -168,7 +170,7 @@ def _flow(session: Session, org_id: str, flow_name: str) -> Flow:
     return flow
 
 
-def _checked_name(org_id: str, data: FlowCreate) -> str:
+def _checked_name(session: Session, org_id: str, data: FlowCreate, max_spec_bytes: int) -> str:
     """The name comes from `flow_name` or, failing that, the spec's `name`; every problem with the
     spec and the artifact reference is reported with it."""
     problems: dict[str, str] = {}
@@ -182,7 +184,9 @@ def _checked_name(org_id: str, data: FlowCreate) -> str:
         else:
             name = spec_name
     if data.flow_spec is not None:
-        problems |= flow_spec_problems(data.flow_spec)
+        problems |= org_flow_spec_problems(
+            session, org_id=org_id, spec=data.flow_spec, max_bytes=max_spec_bytes
+        )
     uri = data.artifact_s3_uri
     if name is not None and uri is not None and not uri.startswith("s3://"):
         prefix = artifact_prefix(org_id, name)

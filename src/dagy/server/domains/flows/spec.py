@@ -1,21 +1,34 @@
 """Checking a flow spec before it is stored: every problem is reported at once, by field.
 
-The server only parses what it is given (node code is compiled to find syntax errors, never run).
+One checker for every way a spec arrives (flows, drafts, the AI studio, the builder): node ids,
+edges, the graph (acyclic), node types (built-in or the org's custom ones), each node's `data`
+against its type's config schema, and each edge against the connectors it joins. Builder fields
+(a node's `position`, an edge's `id` or `label`) are ignored. The server only parses what it is
+given: node code is compiled to find syntax errors, never run.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from dagy.nodes import NODE_TYPES, get_node_type
-from dagy.runtime.graph import topological_order
+from sqlalchemy.orm import Session
 
+from dagy.nodes import NODE_TYPES, Connector, NodeDefinition, connection_problem, get_node_type
+from dagy.server.domains.nodes.service import custom_node_definitions
+from dagy.server.errors import PayloadTooLarge
+
+DEFAULT_MAX_SPEC_BYTES = 1024 * 1024
 MAX_NODES = 500
-MAX_SPEC_BYTES = 4 * 1024 * 1024
+MAX_EDGES = 5000
 MAX_NODE_ID = 128
+MAX_PROBLEMS = 100  # a broken 1 MB spec should not answer with a 1 MB error body
+ROOT = "flow_spec"
 
 
 def canonical_json(spec: Mapping[str, Any]) -> str:
@@ -27,76 +40,291 @@ def code_hash(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
-def flow_spec_problems(spec: Mapping[str, Any]) -> dict[str, str]:
-    """`{field: problem}` for everything wrong with `spec`; empty when it can run."""
-    if len(canonical_json(spec).encode()) > MAX_SPEC_BYTES:
-        return {"flow_spec": f"at most {MAX_SPEC_BYTES} bytes of JSON"}
-    nodes, edges = spec.get("nodes"), spec.get("edges", [])
+def org_flow_spec_problems(
+    session: Session, *, org_id: str, spec: Mapping[str, Any], max_bytes: int = DEFAULT_MAX_SPEC_BYTES
+) -> dict[str, str]:
+    """`flow_spec_problems` with the org's custom node types known."""
+    check_size(spec, max_bytes)
+    return flow_spec_problems(spec, custom_node_definitions(session, org_id=org_id), max_bytes=max_bytes)
+
+
+def check_size(spec: Mapping[str, Any], max_bytes: int = DEFAULT_MAX_SPEC_BYTES) -> None:
+    """413 `payload_too_large` naming `flow_spec` when its canonical JSON exceeds `max_bytes`."""
+    if len(canonical_json(spec).encode()) > max_bytes:
+        raise PayloadTooLarge(
+            "The flow spec is too large.", details={ROOT: f"at most {max_bytes} bytes of canonical JSON"}
+        )
+
+
+def flow_spec_problems(
+    spec: Mapping[str, Any],
+    custom: Iterable[NodeDefinition] = (),
+    *,
+    max_bytes: int = DEFAULT_MAX_SPEC_BYTES,
+) -> dict[str, str]:
+    """`{field: problem}` for everything wrong with `spec`; empty when it is valid.
+
+    `custom` are the org's custom node definitions (a built-in type of the same name wins). Raises
+    `PayloadTooLarge` past `max_bytes`, before looking any further.
+    """
+    check_size(spec, max_bytes)
     problems: dict[str, str] = {}
-    if not isinstance(nodes, list) or not nodes:
-        problems["flow_spec.nodes"] = "a non-empty list of nodes is required"
-        nodes = []
-    elif len(nodes) > MAX_NODES:
-        problems["flow_spec.nodes"] = f"at most {MAX_NODES} nodes"
-    if not isinstance(edges, list):
-        problems["flow_spec.edges"] = "must be a list of edges"
-        edges = []
-    node_ids = _check_nodes(nodes, problems)
-    good_edges = _check_edges(edges, node_ids, problems)
-    if not problems:
-        try:
-            topological_order([{"id": n} for n in node_ids], good_edges)
-        except ValueError as exc:
-            problems["flow_spec.edges"] = str(exc)
-    return problems
+    nodes = _list_of(spec, "nodes", problems, limit=MAX_NODES, required=True)
+    edges = _list_of(spec, "edges", problems, limit=MAX_EDGES, required=False)
+    known = {d.node_type: d for d in custom} | {
+        t.definition.node_type: t.definition for t in NODE_TYPES.values()
+    }
+    index = _check_nodes(nodes, known, problems)
+    links = _check_edges(edges, index, problems)
+    _check_cardinality(index, links, problems)
+    found = cycles(list(index), [(link.source, link.target) for link in links])
+    if found:
+        through = "; ".join(", ".join(cycle) for cycle in found)
+        problems[f"{ROOT}.edges"] = (
+            f"the graph has {'a cycle' if len(found) == 1 else 'cycles'} through {through}"
+        )
+    return _capped(problems)
 
 
-def _check_nodes(nodes: list[Any], problems: dict[str, str]) -> list[str]:
-    ids: list[str] = []
+@dataclass(frozen=True)
+class _Node:
+    position: int
+    definition: NodeDefinition | None  # None: its type is unknown, its connections go unchecked
+
+
+@dataclass(frozen=True)
+class _Link:
+    """An edge whose two ends exist; connectors are set when both could be resolved."""
+
+    source: str
+    target: str
+    source_connector: Connector | None
+    target_connector: Connector | None
+
+
+def _list_of(
+    spec: Mapping[str, Any], key: str, problems: dict[str, str], *, limit: int, required: bool
+) -> list[Any]:
+    value = spec.get(key, None if required else [])
+    if not isinstance(value, list) or (required and not value):
+        problems[f"{ROOT}.{key}"] = f"{'a non-empty' if required else 'must be a'} list of {key}"
+        return []
+    if len(value) > limit:
+        problems[f"{ROOT}.{key}"] = f"at most {limit} {key}"
+    return value
+
+
+def _check_nodes(
+    nodes: list[Any], known: Mapping[str, NodeDefinition], problems: dict[str, str]
+) -> dict[str, _Node]:
+    index: dict[str, _Node] = {}
     for i, node in enumerate(nodes):
-        where = f"flow_spec.nodes[{i}]"
+        where = f"{ROOT}.nodes[{i}]"
         if not isinstance(node, dict):
             problems[where] = "must be an object with id, type and data"
             continue
+        definition = _check_node_type(node, known, where, problems)
         node_id = node.get("id")
         if not isinstance(node_id, str) or not node_id or len(node_id) > MAX_NODE_ID:
             problems[f"{where}.id"] = f"required: a string of 1-{MAX_NODE_ID} characters"
-        elif node_id in ids:
+        elif node_id in index:
             problems[f"{where}.id"] = f"duplicate node id {node_id!r}"
         else:
-            ids.append(node_id)
-        _check_node_type(node, where, problems)
-    return ids
+            index[node_id] = _Node(i, definition)
+    return index
 
 
-def _check_node_type(node: Mapping[str, Any], where: str, problems: dict[str, str]) -> None:
-    node_type = get_node_type(str(node.get("type")))
-    if node_type is None:
-        problems[f"{where}.type"] = (
-            f"unknown node type {node.get('type')!r}; known: {', '.join(sorted(NODE_TYPES))}"
-        )
-        return
+def _check_node_type(
+    node: Mapping[str, Any], known: Mapping[str, NodeDefinition], where: str, problems: dict[str, str]
+) -> NodeDefinition | None:
+    type_name = node.get("type")
+    definition = known.get(type_name) if isinstance(type_name, str) else None
+    if definition is None:
+        problems[f"{where}.type"] = _unknown_type(type_name, known)
+        return None
     data = node.get("data", {})
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         problems[f"{where}.data"] = "must be an object"
-        return
-    for field, problem in node_type.validate(data).items():
+        return definition
+    builtin = get_node_type(definition.node_type)
+    found = builtin.validate(data) if builtin is not None else definition.config_problems(data)
+    for field, problem in found.items():
         problems[f"{where}.data.{field}"] = problem
+    return definition
 
 
-def _check_edges(edges: list[Any], node_ids: list[str], problems: dict[str, str]) -> list[dict[str, str]]:
-    known = set(node_ids)
-    good: list[dict[str, str]] = []
+def _unknown_type(type_name: Any, known: Mapping[str, NodeDefinition]) -> str:
+    if not isinstance(type_name, str) or not type_name:
+        return "required: a node type from the registry"
+    close = difflib.get_close_matches(type_name, list(known), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "see GET /v1/nodes/registry"
+    return f"unknown node type {type_name!r}; {hint}"
+
+
+def _check_edges(edges: list[Any], index: Mapping[str, _Node], problems: dict[str, str]) -> list[_Link]:
+    links: list[_Link] = []
+    seen: set[tuple[Any, ...]] = set()
     for i, edge in enumerate(edges):
-        where = f"flow_spec.edges[{i}]"
+        where = f"{ROOT}.edges[{i}]"
         if not isinstance(edge, dict):
             problems[where] = "must be an object with source and target"
             continue
-        ok = True
-        for end in ("source", "target"):
-            if edge.get(end) not in known:
-                problems[f"{where}.{end}"] = f"no node with id {edge.get(end)!r}"
-                ok = False
-        if ok:
-            good.append({"source": edge["source"], "target": edge["target"]})
-    return good
+        ends = [_end(edge, end, index, where, problems) for end in ("source", "target")]
+        if ends[0] is None or ends[1] is None:
+            continue
+        link = _link(edge, source=ends[0], target=ends[1], index=index, where=where, problems=problems)
+        key = (link.source, link.target, edge.get("sourceHandle"), edge.get("targetHandle"))
+        if key in seen:
+            problems[where] = f"duplicate edge from {link.source!r} to {link.target!r}"
+            continue
+        seen.add(key)
+        links.append(link)
+    return links
+
+
+def _end(
+    edge: Mapping[str, Any], end: str, index: Mapping[str, _Node], where: str, problems: dict[str, str]
+) -> str | None:
+    node_id = edge.get(end)
+    if not isinstance(node_id, str) or node_id not in index:
+        problems[f"{where}.{end}"] = f"no node with id {node_id!r}"
+        return None
+    return node_id
+
+
+def _link(
+    edge: Mapping[str, Any],
+    *,
+    source: str,
+    target: str,
+    index: Mapping[str, _Node],
+    where: str,
+    problems: dict[str, str],
+) -> _Link:
+    """Resolves the connectors an edge joins (its handles, else the first output and first input)
+    and checks that they fit together."""
+    source_def, target_def = index[source].definition, index[target].definition
+    if source_def is None or target_def is None:
+        return _Link(source, target, None, None)
+    out = _connector(
+        edge, "sourceHandle", node_id=source, definition=source_def, where=where, problems=problems
+    )
+    into = _connector(
+        edge, "targetHandle", node_id=target, definition=target_def, where=where, problems=problems
+    )
+    if out is not None and into is not None:
+        problem = connection_problem(out, into)
+        if problem is not None:
+            problems[where] = (
+                f"{source} ({source_def.node_type}) cannot feed {target} ({target_def.node_type}): {problem}"
+            )
+    return _Link(source, target, out, into)
+
+
+def _connector(
+    edge: Mapping[str, Any],
+    handle_key: str,
+    *,
+    node_id: str,
+    definition: NodeDefinition,
+    where: str,
+    problems: dict[str, str],
+) -> Connector | None:
+    outgoing = handle_key == "sourceHandle"
+    candidates = definition.outbound if outgoing else definition.inbound
+    kind = "output" if outgoing else "input"
+    handle = edge.get(handle_key)
+    if handle is None:
+        if not candidates:
+            problems[f"{where}.{'source' if outgoing else 'target'}"] = (
+                f"node {node_id!r} ({definition.node_type}) has no {kind}s"
+            )
+            return None
+        return candidates[0]
+    found = next((c for c in candidates if c.id == handle), None)
+    if found is None:
+        names = ", ".join(c.id for c in candidates) or "none"
+        problems[f"{where}.{handle_key}"] = (
+            f"node {node_id!r} ({definition.node_type}) has no {kind} {handle!r}; its {kind}s: {names}"
+        )
+    return found
+
+
+def _check_cardinality(index: Mapping[str, _Node], links: list[_Link], problems: dict[str, str]) -> None:
+    """Connectors of cardinality `zero_or_one` take one edge at most; required inputs need one."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for link in links:
+        if link.source_connector is not None:
+            counts[(link.source, link.source_connector.id)] += 1
+        if link.target_connector is not None:
+            counts[(link.target, link.target_connector.id)] += 1
+    for node_id, node in index.items():
+        if node.definition is None:
+            continue
+        for connector in node.definition.connectors:
+            count = counts[(node_id, connector.id)]
+            where = f"{ROOT}.nodes[{node.position}].connectors.{connector.id}"
+            if connector.single and count > 1:
+                problems[where] = f"takes at most one edge; {count} are connected"
+            elif connector.required and connector.direction == "inbound" and count == 0:
+                problems[where] = f"required input {connector.name!r} is not connected"
+
+
+def cycles(node_ids: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
+    """The node ids of each cycle (strongly connected group, or a node feeding itself), in the
+    spec's node order. Kosaraju's two passes, iterative: a 500-node chain must not hit the
+    recursion limit."""
+    downstream: dict[str, list[str]] = {n: [] for n in node_ids}
+    upstream: dict[str, list[str]] = {n: [] for n in node_ids}
+    for source, target in edges:
+        downstream[source].append(target)
+        upstream[target].append(source)
+    position = {n: i for i, n in enumerate(node_ids)}
+    found: list[list[str]] = []
+    assigned: set[str] = set()
+    for start in reversed(_finish_order(node_ids, downstream)):
+        if start in assigned:
+            continue
+        group, stack = [], [start]
+        assigned.add(start)
+        while stack:
+            node = stack.pop()
+            group.append(node)
+            for previous in upstream[node]:
+                if previous not in assigned:
+                    assigned.add(previous)
+                    stack.append(previous)
+        if len(group) > 1 or start in downstream[start]:
+            found.append(sorted(group, key=position.__getitem__))
+    return sorted(found, key=lambda group: position[group[0]])
+
+
+def _finish_order(node_ids: list[str], downstream: Mapping[str, list[str]]) -> list[str]:
+    """Nodes in the order a depth-first walk finishes them."""
+    visited: set[str] = set()
+    finished: list[str] = []
+    for start in node_ids:
+        if start in visited:
+            continue
+        visited.add(start)
+        stack = [(start, iter(downstream[start]))]
+        while stack:
+            node, successors = stack[-1]
+            following = next((n for n in successors if n not in visited), None)
+            if following is None:
+                stack.pop()
+                finished.append(node)
+            else:
+                visited.add(following)
+                stack.append((following, iter(downstream[following])))
+    return finished
+
+
+def _capped(problems: dict[str, str]) -> dict[str, str]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    shown = dict(list(problems.items())[:MAX_PROBLEMS])
+    shown[ROOT] = f"{len(problems) - MAX_PROBLEMS} more problems not shown"
+    return shown
