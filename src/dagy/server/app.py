@@ -21,6 +21,8 @@ from dagy.server.domains.audit_logs.router import router as audit_logs_router
 from dagy.server.domains.auth.router import router as auth_router
 from dagy.server.domains.auth.throttle import LoginThrottle
 from dagy.server.domains.dag_drafts.router import router as dag_drafts_router
+from dagy.server.domains.deployments.router import router as deployments_router
+from dagy.server.domains.environments.router import router as environments_router
 from dagy.server.domains.flows.router import router as flows_router
 from dagy.server.domains.health.router import router as health_router
 from dagy.server.domains.health.service import HealthMonitor
@@ -46,6 +48,8 @@ ROUTERS = [
     runs_router,
     flows_router,
     nodes_router,
+    deployments_router,
+    environments_router,
     dag_drafts_router,
     orgs_router,
     api_keys_router,

@@ -76,6 +76,19 @@ class SavedDeployment:
     created: bool
 
 
+@dataclass(frozen=True)
+class DeploymentRunSettings:
+    """What a run of a deployment inherits. `executor` is the deployment's, else its environment's,
+    else None (the caller falls back to the installation default)."""
+
+    deployment_name: str
+    flow_name: str
+    version: FlowVersion
+    executor: str | None
+    execution_mode: str
+    max_retries: int
+
+
 def deploy_flow_version(
     session: Session,
     *,
@@ -212,6 +225,25 @@ def delete_deployment(session: Session, *, actor: Actor, deployment_name: str) -
         changes=diff(before, {}),
     )
     return DeploymentDeleted(status="deleted", deployment_name=deployment.name)
+
+
+def run_settings(session: Session, *, org_id: str, deployment_name: str) -> DeploymentRunSettings:
+    """For `POST /runs` with `deployment`: the version to run and the settings the run inherits."""
+    deployment = _deployment(session, org_id, deployment_name)
+    read = read_deployment(session, deployment)
+    executor = deployment.default_executor
+    if executor is None and deployment.environment_id is not None:
+        executor = repo.environments_by_id(session, org_id, [deployment.environment_id])[
+            deployment.environment_id
+        ].default_executor
+    return DeploymentRunSettings(
+        deployment_name=deployment.name,
+        flow_name=read.flow_name,
+        version=_current_version(session, deployment),
+        executor=executor,
+        execution_mode=deployment.execution_mode,
+        max_retries=deployment.max_retries,
+    )
 
 
 def list_backends(*, settings: Settings) -> list[BackendRead]:

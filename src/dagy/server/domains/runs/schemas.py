@@ -14,7 +14,15 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class RunTrigger(RequestModel):
-    flow_name: str = Field(pattern=FLOW_NAME_PATTERN)
+    flow_name: str | None = Field(
+        None, pattern=FLOW_NAME_PATTERN, description="Required without `deployment`."
+    )
+    deployment: str | None = Field(
+        None,
+        pattern=FLOW_NAME_PATTERN,
+        description="Instead of flow_name/flow_version: run the deployment's version with its executor, "
+        "execution mode and max_retries (each overridden when given here).",
+    )
     flow_version: str | int | None = Field(None, description="Defaults to the flow's latest version.")
     parameters: dict[str, Any] = Field(default_factory=dict, description="A JSON object, at most 256 KB.")
     execute: Literal[True] = Field(True, description="Runs are always queued for execution.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +14,7 @@ from dagy.server.api.pagination import PageRequest, paginate
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import FlowVersion, NodeRun, Run
 from dagy.server.domains.audit_logs.service import Action, record
+from dagy.server.domains.deployments import service as deployments
 from dagy.server.domains.flows import repository as flows
 from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.runs.schemas import (
@@ -47,22 +49,24 @@ def trigger_run(
         raise InvalidInput(
             "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
         )
-    version = _flow_version(session, actor.org_id, data)
+    plan = _plan(session, actor.org_id, data, default_executor)
+    version = plan.version
     now = utcnow()
     run = Run(
         org_id=actor.org_id,
         flow_id=version.flow_id,
         flow_version_id=version.id,
-        flow_name=data.flow_name,
+        flow_name=plan.flow_name,
         flow_version=version.version,
-        run_slug=_slug(session, actor.org_id, data.flow_name, now),
-        executor=data.executor or version.default_executor or default_executor,
-        execution_mode=data.execution_mode,
+        run_slug=_slug(session, actor.org_id, plan.flow_name, now),
+        deployment_name=plan.deployment_name,
+        executor=plan.executor,
+        execution_mode=plan.execution_mode,
         priority=data.priority,
         parameters=data.parameters,
         tags=list(data.tags),
         retry_count=0,
-        max_retries=data.max_retries,
+        max_retries=plan.max_retries,
         attempt=0,
         cancel_requested=False,
         idempotency_key=idempotency_key or None,
@@ -168,8 +172,56 @@ def _run(session: Session, actor: Actor, run_id: str) -> Run:
     return run
 
 
+@dataclass(frozen=True)
+class _Plan:
+    flow_name: str
+    version: FlowVersion
+    deployment_name: str | None
+    executor: str
+    execution_mode: str
+    max_retries: int
+
+
+def _plan(session: Session, org_id: str, data: RunTrigger, default_executor: str) -> _Plan:
+    """What to run and how: a deployment's version and settings, or a flow version. What the
+    request names explicitly wins over what the deployment or version says."""
+    given = data.model_fields_set
+    _check_flow_or_deployment(data)
+    if data.deployment is None:
+        version = _flow_version(session, org_id, data)
+        return _Plan(
+            flow_name=str(data.flow_name),
+            version=version,
+            deployment_name=None,
+            executor=data.executor or version.default_executor or default_executor,
+            execution_mode=data.execution_mode,
+            max_retries=data.max_retries,
+        )
+    deployed = deployments.run_settings(session, org_id=org_id, deployment_name=data.deployment)
+    return _Plan(
+        flow_name=deployed.flow_name,
+        version=deployed.version,
+        deployment_name=deployed.deployment_name,
+        executor=data.executor or deployed.executor or default_executor,
+        execution_mode=data.execution_mode if "execution_mode" in given else deployed.execution_mode,
+        max_retries=data.max_retries if "max_retries" in given else deployed.max_retries,
+    )
+
+
+def _check_flow_or_deployment(data: RunTrigger) -> None:
+    problems: dict[str, str] = {}
+    if data.flow_name is None and data.deployment is None:
+        problems["flow_name"] = "required (or give deployment)"
+    elif data.flow_name is not None and data.deployment is not None:
+        problems["deployment"] = "give flow_name or deployment, not both"
+    elif data.deployment is not None and data.flow_version is not None:
+        problems["flow_version"] = "a deployment runs its own version; change it with PATCH /deployments"
+    if problems:
+        raise InvalidInput("Invalid run request.", details=problems)
+
+
 def _flow_version(session: Session, org_id: str, data: RunTrigger) -> FlowVersion:
-    flow = flows.get_flow(session, org_id, data.flow_name)
+    flow = flows.get_flow(session, org_id, str(data.flow_name))
     if flow is None:
         raise NotFound(f"Flow {data.flow_name} not found.")
     if data.flow_version is None:
