@@ -31,9 +31,9 @@ class ConfigField:
     secret: bool = False
     options: tuple[str, ...] = ()
 
-    @property
-    def is_secret(self) -> bool:
-        return self.secret or self.type == "secret"
+    def __post_init__(self) -> None:
+        if self.type == "secret":  # a secret-typed field always holds a secret
+            object.__setattr__(self, "secret", True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,7 +43,7 @@ class ConfigField:
             "required": self.required,
             "default": self.default,
             "description": self.description,
-            "secret": self.is_secret,
+            "secret": self.secret,
             "options": list(self.options),
         }
 
@@ -79,7 +79,7 @@ def config_problems(fields: Iterable[ConfigField], data: Mapping[str, Any]) -> d
 
 def value_problem(config_field: ConfigField, value: Any) -> str | None:
     """What is wrong with `value` for `config_field`, or None."""
-    if config_field.is_secret:
+    if config_field.secret:
         return None if _is_secret_value(value) else f"must be {SECRET_REFERENCE}"
     if config_field.type == "enum":
         if value not in config_field.options:

@@ -45,6 +45,8 @@ from dagy.server.identity import Actor
 RESOURCE = "custom_node"
 MAX_CUSTOM_NODES = 200  # per org: the registry answers in one response, so it stays small
 MAX_DEFINITION_BYTES = 64 * 1024
+# Fixed paths under /nodes/registry: a node type of that name could never be read back.
+RESERVED_NAMES = frozenset({"builtin", "custom", "categories", "search"})
 
 
 def custom_node_definitions(session: Session, *, org_id: str) -> list[NodeDefinition]:
@@ -104,6 +106,10 @@ def get_node(session: Session, *, actor: Actor, node_type: str) -> NodeDefinitio
 
 def register_custom_node(session: Session, *, actor: Actor, data: CustomNodeCreate) -> NodeDefinitionRead:
     """Add an org's own node type; its name may not shadow a built-in or another custom type."""
+    if data.node_type in RESERVED_NAMES:
+        raise InvalidInput(
+            f"{data.node_type} is a reserved name.", details={"node_type": "reserved by the registry's paths"}
+        )
     if data.node_type in NODE_TYPES:
         raise Conflict(
             f"{data.node_type} is a built-in node type.",
