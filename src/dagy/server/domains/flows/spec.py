@@ -44,7 +44,6 @@ def org_flow_spec_problems(
     session: Session, *, org_id: str, spec: Mapping[str, Any], max_bytes: int = DEFAULT_MAX_SPEC_BYTES
 ) -> dict[str, str]:
     """`flow_spec_problems` with the org's custom node types known."""
-    check_size(spec, max_bytes)
     return flow_spec_problems(spec, custom_node_definitions(session, org_id=org_id), max_bytes=max_bytes)
 
 
@@ -158,9 +157,9 @@ def _check_node_type(
 def _unknown_type(type_name: Any, known: Mapping[str, NodeDefinition]) -> str:
     if not isinstance(type_name, str) or not type_name:
         return "required: a node type from the registry"
-    close = difflib.get_close_matches(type_name, list(known), n=1)
+    close = difflib.get_close_matches(type_name, list(known), n=1) if len(type_name) <= 64 else []
     hint = f"did you mean {close[0]!r}?" if close else "see GET /v1/nodes/registry"
-    return f"unknown node type {type_name!r}; {hint}"
+    return f"unknown node type {_shown(type_name)}; {hint}"
 
 
 def _check_edges(edges: list[Any], index: Mapping[str, _Node], problems: dict[str, str]) -> list[_Link]:
@@ -175,7 +174,7 @@ def _check_edges(edges: list[Any], index: Mapping[str, _Node], problems: dict[st
         if ends[0] is None or ends[1] is None:
             continue
         link = _link(edge, source=ends[0], target=ends[1], index=index, where=where, problems=problems)
-        key = (link.source, link.target, edge.get("sourceHandle"), edge.get("targetHandle"))
+        key = (link.source, link.target, repr(edge.get("sourceHandle")), repr(edge.get("targetHandle")))
         if key in seen:
             problems[where] = f"duplicate edge from {link.source!r} to {link.target!r}"
             continue
@@ -189,7 +188,7 @@ def _end(
 ) -> str | None:
     node_id = edge.get(end)
     if not isinstance(node_id, str) or node_id not in index:
-        problems[f"{where}.{end}"] = f"no node with id {node_id!r}"
+        problems[f"{where}.{end}"] = f"no node with id {_shown(node_id)}"
         return None
     return node_id
 
@@ -247,7 +246,7 @@ def _connector(
     if found is None:
         names = ", ".join(c.id for c in candidates) or "none"
         problems[f"{where}.{handle_key}"] = (
-            f"node {node_id!r} ({definition.node_type}) has no {kind} {handle!r}; its {kind}s: {names}"
+            f"node {node_id!r} ({definition.node_type}) has no {kind} {_shown(handle)}; its {kind}s: {names}"
         )
     return found
 
@@ -320,6 +319,12 @@ def _finish_order(node_ids: list[str], downstream: Mapping[str, list[str]]) -> l
                 visited.add(following)
                 stack.append((following, iter(downstream[following])))
     return finished
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in a problem, cut short: a problem must not echo a megabyte back."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _capped(problems: dict[str, str]) -> dict[str, str]:
