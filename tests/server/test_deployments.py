@@ -488,6 +488,11 @@ def test_runs_of_a_deployment_use_its_version_and_settings(client: TestClient, o
         ({}, "flow_name"),
     ]:
         assert field in run_of(client, owner, body, status=400)["details"]
+    # No worker here: leave no queued run behind for another test's workers to claim.
+    queued = client.get("/v1/runs", headers=owner.headers, params={"status": "queued"}).json()["items"]
+    assert len(queued) == 4
+    for leftover in queued:
+        assert client.post(f"/v1/runs/{leftover['run_id']}/cancel", headers=owner.headers).status_code == 200
 
 
 def test_a_deployment_run_retries_as_the_deployment_says(running: tuple[FastAPI, TestClient]) -> None:

@@ -101,14 +101,7 @@ def deploy_flow_version(
 ) -> Deployment:
     """Create the deployment on `version`, or move the existing one to it (`POST /flows` with a
     `deployment_name`). `schedule` and `default_executor` replace the deployment's when given."""
-    deployment = repo.get_deployment(session, actor.org_id, deployment_name)
-    before = None
-    if deployment is None:
-        deployment = _new(actor.org_id, deployment_name, version)
-    else:
-        _check_same_flow(deployment, flow)
-        before = _audit_state(session, deployment)
-        deployment.flow_version_id = version.id
+    deployment, before = _place(session, actor.org_id, deployment_name, flow, version)
     given = {"schedule": schedule, "default_executor": default_executor}
     _apply_settings(deployment, {k: v for k, v in given.items() if v is not None})
     _save(session, actor, deployment, before)
@@ -119,14 +112,7 @@ def save_deployment(session: Session, *, actor: Actor, data: DeploymentCreate) -
     """`POST /deployments`: create, or update the deployment of this name (fields given replace)."""
     flow, version = _flow_and_version(session, actor.org_id, data.flow_name, _label(data.flow_version))
     environment = _environment(session, actor.org_id, data.environment) if data.environment else None
-    deployment = repo.get_deployment(session, actor.org_id, data.name)
-    before = None
-    if deployment is None:
-        deployment = _new(actor.org_id, data.name, version)
-    else:
-        _check_same_flow(deployment, flow)
-        before = _audit_state(session, deployment)
-        deployment.flow_version_id = version.id
+    deployment, before = _place(session, actor.org_id, data.name, flow, version)
     if "environment" in data.model_fields_set:
         deployment.environment_id = environment.id if environment else None
     _apply_settings(deployment, {f: getattr(data, f) for f in SETTINGS_FIELDS if f in data.model_fields_set})
@@ -333,6 +319,20 @@ def _read(d: Deployment, flow: Flow, version: FlowVersion, environment: Environm
         promoted_from_deployment=d.promoted_from_deployment,
         promoted_at=d.promoted_at,
     )
+
+
+def _place(
+    session: Session, org_id: str, name: str, flow: Flow, version: FlowVersion
+) -> tuple[Deployment, dict[str, Any] | None]:
+    """The deployment of this name on `version`: a new one (state before: None) or the existing one
+    moved there, which must deploy the same flow."""
+    deployment = repo.get_deployment(session, org_id, name)
+    if deployment is None:
+        return _new(org_id, name, version), None
+    _check_same_flow(deployment, flow)
+    before = _audit_state(session, deployment)
+    deployment.flow_version_id = version.id
+    return deployment, before
 
 
 def _new(org_id: str, name: str, version: FlowVersion) -> Deployment:
