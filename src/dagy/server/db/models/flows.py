@@ -34,10 +34,13 @@ class FlowVersion(Base, TimestampMixin):
     __table_args__ = (
         UniqueConstraint("flow_id", "version"),
         UniqueConstraint("flow_id", "deployment_version"),
+        # Versions fetched by id within an org (a page of deployments). An index on org_id alone
+        # leads SQLite, which keeps no statistics, to scan every version of the org instead.
+        Index("ix_flow_version_org_lookup", "org_id", "id"),
     )
 
     id: Mapped[str] = id_column("fv")
-    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     flow_id: Mapped[str] = mapped_column(ForeignKey("flow.id", ondelete="CASCADE"))
     version: Mapped[str] = mapped_column(String(64))
     deployment_version: Mapped[int]

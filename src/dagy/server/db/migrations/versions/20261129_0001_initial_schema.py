@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 04:19:09.629312
+Create Date: 2026-11-29 04:37:44.300639
 """
 
 from collections.abc import Sequence
@@ -313,7 +313,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("flow_id", "version", name=op.f("uq_flow_version_flow_id_version")),
     )
     with op.batch_alter_table("flow_version", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_flow_version_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_flow_version_org_lookup", ["org_id", "id"], unique=False)
 
     op.create_table(
         "secret",
@@ -535,7 +535,7 @@ def downgrade() -> None:
 
     op.drop_table("secret")
     with op.batch_alter_table("flow_version", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_flow_version_org_id"))
+        batch_op.drop_index("ix_flow_version_org_lookup")
 
     op.drop_table("flow_version")
     op.drop_table("custom_node_version")
