@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -489,3 +490,20 @@ def test_delete_cascades_to_everything_the_flow_owns(running: tuple[FastAPI, Tes
     assert _get(client, stranger, f"/flows/{doomed}/latest")["flow_version"] == "2"
     runs = _get(client, owner, "/runs", limit=100)["items"]
     assert {r["flow_name"] for r in runs} == {kept}
+
+
+def test_concurrent_registrations_number_versions_in_turn(client: TestClient, app: FastAPI) -> None:
+    """Eight clients register the same new flow at once: one creates it, each gets its own number."""
+    owner = new_org(app, client)
+    name = unique("race")
+
+    def register(_: int) -> Response:
+        return _post(client, owner, name)  # one app, one event loop, eight threads calling in
+
+    for _round in range(2):  # the first round races to create the flow, the second to extend it
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(register, range(8)))
+        assert [r.status_code for r in responses] == [201] * 8, [r.text for r in responses]
+    versions = _get(client, owner, f"/flows/{name}/versions")["items"]
+    assert [v["deployment_version"] for v in versions] == list(range(16, 0, -1))
+    assert sorted(int(v["flow_version"]) for v in versions) == list(range(1, 17))
