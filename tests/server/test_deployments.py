@@ -406,7 +406,7 @@ def test_another_orgs_deployments_are_404_on_every_route(
 
 
 def test_deploy_flow_version_creates_then_moves_a_deployment(
-    app: FastAPI, client: TestClient, owner: Caller
+    app: FastAPI, client: TestClient, owner: Caller, settings: Settings
 ) -> None:
     """The service `POST /flows` calls with a `deployment_name`."""
     flow = flow_with_versions(client, owner, 2)
@@ -429,7 +429,13 @@ def test_deploy_flow_version_creates_then_moves_a_deployment(
         first = flows.get_version(session, owner.org_id, found.id, "1")
         assert first is not None
         deploy_flow_version(
-            session, actor=actor, deployment_name=name, flow=found, version=first, schedule="0 6 * * *"
+            session,
+            actor=actor,
+            deployment_name=name,
+            flow=found,
+            version=first,
+            settings=settings,
+            schedule="0 6 * * *",
         )
     with app.state.db.transaction(write=True) as session:
         found = flows.get_flow(session, owner.org_id, flow)
@@ -437,19 +443,33 @@ def test_deploy_flow_version_creates_then_moves_a_deployment(
         second = flows.get_version(session, owner.org_id, found.id, "2")
         assert second is not None
         moved = deploy_flow_version(
-            session, actor=actor, deployment_name=name, flow=found, version=second, default_executor="local"
+            session,
+            actor=actor,
+            deployment_name=name,
+            flow=found,
+            version=second,
+            settings=settings,
+            default_executor="local",
         )
         assert moved.flow_version_id == second.id
         with pytest.raises(InvalidInput):
             deploy_flow_version(
-                session, actor=actor, deployment_name=name, flow=found, version=second, schedule="x"
+                session,
+                actor=actor,
+                deployment_name=name,
+                flow=found,
+                version=second,
+                settings=settings,
+                schedule="x",
             )
         foreign = flows.get_flow(session, owner.org_id, other)
         assert foreign is not None
         latest = flows.get_latest_version(session, owner.org_id, foreign.id)
         assert latest is not None
         with pytest.raises(Conflict):
-            deploy_flow_version(session, actor=actor, deployment_name=name, flow=foreign, version=latest)
+            deploy_flow_version(
+                session, actor=actor, deployment_name=name, flow=foreign, version=latest, settings=settings
+            )
     got = client.get(f"/v1/deployments/{name}", headers=owner.headers).json()
     assert (got["flow_version"], got["schedule"], got["default_executor"]) == ("2", "0 6 * * *", "local")
     assert [r["action"] for r in trail(client, owner, got["deployment_id"])] == ["update", "create"]

@@ -46,6 +46,18 @@ def worker_post(client: TestClient, settings: Settings, run_id: str, what: str, 
 
 
 @pytest.fixture
+def pool() -> str:
+    """A worker pool of the test's own: its queue holds only the runs this test makes, whatever other
+    tests queue on the shared database."""
+    return unique("ex")
+
+
+@pytest.fixture
+def settings(settings: Settings, pool: str) -> Settings:
+    return settings.model_copy(update={"worker_pools": [pool]})
+
+
+@pytest.fixture
 def owner(app: FastAPI, client: TestClient) -> Caller:
     return new_org(app, client)
 
@@ -101,6 +113,19 @@ def test_trigger_refuses_bad_bodies(client: TestClient, owner: Caller, flow: str
         assert response.json()["error"] == "invalid_input" and field in response.json()["details"], (
             response.json()
         )
+
+
+def test_an_explicit_executor_is_one_this_installation_has(
+    client: TestClient, owner: Caller, flow: str, pool: str
+) -> None:
+    response = client.post(
+        "/v1/runs", headers=owner.headers, json={"flow_name": flow, "executor": "teleport"}
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_input"
+    available = ", ".join(sorted(["local", "flow-executor", pool]))
+    assert response.json()["details"] == {"executor": f"one of {available}, or empty for automatic"}
+    run_id = trigger(client, owner, flow, executor=pool)["run_id"]
+    assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["executor"] == pool
 
 
 def test_trigger_permissions_and_missing_flows(
@@ -189,15 +214,16 @@ def test_cancel_queued_then_terminal_is_refused(client: TestClient, owner: Calle
     assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["status"] == "cancelled"
 
 
-def test_worker_protocol_runs_an_attempt(client: TestClient, settings: Settings, owner: Caller) -> None:
+def test_worker_protocol_runs_an_attempt(
+    client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
     """Claim, heartbeat, logs (paged while the run writes), node runs, completion, then cancel is 400."""
-    executor = unique("ex")
-    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=executor)
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
     run_id = trigger(client, owner, flow, parameters={"p": 1})["run_id"]
-    [claimed] = claim(client, settings, executor)
+    [claimed] = claim(client, settings, pool)
     assert (claimed["run_id"], claimed["attempt"], claimed["org_id"]) == (run_id, 1, owner.org_id)
     assert claimed["parameters"] == {"p": 1} and claimed["flow_spec"]["nodes"][0]["id"] == "only"
-    assert claim(client, settings, executor) == []  # never handed out twice
+    assert claim(client, settings, pool) == []  # never handed out twice
     assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["status"] == "running"
 
     beat = worker_post(client, settings, run_id, "heartbeat", {"worker_id": "w1", "attempt": 1})
@@ -258,11 +284,12 @@ def test_worker_protocol_runs_an_attempt(client: TestClient, settings: Settings,
     assert refused.status_code == 400 and "completed" in refused.json()["message"]
 
 
-def test_stale_attempts_and_strangers_get_409(client: TestClient, settings: Settings, owner: Caller) -> None:
-    executor = unique("ex")
-    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=executor)
+def test_stale_attempts_and_strangers_get_409(
+    client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
     run_id = trigger(client, owner, flow, max_retries=1)["run_id"]
-    claim(client, settings, executor, worker_id="w1")
+    claim(client, settings, pool, worker_id="w1")
     failed = worker_post(
         client,
         settings,
@@ -273,7 +300,7 @@ def test_stale_attempts_and_strangers_get_409(client: TestClient, settings: Sett
     assert failed.json()["status"] == "queued"  # a retry is left
     run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
     assert (run["status"], run["retry_count"]) == ("queued", 1)
-    [again] = claim(client, settings, executor, worker_id="w2")
+    [again] = claim(client, settings, pool, worker_id="w2")
     assert again["attempt"] == 2
     for what, body in [
         ("heartbeat", {}),
@@ -298,12 +325,11 @@ def test_stale_attempts_and_strangers_get_409(client: TestClient, settings: Sett
 
 
 def test_cancelling_a_running_run_reaches_its_worker(
-    client: TestClient, settings: Settings, owner: Caller
+    client: TestClient, settings: Settings, owner: Caller, pool: str
 ) -> None:
-    executor = unique("ex")
-    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=executor)
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
     run_id = trigger(client, owner, flow)["run_id"]
-    claim(client, settings, executor)
+    claim(client, settings, pool)
     assert client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers).json()["status"] == "cancelled"
     beat = worker_post(client, settings, run_id, "heartbeat", {"worker_id": "w1", "attempt": 1})
     assert beat.json()["cancel_requested"] is True
@@ -327,17 +353,16 @@ def test_worker_protocol_needs_the_worker_token(client: TestClient, owner: Calle
 
 
 def test_a_waiting_claim_wakes_when_a_run_is_queued(
-    client: TestClient, settings: Settings, owner: Caller
+    client: TestClient, settings: Settings, owner: Caller, pool: str
 ) -> None:
-    executor = unique("ex")
-    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=executor)
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
     started = time.monotonic()
-    assert claim(client, settings, executor, wait=0.3) == []  # nothing queued: answers after the wait
+    assert claim(client, settings, pool, wait=0.3) == []  # nothing queued: answers after the wait
     assert 0.25 <= time.monotonic() - started < 2
     result: dict[str, Any] = {}
 
     def wait_for_work() -> None:
-        result["runs"] = claim(client, settings, executor, wait=5)
+        result["runs"] = claim(client, settings, pool, wait=5)
         result["at"] = time.monotonic()
 
     waiter = threading.Thread(target=wait_for_work)

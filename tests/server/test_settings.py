@@ -6,8 +6,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from dagy.server.settings import AuthMode, Settings
+from dagy.server.domains.deployments.backends import BACKENDS
+from dagy.server.domains.flows.schemas import EXECUTOR_PATTERN
+from dagy.server.settings import BUILT_IN_EXECUTORS, WORKER_POOL_PATTERN, AuthMode, Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -20,6 +23,31 @@ def test_reads_dagy_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert settings.superadmin_emails == ["a@example.com", "b@example.com"]
     assert settings.queue.lease_seconds == 7.5
     assert settings.database_url == f"sqlite:///{tmp_path / 'dagy.db'}"
+
+
+def test_worker_pools_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DAGY_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGY_WORKER_POOLS", " gpu, eu-west,,gpu ")
+    assert Settings().worker_pools == ["gpu", "eu-west"]
+    assert Settings(home=tmp_path).worker_pools == ["gpu", "eu-west"]
+    monkeypatch.delenv("DAGY_WORKER_POOLS")
+    assert Settings().worker_pools == []
+
+
+@pytest.mark.parametrize(
+    "pools", ["local", "gpu,flow-executor", "GPU", "2gpu", "eu west", "x" * 65, ["gpu\n"]]
+)
+def test_a_worker_pool_no_executor_field_could_name_is_refused(
+    pools: str | list[str], tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError, match="worker_pools"):
+        Settings(home=tmp_path, worker_pools=pools)
+
+
+def test_worker_pool_names_are_executor_names() -> None:
+    """A pool must be nameable wherever the API takes an executor, and not shadow a built-in one."""
+    assert WORKER_POOL_PATTERN == EXECUTOR_PATTERN
+    assert set(BUILT_IN_EXECUTORS) == {b.name for b in BACKENDS}
 
 
 @pytest.mark.parametrize(

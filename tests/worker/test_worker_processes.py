@@ -48,6 +48,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture
+def pool() -> str:
+    """The test's own worker pool: its workers claim only the runs this test queues."""
+    return unique("pool")
+
+
+@pytest.fixture
+def settings(settings: Settings, pool: str) -> Settings:
+    return settings.model_copy(update={"worker_pools": [pool]})
+
+
+@pytest.fixture
 def live_server(settings: Settings, app: FastAPI, tmp_path: Path) -> Iterator[str]:
     """`dagy server --no-worker` (API + reaper) on a free loopback port, on the tests' database."""
     port = _free_port()
@@ -64,6 +75,7 @@ def live_server(settings: Settings, app: FastAPI, tmp_path: Path) -> Iterator[st
         "DAGY_QUEUE__HEARTBEAT_SECONDS": "0.5",
         "DAGY_QUEUE__REAPER_SECONDS": "0.5",
         "DAGY_QUEUE__CLAIM_WAIT_SECONDS": "2",
+        "DAGY_WORKER_POOLS": ",".join(settings.worker_pools),
     }
     with open(tmp_path / "server.log", "wb") as log:
         process = subprocess.Popen(
@@ -159,15 +171,14 @@ def _wait(predicate: Any, timeout: float, what: str) -> Any:
 
 
 def test_a_killed_worker_loses_its_run_to_the_next_worker_once(
-    app: FastAPI, client: TestClient, settings: Settings, live_server: str, workers: Workers
+    app: FastAPI, client: TestClient, live_server: str, workers: Workers, pool: str
 ) -> None:
     owner = new_org(app, client)
-    executor = unique("kill")
     api = _api(live_server, owner)
-    flow = _register(api, spec(python_node("sleeper", SLEEPER)), executor)
+    flow = _register(api, spec(python_node("sleeper", SLEEPER)), pool)
     run_id = api.post("/runs", json={"flow_name": flow, "parameters": {"sleep": 3}}).json()["run_id"]
 
-    first = workers.start("w-first", executor)
+    first = workers.start("w-first", pool)
     _wait(
         lambda: any(e["message"] == "started" for e in api.get(f"/runs/{run_id}/logs").json()["events"]),
         20,
@@ -175,7 +186,7 @@ def test_a_killed_worker_loses_its_run_to_the_next_worker_once(
     )
     first.send_signal(signal.SIGKILL)
     first.wait(10)
-    workers.start("w-second", executor)
+    workers.start("w-second", pool)
 
     run = _wait(
         lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
@@ -192,10 +203,8 @@ def test_a_killed_worker_loses_its_run_to_the_next_worker_once(
     assert messages.count("started") == 2
     assert any("attempt 1 lost its worker w-first (lease expired); run re-queued" in m for m in messages)
 
-    assert settings.worker_token is not None
     worker_api = httpx.Client(
-        base_url=f"{live_server}/v1",
-        headers={"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"},
+        base_url=f"{live_server}/v1", headers={"Authorization": f"Bearer {workers.token}"}
     )
     stale = {"worker_id": "w-first", "attempt": 1}
     late_logs = worker_api.post(
@@ -208,18 +217,17 @@ def test_a_killed_worker_loses_its_run_to_the_next_worker_once(
 
 
 def test_two_workers_never_run_the_same_run(
-    app: FastAPI, client: TestClient, live_server: str, workers: Workers
+    app: FastAPI, client: TestClient, live_server: str, workers: Workers, pool: str
 ) -> None:
     owner = new_org(app, client)
-    executor = unique("pair")
     api = _api(live_server, owner)
-    flow = _register(api, spec(python_node("echo", ECHO)), executor)
+    flow = _register(api, spec(python_node("echo", ECHO)), pool)
     run_ids = [
         api.post("/runs", json={"flow_name": flow, "parameters": {"n": n}}).json()["run_id"]
         for n in range(20)
     ]
-    workers.start("w-left", executor)
-    workers.start("w-right", executor)
+    workers.start("w-left", pool)
+    workers.start("w-right", pool)
 
     def all_done() -> list[dict[str, Any]] | None:
         runs = [api.get(f"/runs/{run_id}").json() for run_id in run_ids]

@@ -6,6 +6,7 @@ Built once (by `create_app()` or the CLI) and passed down; no module reads `os.e
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +14,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A worker pool's name is an executor name, so it must pass the API's executor pattern (flows, runs,
+# `dagy worker --executor`); `local` and `flow-executor` are built in.
+WORKER_POOL_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+BUILT_IN_EXECUTORS = ("local", "flow-executor")  # the table in domains/deployments/backends.py
 
 
 class AuthMode(StrEnum):
@@ -84,6 +90,11 @@ class Settings(BaseSettings):
         None, description="Installation worker token; generated into DAGY_HOME on first start when unset."
     )
     default_executor: str = Field("local", description="Executor of runs that name none.")
+    worker_pools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Worker pools beyond local and flow-executor that `dagy worker --executor NAME` "
+        "processes serve; runs, flows, deployments and environments may name them.",
+    )
     worker_concurrency: int = Field(
         4, ge=1, le=256, description="Runs the embedded worker of `dagy server` executes at once."
     )
@@ -102,6 +113,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
+
+    @field_validator("worker_pools", mode="before")
+    @classmethod
+    def _split_pools(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("worker_pools")
+    @classmethod
+    def _check_pools(cls, value: list[str]) -> list[str]:
+        """Each name once, in the order given; a name the API could not accept is refused at start."""
+        for name in value:
+            if name in BUILT_IN_EXECUTORS:
+                raise ValueError(f"{name} is built in; list only the other pools")
+            if not re.fullmatch(WORKER_POOL_PATTERN, name):
+                raise ValueError(f"{name!r}: 1-64 lowercase letters, digits, _ or -, starting with a letter")
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _defaults_from_home(self) -> Settings:

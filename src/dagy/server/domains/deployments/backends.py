@@ -3,7 +3,9 @@
 An executor is a label on a queued run; a worker claims the runs of the executor it serves.
 `local` is the embedded worker inside `dagy server` (and any `dagy worker` left on its default
 executor); `flow-executor` is a fleet of `dagy worker --executor flow-executor` processes on other
-hosts. Engines such as Kubernetes Jobs join this table when Dagy can hand runs to them, not before:
+hosts. Operators add their own fleets, worker pools such as `gpu` or `eu-west`, with
+`DAGY_WORKER_POOLS`: each is served by `dagy worker --executor NAME` processes like flow-executor.
+Engines such as Kubernetes Jobs join this table when Dagy can hand runs to them, not before:
 a deployment naming an executor nobody serves would queue runs that never start.
 """
 
@@ -42,6 +44,7 @@ class Backend:
 
 
 _WORKER_CAPABILITIES = ("cpu", "memory_limited", "subprocess_isolation", "long_running")
+_FLEET_CAPABILITIES = (*_WORKER_CAPABILITIES, "remote", "horizontally_scalable")
 
 BACKENDS: tuple[Backend, ...] = (
     Backend(
@@ -53,21 +56,35 @@ BACKENDS: tuple[Backend, ...] = (
     Backend(
         name=FLOW_EXECUTOR,
         description="`dagy worker --executor flow-executor` processes on any host, over HTTP.",
-        capabilities=(*_WORKER_CAPABILITIES, "remote", "horizontally_scalable"),
+        capabilities=_FLEET_CAPABILITIES,
         embedded=False,
     ),
 )
-BACKEND_NAMES = frozenset(b.name for b in BACKENDS)
 MAX_TIMEOUT_SECONDS = max(EXECUTION_MODE_TIMEOUTS.values())
 
 
-def check_executor(value: str | None, *, field: str = "default_executor") -> str | None:
+def installation_backends(settings: Settings) -> tuple[Backend, ...]:
+    """The built-in table, then one fleet per worker pool in `settings.worker_pools`."""
+    return BACKENDS + tuple(_pool(name) for name in settings.worker_pools)
+
+
+def check_executor(value: str | None, settings: Settings, *, field: str = "default_executor") -> str | None:
     """`value` when this installation has that executor; `None` for `None` or `""` (automatic)."""
     if not value:
         return None
-    if value not in BACKEND_NAMES:
+    names = sorted(b.name for b in installation_backends(settings))
+    if value not in names:
         raise InvalidInput(
             f"Unknown executor {value!r}.",
-            details={field: f"one of {', '.join(sorted(BACKEND_NAMES))}, or empty for automatic"},
+            details={field: f"one of {', '.join(names)}, or empty for automatic"},
         )
     return value
+
+
+def _pool(name: str) -> Backend:
+    return Backend(
+        name=name,
+        description=f"Worker pool: `dagy worker --executor {name}` processes on any host, over HTTP.",
+        capabilities=_FLEET_CAPABILITIES,
+        embedded=False,
+    )

@@ -38,10 +38,10 @@ Paging = Annotated[PageRequest, Depends(page_params(default=100, maximum=500))]
     responses={200: {"model": DeploymentRead, "description": "Deployment updated"}},
 )
 async def save_deployment(
-    body: DeploymentCreate, tx: Tx, actor: CurrentActor, response: Response
+    body: DeploymentCreate, tx: Tx, actor: CurrentActor, settings: SettingsDep, response: Response
 ) -> DeploymentRead:
     """Create a deployment (201), or update the one of this name (200)."""
-    saved = await tx.run(service.save_deployment, actor=actor, data=body)
+    saved = await tx.run(service.save_deployment, actor=actor, data=body, settings=settings)
     if not saved.created:
         response.status_code = 200
     return saved.deployment
@@ -72,11 +72,15 @@ async def change_flow_version(
 
 @router.put("/deployments/{deployment_name}/settings", response_model=DeploymentRead, dependencies=_write)
 async def update_deployment_settings(
-    deployment_name: str, body: DeploymentSettings, tx: Tx, actor: CurrentActor
+    deployment_name: str, body: DeploymentSettings, tx: Tx, actor: CurrentActor, settings: SettingsDep
 ) -> DeploymentRead:
     """Only the fields given change."""
     return await tx.run(
-        service.update_deployment_settings, actor=actor, deployment_name=deployment_name, data=body
+        service.update_deployment_settings,
+        actor=actor,
+        deployment_name=deployment_name,
+        data=body,
+        settings=settings,
     )
 
 

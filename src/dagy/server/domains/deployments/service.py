@@ -19,10 +19,10 @@ from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
 from dagy.server.domains.audit_logs.service import Action, diff, record
 from dagy.server.domains.deployments import repository as repo
 from dagy.server.domains.deployments.backends import (
-    BACKENDS,
     EXECUTION_MODE_TIMEOUTS,
     MAX_TIMEOUT_SECONDS,
     check_executor,
+    installation_backends,
 )
 from dagy.server.domains.deployments.schedule import check_schedule
 from dagy.server.domains.deployments.schemas import (
@@ -96,6 +96,7 @@ def deploy_flow_version(
     deployment_name: str,
     flow: Flow,
     version: FlowVersion,
+    settings: Settings,
     schedule: str | None = None,
     default_executor: str | None = None,
 ) -> Deployment:
@@ -103,19 +104,22 @@ def deploy_flow_version(
     `deployment_name`). `schedule` and `default_executor` replace the deployment's when given."""
     deployment, before = _place(session, actor.org_id, deployment_name, flow, version)
     given = {"schedule": schedule, "default_executor": default_executor}
-    _apply_settings(deployment, {k: v for k, v in given.items() if v is not None})
+    _apply_settings(deployment, {k: v for k, v in given.items() if v is not None}, settings)
     _save(session, actor, deployment, before)
     return deployment
 
 
-def save_deployment(session: Session, *, actor: Actor, data: DeploymentCreate) -> SavedDeployment:
+def save_deployment(
+    session: Session, *, actor: Actor, data: DeploymentCreate, settings: Settings
+) -> SavedDeployment:
     """`POST /deployments`: create, or update the deployment of this name (fields given replace)."""
     flow, version = _flow_and_version(session, actor.org_id, data.flow_name, _label(data.flow_version))
     environment = _environment(session, actor.org_id, data.environment) if data.environment else None
     deployment, before = _place(session, actor.org_id, data.name, flow, version)
     if "environment" in data.model_fields_set:
         deployment.environment_id = environment.id if environment else None
-    _apply_settings(deployment, {f: getattr(data, f) for f in SETTINGS_FIELDS if f in data.model_fields_set})
+    given = {f: getattr(data, f) for f in SETTINGS_FIELDS if f in data.model_fields_set}
+    _apply_settings(deployment, given, settings)
     _save(session, actor, deployment, before)
     return SavedDeployment(deployment=read_deployment(session, deployment), created=before is None)
 
@@ -158,7 +162,7 @@ def change_flow_version(
 
 
 def update_deployment_settings(
-    session: Session, *, actor: Actor, deployment_name: str, data: DeploymentSettings
+    session: Session, *, actor: Actor, deployment_name: str, data: DeploymentSettings, settings: Settings
 ) -> DeploymentRead:
     """`PUT /deployments/{name}/settings`: only the fields given change; none given is a 400."""
     given = [f for f in SETTINGS_FIELDS if f in data.model_fields_set]
@@ -169,7 +173,7 @@ def update_deployment_settings(
         )
     deployment = _deployment(session, actor.org_id, deployment_name)
     before = _audit_state(session, deployment)
-    _apply_settings(deployment, {f: getattr(data, f) for f in given})
+    _apply_settings(deployment, {f: getattr(data, f) for f in given}, settings)
     _save(session, actor, deployment, before)
     return read_deployment(session, deployment)
 
@@ -243,7 +247,7 @@ def list_backends(*, settings: Settings) -> list[BackendRead]:
             max_timeout_seconds=MAX_TIMEOUT_SECONDS,
             execution_modes=dict(EXECUTION_MODE_TIMEOUTS),
         )
-        for b in BACKENDS
+        for b in installation_backends(settings)
     ]
 
 
@@ -258,12 +262,14 @@ def promote_into(
     version: FlowVersion,
 ) -> Deployment:
     """Place `version` in `environment` under `name`: a new deployment copying the source's
-    settings, or `target` moved to the version (its own settings stay). Records where it came from."""
+    settings as stored, or `target` moved to the version (its own settings stay). Records where it
+    came from. Copied settings are not checked again: nothing new is chosen, and a promotion is no
+    place to learn that the source names a worker pool the installation no longer lists."""
     source_environment = _environment_name(session, source)
     before = None
     if target is None:
         target = _new(actor.org_id, name, version)
-        _apply_settings(target, {f: getattr(source, f) for f in SETTINGS_FIELDS})
+        _copy_settings(source, target)
     else:
         before = _audit_state(session, target)
     target.flow_version_id = version.id
@@ -346,17 +352,23 @@ def _new(org_id: str, name: str, version: FlowVersion) -> Deployment:
     return deployment
 
 
-def _apply_settings(deployment: Deployment, values: Mapping[str, Any]) -> None:
+def _apply_settings(deployment: Deployment, values: Mapping[str, Any], settings: Settings) -> None:
     """Validated assignment of runtime settings; `None` (POST's null) restores the default."""
     for field, given in values.items():
         value = _DEFAULTS[field] if given is None else given
         if field == "schedule":
             value = check_schedule(value)
         elif field == "default_executor":
-            value = check_executor(value)
+            value = check_executor(value, settings)
         elif isinstance(value, dict | list):
             value = value.copy()
         setattr(deployment, field, value)
+
+
+def _copy_settings(source: Deployment, target: Deployment) -> None:
+    for field in SETTINGS_FIELDS:
+        value = getattr(source, field)
+        setattr(target, field, value.copy() if isinstance(value, dict | list) else value)
 
 
 def _save(

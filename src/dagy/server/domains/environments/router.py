@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from dagy.server.api.deps import Tx
+from dagy.server.api.deps import SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
@@ -50,8 +50,10 @@ async def promote_deployment(body: Promotion, tx: Tx, actor: CurrentActor) -> Pr
 
 
 @router.post("", status_code=201, response_model=EnvironmentSummary, dependencies=_write)
-async def create_environment(body: EnvironmentCreate, tx: Tx, actor: CurrentActor) -> EnvironmentSummary:
-    return await tx.run(service.create_environment, actor=actor, data=body)
+async def create_environment(
+    body: EnvironmentCreate, tx: Tx, actor: CurrentActor, settings: SettingsDep
+) -> EnvironmentSummary:
+    return await tx.run(service.create_environment, actor=actor, data=body, settings=settings)
 
 
 @router.get("", response_model=EnvironmentList, dependencies=_read)
@@ -67,9 +69,11 @@ async def get_environment(env_name: str, tx: Tx, actor: CurrentActor) -> Environ
 
 @router.patch("/{env_name}", response_model=EnvironmentRead, dependencies=_write)
 async def update_environment(
-    env_name: str, body: EnvironmentUpdate, tx: Tx, actor: CurrentActor
+    env_name: str, body: EnvironmentUpdate, tx: Tx, actor: CurrentActor, settings: SettingsDep
 ) -> EnvironmentRead:
-    return await tx.run(service.update_environment, actor=actor, env_name=env_name, data=body)
+    return await tx.run(
+        service.update_environment, actor=actor, env_name=env_name, data=body, settings=settings
+    )
 
 
 @router.delete("/{env_name}", status_code=204, response_class=Response, dependencies=_write)

@@ -43,12 +43,15 @@ from dagy.server.domains.environments.schemas import (
 )
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import Actor
+from dagy.server.settings import Settings
 
 RESOURCE = "environment"
 _LISTED_DEPLOYMENTS = 20  # deployments named in the 409 of a delete
 
 
-def create_environment(session: Session, *, actor: Actor, data: EnvironmentCreate) -> EnvironmentSummary:
+def create_environment(
+    session: Session, *, actor: Actor, data: EnvironmentCreate, settings: Settings
+) -> EnvironmentSummary:
     """New environments go last in the promotion order."""
     if repo.get_environment(session, actor.org_id, data.env_name) is not None:
         raise Conflict(f"Environment {data.env_name} already exists.", details={"env_name": "already exists"})
@@ -56,7 +59,7 @@ def create_environment(session: Session, *, actor: Actor, data: EnvironmentCreat
     environment = Environment(
         org_id=actor.org_id,
         name=data.env_name,
-        default_executor=check_executor(data.default_executor),
+        default_executor=check_executor(data.default_executor, settings),
         config_json=dict(data.config_json),
         variables={},
         is_protected=data.is_protected,
@@ -87,7 +90,7 @@ def get_environment(session: Session, *, actor: Actor, env_name: str) -> Environ
 
 
 def update_environment(
-    session: Session, *, actor: Actor, env_name: str, data: EnvironmentUpdate
+    session: Session, *, actor: Actor, env_name: str, data: EnvironmentUpdate, settings: Settings
 ) -> EnvironmentRead:
     """Only the fields given change; none given is a 400."""
     given = data.model_fields_set
@@ -102,7 +105,7 @@ def update_environment(
     environment = _environment(session, actor.org_id, env_name)
     before = _state(environment)
     if "default_executor" in given:
-        environment.default_executor = check_executor(data.default_executor)
+        environment.default_executor = check_executor(data.default_executor, settings)
     if "config_json" in given:
         environment.config_json = dict(data.config_json or {})
     if data.is_protected is not None:

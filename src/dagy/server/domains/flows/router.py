@@ -32,9 +32,7 @@ async def register_flow_version(
 ) -> FlowCreated:
     """Register a new flow version; the spec is validated and every problem listed in `details`.
     With `deployment_name`, the deployment is created or moved to the new version."""
-    return await tx.run(
-        service.register_flow_version, actor=actor, data=body, max_spec_bytes=settings.max_flow_spec_bytes
-    )
+    return await tx.run(service.register_flow_version, actor=actor, data=body, settings=settings)
 
 
 @router.get("", response_model=FlowList, dependencies=_read)

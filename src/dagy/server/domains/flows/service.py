@@ -35,7 +35,7 @@ from dagy.server.domains.flows.schemas import (
     FlowVersionList,
     FlowVersionRead,
 )
-from dagy.server.domains.flows.spec import DEFAULT_MAX_SPEC_BYTES, code_hash, org_flow_spec_problems
+from dagy.server.domains.flows.spec import code_hash, org_flow_spec_problems
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.settings import Settings
@@ -51,17 +51,17 @@ def artifact_prefix(org_id: str, flow_name: str) -> str:
 
 
 def register_flow_version(
-    session: Session, *, actor: Actor, data: FlowCreate, max_spec_bytes: int = DEFAULT_MAX_SPEC_BYTES
+    session: Session, *, actor: Actor, data: FlowCreate, settings: Settings
 ) -> FlowCreated:
     """Validate everything (all problems at once), create the flow on its first version, store the
     version, make it the flow's latest and, with `deployment_name`, deploy it."""
-    name = _checked_name(session, actor.org_id, data, max_spec_bytes)
+    name = _checked_name(session, actor.org_id, data, settings)
     flow = repo.get_flow(session, actor.org_id, name, for_update=True)
     created = flow is None
     if flow is None:
         flow = repo.add_flow(session, Flow(org_id=actor.org_id, name=name, tags={}))
     before = _labels(flow)
-    version = _add_version(session, actor.org_id, flow, data)
+    version = _add_version(session, actor.org_id, flow, data, settings)
     _make_latest(flow, version, data)
     if data.deployment_name is not None:
         deploy_flow_version(
@@ -70,6 +70,7 @@ def register_flow_version(
             deployment_name=data.deployment_name,
             flow=flow,
             version=version,
+            settings=settings,
             schedule=version.schedule,
             default_executor=version.default_executor,
         )
@@ -170,7 +171,7 @@ def _flow(session: Session, org_id: str, flow_name: str) -> Flow:
     return flow
 
 
-def _checked_name(session: Session, org_id: str, data: FlowCreate, max_spec_bytes: int) -> str:
+def _checked_name(session: Session, org_id: str, data: FlowCreate, settings: Settings) -> str:
     """The name comes from `flow_name` or, failing that, the spec's `name`; every problem with the
     spec and the artifact reference is reported with it."""
     problems: dict[str, str] = {}
@@ -185,32 +186,38 @@ def _checked_name(session: Session, org_id: str, data: FlowCreate, max_spec_byte
             name = spec_name
     if data.flow_spec is not None:
         problems |= org_flow_spec_problems(
-            session, org_id=org_id, spec=data.flow_spec, max_bytes=max_spec_bytes
+            session, org_id=org_id, spec=data.flow_spec, max_bytes=settings.max_flow_spec_bytes
         )
     uri = data.artifact_s3_uri
     if name is not None and uri is not None and not uri.startswith("s3://"):
         prefix = artifact_prefix(org_id, name)
         if not uri.startswith(prefix):
             problems["artifact_s3_uri"] = f"a key in the object store must start with {prefix}"
-    problems |= _runtime_problems(data)
+    problems |= _runtime_problems(data, settings)
     if problems or name is None:
         raise InvalidInput("Invalid flow specification.", details=problems)
     return name
 
 
-def _runtime_problems(data: FlowCreate) -> dict[str, str]:
+def _runtime_problems(data: FlowCreate, settings: Settings) -> dict[str, str]:
     """Schedule and executor are checked as a deployment checks them: a version that names an
     executor nobody serves, or a schedule nothing can fire, is refused when it is registered."""
     problems: dict[str, str] = {}
-    for check, value in ((check_schedule, data.schedule), (check_executor, data.default_executor)):
+    checks = (
+        partial(check_schedule, data.schedule),
+        partial(check_executor, data.default_executor, settings),
+    )
+    for check in checks:
         try:
-            check(value)
+            check()
         except InvalidInput as exc:
             problems |= {k: str(v) for k, v in exc.details.items()}
     return problems
 
 
-def _add_version(session: Session, org_id: str, flow: Flow, data: FlowCreate) -> FlowVersion:
+def _add_version(
+    session: Session, org_id: str, flow: Flow, data: FlowCreate, settings: Settings
+) -> FlowVersion:
     deployment_version = repo.max_deployment_version(session, org_id, flow.id) + 1
     label = data.flow_version or _next_free_label(session, org_id, flow.id, deployment_version)
     if repo.get_version(session, org_id, flow.id, label) is not None:
@@ -226,7 +233,7 @@ def _add_version(session: Session, org_id: str, flow: Flow, data: FlowCreate) ->
         artifact_s3_uri=data.artifact_s3_uri,
         code_hash=_code_hash(data),
         status=data.status,
-        default_executor=check_executor(data.default_executor),
+        default_executor=check_executor(data.default_executor, settings),
         schedule=check_schedule(data.schedule),
     )
     repo.add(session, version)

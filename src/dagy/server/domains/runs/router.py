@@ -45,7 +45,7 @@ async def trigger_run(
         actor=actor,
         data=body,
         idempotency_key=x_idempotency_key,
-        default_executor=settings.default_executor,
+        settings=settings,
     )
 
 

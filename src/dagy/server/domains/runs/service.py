@@ -15,6 +15,7 @@ from dagy.server.db.base import utcnow
 from dagy.server.db.models import FlowVersion, NodeRun, Run
 from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.deployments import service as deployments
+from dagy.server.domains.deployments.backends import check_executor
 from dagy.server.domains.flows import repository as flows
 from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.runs.schemas import (
@@ -32,15 +33,17 @@ from dagy.server.domains.runs.schemas import (
 from dagy.server.errors import InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
+from dagy.server.settings import Settings
 
 MAX_PARAMETERS_BYTES = 256 * 1024
 _LOG_TOKEN_PREFIX = "f/"  # noqa: S105 - a cursor prefix, not a secret
 
 
 def trigger_run(
-    session: Session, *, actor: Actor, data: RunTrigger, idempotency_key: str | None, default_executor: str
+    session: Session, *, actor: Actor, data: RunTrigger, idempotency_key: str | None, settings: Settings
 ) -> RunTriggered:
-    """Queue a run of a flow version. The same idempotency key answers the run it first created."""
+    """Queue a run of a flow version. The same idempotency key answers the run it first created.
+    An `executor` named in the request must be one of this installation's (`/backends`)."""
     if idempotency_key:
         existing = repo.get_run_by_idempotency_key(session, actor.org_id, idempotency_key)
         if existing is not None:
@@ -49,7 +52,8 @@ def trigger_run(
         raise InvalidInput(
             "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
         )
-    plan = _plan(session, actor.org_id, data, default_executor)
+    check_executor(data.executor, settings, field="executor")
+    plan = _plan(session, actor.org_id, data, settings.default_executor)
     version = plan.version
     now = utcnow()
     run = Run(

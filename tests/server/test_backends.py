@@ -1,0 +1,149 @@
+"""Worker pools (`DAGY_WORKER_POOLS`) through HTTP: `/backends` lists them after the built-in
+executors, and flows, deployments, environments and runs may name them. Any other name is a 400
+that names the field and lists every executor the installation has."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from dagy.server.app import create_app
+from dagy.server.settings import Settings
+from tests.factories import Caller, new_org, unique
+from tests.flow_factories import python_node, register_flow, spec
+
+OK = "def main(inputs, params):\n    return params\n"
+POOLS = ["gpu", "eu-west"]
+AVAILABLE = "one of eu-west, flow-executor, gpu, local, or empty for automatic"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"worker_pools": POOLS})
+
+
+@pytest.fixture
+def owner(app: FastAPI, client: TestClient) -> Caller:
+    return new_org(app, client)
+
+
+def created(client: TestClient, caller: Caller, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(f"/v1{path}", headers=caller.headers, json=body)
+    assert response.status_code in (201, 202), response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def refused(response: Any, field: str) -> None:
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_input"
+    assert response.json()["details"] == {field: AVAILABLE}
+
+
+def test_backends_list_the_pools_after_the_built_in_executors(client: TestClient, owner: Caller) -> None:
+    response = client.get("/v1/backends", headers=owner.headers)
+    assert response.status_code == 200
+    backends = {b["name"]: b for b in response.json()}
+    assert list(backends) == ["local", "flow-executor", "gpu", "eu-west"]
+    gpu, fleet = backends["gpu"], backends["flow-executor"]
+    assert gpu["capabilities"] == fleet["capabilities"] and gpu["max_concurrent_runs"] is None
+    assert (gpu["max_timeout_seconds"], gpu["execution_modes"]) == (
+        fleet["max_timeout_seconds"],
+        fleet["execution_modes"],
+    )
+    assert "`dagy worker --executor gpu`" in gpu["description"]
+
+
+def test_a_flow_version_names_a_pool(client: TestClient, owner: Caller) -> None:
+    body = {"flow_name": unique("flow"), "flow_spec": spec(python_node("only", OK))}
+    refused(
+        client.post("/v1/flows", headers=owner.headers, json=body | {"default_executor": "tpu"}),
+        "default_executor",
+    )
+    deployment = unique("dep")
+    name = register_flow(
+        client, owner, spec(python_node("only", OK)), default_executor="gpu", deployment_name=deployment
+    )
+    assert client.get(f"/v1/flows/{name}/latest", headers=owner.headers).json()["default_executor"] == "gpu"
+    assert (
+        client.get(f"/v1/deployments/{deployment}", headers=owner.headers).json()["default_executor"] == "gpu"
+    )
+
+
+def test_a_deployment_names_a_pool(client: TestClient, owner: Caller) -> None:
+    flow = register_flow(client, owner, spec(python_node("only", OK)))
+    body = {"name": unique("dep"), "flow_name": flow}
+    refused(
+        client.post("/v1/deployments", headers=owner.headers, json=body | {"default_executor": "tpu"}),
+        "default_executor",
+    )
+    created = client.post(
+        "/v1/deployments", headers=owner.headers, json=body | {"default_executor": "eu-west"}
+    )
+    assert created.status_code == 201 and created.json()["default_executor"] == "eu-west"
+    path = f"/v1/deployments/{body['name']}/settings"
+    refused(client.put(path, headers=owner.headers, json={"default_executor": "tpu"}), "default_executor")
+    changed = client.put(path, headers=owner.headers, json={"default_executor": "gpu"})
+    assert changed.status_code == 200 and changed.json()["default_executor"] == "gpu"
+
+
+def test_an_environment_names_a_pool(client: TestClient, owner: Caller) -> None:
+    name = unique("env")
+    body = {"env_name": name, "default_executor": "tpu"}
+    refused(client.post("/v1/environments", headers=owner.headers, json=body), "default_executor")
+    created = client.post("/v1/environments", headers=owner.headers, json=body | {"default_executor": "gpu"})
+    assert created.status_code == 201 and created.json()["default_executor"] == "gpu"
+    path = f"/v1/environments/{name}"
+    refused(client.patch(path, headers=owner.headers, json={"default_executor": "tpu"}), "default_executor")
+    changed = client.patch(path, headers=owner.headers, json={"default_executor": "eu-west"})
+    assert changed.status_code == 200 and changed.json()["default_executor"] == "eu-west"
+
+
+def test_runs_go_to_the_pool_they_inherit_or_name(client: TestClient, owner: Caller) -> None:
+    env = created(client, owner, "/environments", {"env_name": unique("env"), "default_executor": "gpu"})
+    flow = register_flow(client, owner, spec(python_node("only", OK)))
+    body = {"name": unique("dep"), "flow_name": flow, "environment": env["env_name"]}
+    deployment = created(client, owner, "/deployments", body)["name"]
+    inherited = created(client, owner, "/runs", {"deployment": deployment})
+    named = created(client, owner, "/runs", {"deployment": deployment, "executor": "eu-west"})
+    executors = [
+        client.get(f"/v1/runs/{r['run_id']}", headers=owner.headers).json()["executor"]
+        for r in (inherited, named)
+    ]
+    assert executors == ["gpu", "eu-west"]
+    unknown = client.post("/v1/runs", headers=owner.headers, json={"flow_name": flow, "executor": "tpu"})
+    refused(unknown, "executor")
+
+
+def test_a_promotion_copies_a_pool_the_installation_no_longer_lists(
+    client: TestClient, owner: Caller, settings: Settings
+) -> None:
+    """Promotion copies the source's settings as stored: nothing new is chosen, so nothing is checked."""
+    staging, production = (
+        created(client, owner, "/environments", {"env_name": unique("env")}) for _ in range(2)
+    )
+    flow = register_flow(client, owner, spec(python_node("only", OK)))
+    source = unique("dep")
+    body = {"name": source, "flow_name": flow, "environment": staging["env_name"], "default_executor": "gpu"}
+    created(client, owner, "/deployments", body)
+
+    without_pools = create_app(settings.model_copy(update={"worker_pools": []}), migrate=False)
+    with TestClient(without_pools, client=("198.51.100.7", 50000)) as other:
+        promoted = other.post(
+            "/v1/environments/promote",
+            headers=owner.headers,
+            json={"source_deployment": source, "target_environment": production["env_name"]},
+        )
+        assert promoted.status_code == 201, promoted.text
+        target = other.get(f"/v1/deployments/{promoted.json()['target_deployment']}", headers=owner.headers)
+        assert target.json()["default_executor"] == "gpu"
+        settings_change = other.put(
+            f"/v1/deployments/{source}/settings", headers=owner.headers, json={"default_executor": "gpu"}
+        )
+        assert settings_change.status_code == 400
+        assert settings_change.json()["details"] == {
+            "default_executor": "one of flow-executor, local, or empty for automatic"
+        }
