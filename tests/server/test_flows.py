@@ -258,8 +258,13 @@ def test_deployment_name_creates_then_moves_the_deployment(client: TestClient, a
     _register(client, owner, name)  # a newer version, not deployed
     assert _get(client, owner, f"/deployments/{deployment}")["flow_version"] == "2"
 
+    # Every version shows the flow's deployment; `status` says which version it runs.
     latest = _get(client, owner, f"/flows/{name}/latest")
-    assert (latest["flow_version"], latest["status"], latest["deployment_name"]) == ("3", "inactive", None)
+    assert (latest["flow_version"], latest["status"], latest["deployment_name"]) == (
+        "3",
+        "inactive",
+        deployment,
+    )
     deployed = _get(client, owner, f"/flows/{name}/2")
     assert (deployed["status"], deployed["deployment_name"]) == ("active", deployment)
     assert (deployed["schedule"], deployed["default_executor"]) == ("0 9 * * *", "local")
@@ -269,6 +274,17 @@ def test_deployment_name_creates_then_moves_the_deployment(client: TestClient, a
         ("3", 3, "inactive"),
         ("2", 2, "active"),
         ("1", 1, "inactive"),
+    ]
+    other = unique("deploy")
+    _register(client, owner, name, deployment_name=other)  # version 4, deployed under another name
+    assert _get(client, owner, f"/flows/{name}/2")["deployment_name"] == deployment
+    assert _get(client, owner, f"/flows/{name}/4")["deployment_name"] == other
+    assert _get(client, owner, f"/flows/{name}/3")["deployment_name"] == other  # the latest changed
+    assert [v["status"] for v in _get(client, owner, f"/flows/{name}/versions")["items"]] == [
+        "active",
+        "inactive",
+        "active",
+        "inactive",
     ]
 
 

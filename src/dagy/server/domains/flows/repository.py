@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -100,16 +100,17 @@ def deployed_version_ids(session: Session, org_id: str, flow_id: str) -> set[str
     return set(session.execute(stmt).scalars())
 
 
-def deployment_of_version(session: Session, org_id: str, version: FlowVersion) -> Deployment | None:
-    """The most recently changed deployment that places this version, if any."""
+def deployment_for_version(session: Session, org_id: str, version: FlowVersion) -> Deployment | None:
+    """The flow's deployment to show with a version: one that places this version (the most
+    recently changed, when several do), else the flow's most recently changed deployment."""
     stmt = (
         select(Deployment)
-        .where(
-            Deployment.org_id == org_id,
-            Deployment.flow_id == version.flow_id,
-            Deployment.flow_version_id == version.id,
+        .where(Deployment.org_id == org_id, Deployment.flow_id == version.flow_id)
+        .order_by(
+            case((Deployment.flow_version_id == version.id, 0), else_=1),
+            Deployment.updated_at.desc(),
+            Deployment.id.desc(),
         )
-        .order_by(Deployment.updated_at.desc(), Deployment.id.desc())
         .limit(1)
     )
     return session.execute(stmt).scalar_one_or_none()

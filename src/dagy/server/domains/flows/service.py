@@ -286,10 +286,12 @@ def _status(version: Any, *, deployed: set[str], latest: str | None) -> str:
 
 
 def _version_read(session: Session, flow: Flow, version: FlowVersion) -> FlowVersionRead:
-    """The version with the deployment that places it: its name, and its executor and schedule
-    where it sets them (else the version's own)."""
-    deployment: Deployment | None = repo.deployment_of_version(session, flow.org_id, version)
-    deployed = {version.id} if deployment else repo.deployed_version_ids(session, flow.org_id, flow.id)
+    """The version with the flow's deployment (the one placing this version, if any): its name, and
+    its executor and schedule where it sets them (else the version's own). `status` says whether
+    this version is the one it runs."""
+    deployment: Deployment | None = repo.deployment_for_version(session, flow.org_id, version)
+    # The deployment shown places this version if any does, so it alone decides the status.
+    deployed = {deployment.flow_version_id} if deployment else set()
     return FlowVersionRead(
         flow_name=flow.name,
         flow_version=version.version,
