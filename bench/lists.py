@@ -25,7 +25,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from run import SUPERADMIN, Result, median, print_table, wrk
+from run import SUPERADMIN, Result, median, print_table, start_server, wrk
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
@@ -161,29 +160,6 @@ def throwaway_postgres(server: str) -> Iterator[str]:
         admin.dispose()
 
 
-def start_server(home: Path, database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "DAGY_HOME": str(home),
-        "DAGY_DATABASE_URL": database_url,
-        "DAGY_SUPERADMIN_EMAILS": SUPERADMIN,
-        "DAGY_RATE_LIMIT_PER_MINUTE": "100000000",
-        "DAGY_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "100000000",
-        "DAGY_LOG_LEVEL": "warning",
-    }
-    dagy = Path(sys.executable).with_name("dagy")
-    command = [str(dagy), "server", "--no-worker", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the server did not start")
-
-
 def sign_in(base: str) -> tuple[str, str]:
     """The super admin signs in and creates the org the flows are seeded into: (token, org_id)."""
     token = httpx.post(f"{base}/v1/auth/login", json={"email": SUPERADMIN}).json()["access_token"]
@@ -222,7 +198,7 @@ def check_counts(base: str, headers: dict[str, str]) -> None:
 def measure(database_url: str, args: argparse.Namespace) -> tuple[list[Result], float]:
     with tempfile.TemporaryDirectory() as home:
         upgrade(database_url)
-        server = start_server(Path(home), database_url, args.port)
+        server = start_server(Path(home), args.port, database_url=database_url, worker=False)
         try:
             base = f"http://127.0.0.1:{args.port}"
             token, org_id = sign_in(base)

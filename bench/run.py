@@ -69,7 +69,10 @@ def wrk(
     return Result(name, rps, p50, p99, errors)
 
 
-def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    home: Path, port: int, *, database_url: str | None = None, worker: bool = True
+) -> subprocess.Popen[bytes]:
+    """`dagy server` with limits raised for load, on `database_url` (default: SQLite in `home`)."""
     env = os.environ | {
         "DAGY_HOME": str(home),
         "DAGY_SUPERADMIN_EMAILS": SUPERADMIN,
@@ -78,14 +81,12 @@ def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
         "DAGY_LOG_LEVEL": "warning",
     }
     env.pop("DAGY_DATABASE_URL", None)
+    if database_url:
+        env["DAGY_DATABASE_URL"] = database_url
     dagy = Path(sys.executable).with_name("dagy")
-    process = subprocess.Popen(
-        [str(dagy), "server", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
+    command = [str(dagy), "server", "--port", str(port), *([] if worker else ["--no-worker"])]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
