@@ -30,6 +30,7 @@ class Deployment(Base, TimestampMixin):
     __table_args__ = (
         UniqueConstraint("org_id", "name"),
         Index("ix_deployment_org_environment", "org_id", "environment_id", "name"),
+        Index("ix_deployment_org_flow", "org_id", "flow_id"),
     )
 
     id: Mapped[str] = id_column("deploy")

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
+
+PAGE_COLUMNS = (
+    "schedule",
+    "default_executor",
+    "execution_mode",
+    "tags",
+    "dep_package_slugs",
+    "max_retries",
+    "status",
+    "created_at",
+    "updated_at",
+    "promoted_from_env",
+    "promoted_from_deployment",
+    "promoted_at",
+)
 
 
 def get_deployment(session: Session, org_id: str, name: str) -> Deployment | None:
@@ -17,6 +33,28 @@ def get_deployment(session: Session, org_id: str, name: str) -> Deployment | Non
 
 def list_query(org_id: str, environment_id: str | None) -> Select[tuple[Deployment]]:
     stmt = select(Deployment).where(Deployment.org_id == org_id)
+    if environment_id is not None:
+        stmt = stmt.where(Deployment.environment_id == environment_id)
+    return stmt
+
+
+def page_query(org_id: str, environment_id: str | None) -> Select[Any]:
+    """A list page's rows: the deployment's own columns with its flow's name, its version's label
+    and its environment's name joined in (`flow_name`, `flow_version`, `environment`)."""
+    stmt = (
+        select(
+            Deployment.id,
+            Deployment.name,
+            Flow.name.label("flow_name"),
+            FlowVersion.version.label("flow_version"),
+            Environment.name.label("environment"),
+            *(getattr(Deployment, column) for column in PAGE_COLUMNS),
+        )
+        .join(Flow, Flow.id == Deployment.flow_id)
+        .join(FlowVersion, FlowVersion.id == Deployment.flow_version_id)
+        .outerjoin(Environment, Environment.id == Deployment.environment_id)
+        .where(Deployment.org_id == org_id)
+    )
     if environment_id is not None:
         stmt = stmt.where(Deployment.environment_id == environment_id)
     return stmt

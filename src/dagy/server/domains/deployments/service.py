@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import PageRequest, paginate
@@ -136,13 +137,14 @@ def list_deployments(
         environment_id = found.id
     result = paginate(
         session,
-        repo.list_query(actor.org_id, environment_id),
+        repo.page_query(actor.org_id, environment_id),
         order_by=[Deployment.name, Deployment.id],
         page=page,
-        to_item=lambda d: d,
+        to_item=_list_item,
         descending=False,
+        scalars=False,
     )
-    return DeploymentList(items=read_deployments(session, result.items), next_token=result.next_token)
+    return DeploymentList(items=result.items, next_token=result.next_token)
 
 
 def get_deployment(session: Session, *, actor: Actor, deployment_name: str) -> DeploymentRead:
@@ -305,13 +307,25 @@ def read_deployments(session: Session, deployments: Sequence[Deployment]) -> lis
 
 
 def _read(d: Deployment, flow: Flow, version: FlowVersion, environment: Environment | None) -> DeploymentRead:
+    return _response(d, flow.name, version.version, environment.name if environment else None)
+
+
+def _list_item(row: Row[Any]) -> DeploymentRead:
+    """A list page's row (`repo.page_query`): the names it joins in sit beside the deployment's columns."""
+    return _response(row, row.flow_name, row.flow_version, row.environment)
+
+
+def _response(
+    d: Deployment | Row[Any], flow_name: str, flow_version: str, environment: str | None
+) -> DeploymentRead:
+    """`d`: a deployment, or a row carrying its columns under the same names."""
     return DeploymentRead(
         deployment_id=d.id,
         deployment_name=d.name,
         name=d.name,
-        flow_name=flow.name,
-        flow_version=version.version,
-        environment=environment.name if environment else None,
+        flow_name=flow_name,
+        flow_version=flow_version,
+        environment=environment,
         schedule=d.schedule,
         default_executor=d.default_executor,
         execution_mode=d.execution_mode,

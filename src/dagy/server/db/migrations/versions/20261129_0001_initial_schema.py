@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 04:37:44.300639
+Create Date: 2026-11-29 05:04:18.179663
 """
 
 from collections.abc import Sequence
@@ -390,6 +390,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_deployment_org_environment", ["org_id", "environment_id", "name"], unique=False
         )
+        batch_op.create_index("ix_deployment_org_flow", ["org_id", "flow_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_deployment_org_id"), ["org_id"], unique=False)
 
     op.create_table(
@@ -526,6 +527,7 @@ def downgrade() -> None:
     op.drop_table("run")
     with op.batch_alter_table("deployment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deployment_org_id"))
+        batch_op.drop_index("ix_deployment_org_flow")
         batch_op.drop_index("ix_deployment_org_environment")
         batch_op.drop_index(batch_op.f("ix_deployment_flow_id"))
 
