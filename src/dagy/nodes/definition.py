@@ -5,12 +5,14 @@ stored one back; `definition_problems()` is what makes one well-formed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from dagy.nodes.config import FIELD_TYPES, ConfigField, config_problems, value_problem
 from dagy.nodes.connectors import CARDINALITIES, DIRECTIONS, INBOUND, OUTBOUND, Connector
+
+T = TypeVar("T")
 
 # The builder's panel groups nodes by category, in this order, under these labels.
 CATEGORIES: dict[str, str] = {
@@ -109,15 +111,16 @@ def definition_problems(definition: NodeDefinition) -> dict[str, str]:
 
 
 def _connector_problems(connectors: tuple[Connector, ...], problems: dict[str, str]) -> None:
-    seen: set[str] = set()
-    for i, connector in enumerate(connectors):
-        where = f"connectors[{i}]"
-        if not re.match(CONNECTOR_ID_PATTERN, connector.id):
-            problems[f"{where}.id"] = "1-64 lowercase letters, digits or _, starting with a letter"
-        elif connector.id in seen:
-            problems[f"{where}.id"] = f"duplicate connector id {connector.id!r}"
-        seen.add(connector.id)
-        problems.update({f"{where}.{k}": v for k, v in _connector_shape(connector).items()})
+    _named_items_problems(
+        connectors,
+        "connectors",
+        name_of=lambda c: c.id,
+        pattern=CONNECTOR_ID_PATTERN,
+        pattern_problem="1-64 lowercase letters, digits or _, starting with a letter",
+        key_and_noun=("id", "connector id"),
+        shape=_connector_shape,
+        problems=problems,
+    )
 
 
 def _connector_shape(connector: Connector) -> dict[str, str]:
@@ -140,15 +143,40 @@ def _connector_shape(connector: Connector) -> dict[str, str]:
 
 
 def _field_problems(fields: tuple[ConfigField, ...], problems: dict[str, str]) -> None:
+    _named_items_problems(
+        fields,
+        "config_schema",
+        name_of=lambda f: f.name,
+        pattern=FIELD_NAME_PATTERN,
+        pattern_problem="a name of 1-64 letters, digits or _, not starting with a digit",
+        key_and_noun=("name", "field name"),
+        shape=_field_shape,
+        problems=problems,
+    )
+
+
+def _named_items_problems(
+    items: tuple[T, ...],
+    prefix: str,
+    *,
+    name_of: Callable[[T], str],
+    pattern: str,
+    pattern_problem: str,
+    key_and_noun: tuple[str, str],
+    shape: Callable[[T], dict[str, str]],
+    problems: dict[str, str],
+) -> None:
+    """Each item's name matches `pattern` and is unique; then its own shape is checked."""
+    key, noun = key_and_noun
     seen: set[str] = set()
-    for i, config_field in enumerate(fields):
-        where = f"config_schema[{i}]"
-        if not re.match(FIELD_NAME_PATTERN, config_field.name):
-            problems[f"{where}.name"] = "a name of 1-64 letters, digits or _, not starting with a digit"
-        elif config_field.name in seen:
-            problems[f"{where}.name"] = f"duplicate field name {config_field.name!r}"
-        seen.add(config_field.name)
-        problems.update({f"{where}.{k}": v for k, v in _field_shape(config_field).items()})
+    for i, item in enumerate(items):
+        where, name = f"{prefix}[{i}]", name_of(item)
+        if not re.match(pattern, name):
+            problems[f"{where}.{key}"] = pattern_problem
+        elif name in seen:
+            problems[f"{where}.{key}"] = f"duplicate {noun} {name!r}"
+        seen.add(name)
+        problems.update({f"{where}.{k}": v for k, v in shape(item).items()})
 
 
 def _field_shape(config_field: ConfigField) -> dict[str, str]:
