@@ -7,7 +7,7 @@ lists them). An org's custom node types are definitions only; the server keeps t
 from __future__ import annotations
 
 from dagy.nodes import control_flow, custom, ingestion, llm, notification, transform, vectordb
-from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
+from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType, ObjectStore, SubflowRunner
 from dagy.nodes.config import FIELD_TYPES, ConfigField, config_problems
 from dagy.nodes.connectors import (
     ANY,
@@ -21,6 +21,7 @@ from dagy.nodes.connectors import (
 )
 from dagy.nodes.custom import PythonFunctionNode
 from dagy.nodes.definition import CATEGORIES, NODE_TYPE_PATTERN, NodeDefinition, definition_problems
+from dagy.nodes.settings import RuntimeSettings
 
 _MODULES = (ingestion, transform, llm, vectordb, notification, custom, control_flow)
 
@@ -55,7 +56,10 @@ __all__ = [
     "NodeDefinition",
     "NodeError",
     "NodeType",
+    "ObjectStore",
     "PythonFunctionNode",
+    "RuntimeSettings",
+    "SubflowRunner",
     "builtin_definitions",
     "config_problems",
     "connection_problem",

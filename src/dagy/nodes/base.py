@@ -1,5 +1,5 @@
-"""What every node type is: a definition (served by the registry, used by validation) and, for
-the types the runtime can execute today, `run()`."""
+"""What every node type is: a definition (served by the registry, used by validation) and its
+`run()`."""
 
 from __future__ import annotations
 
@@ -7,19 +7,50 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from dagy.nodes.definition import NodeDefinition
+from dagy.nodes.settings import RuntimeSettings
+
+
+class ObjectStore(Protocol):
+    """Dagy's object store as a run sees it: keys relative to the run's org."""
+
+    def get(self, key: str) -> bytes: ...
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store `data` under `key`; answer the object's reference."""
+        ...
+
+    def list(self, prefix: str) -> list[str]: ...
+
+
+class SubflowRunner(Protocol):
+    """Runs another flow of the org inside this run (the `subflow` node); answers its output."""
+
+    def __call__(self, flow_name: str, flow_version: str | None, parameters: dict[str, Any]) -> Any: ...
 
 
 @dataclass
 class NodeContext:
-    """What a running node may use besides its inputs and config."""
+    """What a running node may use besides its inputs and config.
+
+    `config` reaches `run()` with secret references already resolved; `env` holds the variables of
+    the deployment's environment; `store` is Dagy's object store for the run's org (None when the
+    node runs outside a worker, e.g. in a unit test or a local SDK run).
+    """
 
     run_id: str
     node_id: str
     params: dict[str, Any]
     logger: logging.Logger
+    env: Mapping[str, str] = field(default_factory=dict)
+    flow_name: str = ""
+    org_id: str = ""
+    attempt: int = 1
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings.from_env)
+    store: ObjectStore | None = None
+    run_subflow: SubflowRunner | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -33,11 +64,7 @@ class NodeError(Exception):
 
 
 class NodeType:
-    """A node type the registry serves and validation checks.
-
-    Most types are described before the engine that runs them exists: they validate like any
-    other, and a run that reaches one fails with `node_not_executable` instead of guessing.
-    """
+    """A node type the registry serves and validation checks; `ExecutableNode` adds `run()`."""
 
     definition: ClassVar[NodeDefinition]
     executable: ClassVar[bool] = False
@@ -55,7 +82,7 @@ class NodeType:
 
 
 class ExecutableNode(NodeType, ABC):
-    """A node type the runtime can run today."""
+    """A node type the runtime runs."""
 
     executable: ClassVar[bool] = True
 

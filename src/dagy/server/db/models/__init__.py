@@ -5,7 +5,7 @@ from dagy.server.db.models.builder import CustomNode, CustomNodeVersion, DagDraf
 from dagy.server.db.models.deployments import Deployment, Environment
 from dagy.server.db.models.flows import Flow, FlowVersion
 from dagy.server.db.models.identity import ApiKey, AuthSession, Membership, Org, User
-from dagy.server.db.models.runs import NodeRun, Run, RunLog
+from dagy.server.db.models.runs import NodeRun, Run, RunEvent, RunLog
 from dagy.server.db.models.secrets import DataKey, Secret
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "NodeRun",
     "Org",
     "Run",
+    "RunEvent",
     "RunLog",
     "Secret",
     "User",

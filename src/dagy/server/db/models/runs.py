@@ -76,8 +76,25 @@ class NodeRun(Base):
     node_id: Mapped[str] = mapped_column(String(128))
     node_type: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
+    tries: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # node-level retries + 1
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     error: Mapped[dict[str, Any] | None]
     output: Mapped[Any | None] = mapped_column(JSONType)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RunEvent(Base):
+    """Something that happened to a run that others react to (`on_retry` today; alert rules read
+    these). Written in the transaction that made it happen."""
+
+    __tablename__ = "run_event"
+    __table_args__ = (Index("ix_run_event_org_created", "org_id", "created_at", "id"),)
+
+    id: Mapped[str] = id_column("rev")
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    node_id: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
