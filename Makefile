@@ -13,8 +13,12 @@ $(VENV)/.installed-server: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[server]'
 	touch $@
 
+# The embedding model needs torch; the CPU build is asked for by version so that pip does not choose
+# a CUDA build of several GB (override TORCH= on a host with a GPU).
+TORCH ?= torch==2.13.0
+
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet '$(TORCH)' -e '.[test]'
 	touch $@ $(VENV)/.installed-server
 
 ## Install and start the server on the embedded default (SQLite + DAGY_HOME, default ~/.dagy).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -12,6 +12,8 @@ from dagy.client.errors import raise_for_error
 
 @dataclass(frozen=True)
 class ClaimedRun:
+    """A run a worker holds the lease of, with everything its process needs to execute it."""
+
     run_id: str
     attempt: int
     org_id: str
@@ -20,6 +22,19 @@ class ClaimedRun:
     flow_spec: dict[str, Any]
     parameters: dict[str, Any]
     execution_mode: str
+    deployment_name: str | None = None
+    # Values of the secrets the flow spec (and its subflows) reference as {"secret": "name"}.
+    secrets: dict[str, str] = field(default_factory=dict)
+    # Variables of the deployment's environment.
+    env: dict[str, str] = field(default_factory=dict)
+    # node_id -> output of the nodes an earlier attempt completed: the run resumes after them.
+    completed_nodes: dict[str, Any] = field(default_factory=dict)
+    # "name" (latest) or "name@version" -> {"flow_name", "flow_version", "flow_spec"} for subflow nodes.
+    subflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # {"memory_mb", "timeout_seconds"} of the execution mode.
+    limits: dict[str, int] = field(default_factory=dict)
+    # A code flow: {"uri", "entrypoint": "module:function"}; its zip is fetched with `download_artifact`.
+    artifact: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,13 @@ class WorkerApi:
                 flow_spec=r.get("flow_spec") or {},
                 parameters=r["parameters"],
                 execution_mode=r["execution_mode"],
+                deployment_name=r.get("deployment_name"),
+                secrets=r.get("secrets") or {},
+                env=r.get("env") or {},
+                completed_nodes=r.get("completed_nodes") or {},
+                subflows=r.get("subflows") or {},
+                limits=r.get("limits") or {},
+                artifact=r.get("artifact"),
             )
             for r in answer["runs"]
         ]
