@@ -22,6 +22,7 @@ class RuntimeSettings:
     smtp_password: str | None = None
     smtp_from: str = "dagy@localhost"
     smtp_starttls: bool = True
+    vector_dir: str = "~/.dagy/vectors"  # DAGY_VECTOR_DIR: the embedded vector store, one folder per org
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -34,4 +35,5 @@ class RuntimeSettings:
             smtp_password=env.get("DAGY_SMTP_PASSWORD") or None,
             smtp_from=env.get("DAGY_SMTP_FROM") or "dagy@localhost",
             smtp_starttls=(env.get("DAGY_SMTP_STARTTLS") or "true").lower() in _TRUE,
+            vector_dir=env.get("DAGY_VECTOR_DIR") or "~/.dagy/vectors",
         )
