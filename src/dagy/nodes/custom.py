@@ -1,5 +1,5 @@
-"""Custom code: a Python function written in the flow spec (runs today), a shell command, and
-another flow run as one step."""
+"""Custom code: a Python function written in the flow spec, a shell command, and another flow run
+as one step."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
 from dagy.nodes.config import ConfigField
 from dagy.nodes.connectors import ANY, inbound, outbound
 from dagy.nodes.definition import NodeDefinition
+from dagy.nodes.inputs import node_input, required_text
 
 MAX_CODE_BYTES = 256 * 1024
 DEFAULT_ENTRYPOINT = "main"
@@ -87,7 +88,7 @@ class PythonFunctionNode(ExecutableNode):
         return function(inputs, context.params)
 
 
-class ShellCommandNode(NodeType):
+class ShellCommandNode(ExecutableNode):
     definition = NodeDefinition(
         node_type="shell_command",
         label="Shell Command",
@@ -98,17 +99,43 @@ class ShellCommandNode(NodeType):
         tags=("shell", "bash", "command", "script", "cli"),
         connectors=(inbound(name="Inputs"), outbound(("string", "json"), name="Output")),
         config_schema=(
-            ConfigField("command", "Command", "code", required=True),
+            ConfigField(
+                "command", "Command", "code", required=True, description="Its stdin is the input as JSON."
+            ),
             ConfigField("shell", "Shell", "enum", default="bash", options=("bash", "sh")),
-            ConfigField("working_dir", "Working directory", "string"),
-            ConfigField("env", "Environment variables", "object"),
+            ConfigField(
+                "working_dir",
+                "Working directory",
+                "string",
+                description="Relative to the run's directory, and inside it.",
+            ),
+            ConfigField("env", "Environment variables", "object", description="Names to string values."),
             ConfigField("timeout_seconds", "Timeout (seconds)", "number", default=300),
             ConfigField("output_format", "Output format", "enum", default="text", options=("text", "json")),
         ),
     )
 
+    @classmethod
+    def check(cls, data: Mapping[str, Any]) -> dict[str, str]:
+        from dagy.nodes import shell  # noqa: PLC0415 - subprocess and friends load when needed
 
-class SubflowNode(NodeType):
+        problems: dict[str, str] = {}
+        env, working_dir, timeout = data.get("env"), data.get("working_dir"), data.get("timeout_seconds")
+        if isinstance(env, dict) and (problem := shell.environment_problem(env)) is not None:
+            problems["env"] = problem
+        if isinstance(working_dir, str) and (problem := shell.working_dir_problem(working_dir)) is not None:
+            problems["working_dir"] = problem
+        if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout <= 0:
+            problems["timeout_seconds"] = "must be more than 0"
+        return problems
+
+    def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Any:
+        from dagy.nodes import shell  # noqa: PLC0415 - subprocess and friends load when the node runs
+
+        return shell.run_shell_command(config, context, node_input(inputs))
+
+
+class SubflowNode(ExecutableNode):
     definition = NodeDefinition(
         node_type="subflow",
         label="Subflow",
@@ -121,10 +148,29 @@ class SubflowNode(NodeType):
         config_schema=(
             ConfigField("flow_name", "Flow", "string", required=True),
             ConfigField("flow_version", "Version", "string", description="Defaults to the latest."),
-            ConfigField("parameters", "Parameters", "object"),
-            ConfigField("wait", "Wait for completion", "boolean", default=True),
+            ConfigField(
+                "parameters",
+                "Parameters",
+                "object",
+                description="The subflow's parameters; an object input adds its keys, replacing these.",
+            ),
         ),
     )
+
+    def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Any:
+        if context.run_subflow is None:
+            raise NodeError(
+                "subflow_unavailable", "This run has no way to run a subflow (it runs outside a worker)."
+            )
+        parameters = config.get("parameters") or {}
+        if not isinstance(parameters, Mapping):
+            raise NodeError("invalid_config", "parameters must be an object.")
+        value = node_input(inputs)
+        merged = {**parameters, **value} if isinstance(value, Mapping) else dict(parameters)
+        version = config.get("flow_version")
+        return context.run_subflow(
+            required_text(config, "flow_name"), str(version) if version else None, merged
+        )
 
 
 NODES: tuple[type[NodeType], ...] = (PythonFunctionNode, ShellCommandNode, SubflowNode)
