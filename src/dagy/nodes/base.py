@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,36 @@ class NodeError(Exception):
         self.message = message
 
 
+# Keys every node's data may hold, whatever its type: how the runtime executes it.
+MAX_NODE_RETRIES = 10
+EXECUTION_KEYS = ("retries", "retry_delay_seconds", "timeout_seconds")
+
+
+def execution_problems(data: Mapping[str, Any]) -> dict[str, str]:
+    """Problems with the execution keys of a node's data: `retries` (0-10 more tries after a
+    failure), `retry_delay_seconds` (>= 0, the wait between tries) and `timeout_seconds` (> 0, the
+    node's wall limit per try)."""
+    problems: dict[str, str] = {}
+    retries = data.get("retries")
+    if retries is not None and (not _is_int(retries) or not 0 <= retries <= MAX_NODE_RETRIES):
+        problems["retries"] = f"must be an integer from 0 to {MAX_NODE_RETRIES}"
+    delay = data.get("retry_delay_seconds")
+    if delay is not None and (not _is_number(delay) or delay < 0):
+        problems["retry_delay_seconds"] = "must be a number >= 0"
+    timeout = data.get("timeout_seconds")
+    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
+        problems["timeout_seconds"] = "must be a number > 0"
+    return problems
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class NodeType:
     """A node type the registry serves and validation checks; `ExecutableNode` adds `run()`."""
 
@@ -72,7 +103,7 @@ class NodeType:
     @classmethod
     def validate(cls, data: Mapping[str, Any]) -> dict[str, str]:
         """Problems with a node's `data`, as `{field: problem}`; empty when it is valid."""
-        return cls.definition.config_problems(data) | cls.check(data)
+        return cls.definition.config_problems(data) | execution_problems(data) | cls.check(data)
 
     @classmethod
     def check(cls, data: Mapping[str, Any]) -> dict[str, str]:

@@ -1,14 +1,199 @@
-"""Control flow: branching, looping and waiting inside a flow."""
+"""Control flow: branching, looping and waiting inside a flow.
+
+`condition` and `for_each` answer the runtime, not only a value: a `Branch` (which outgoing
+connector is live) and a `FanOut` (the items its direct successors run once each for). The
+runtime does the routing (docs/runs.md, "Branches and loops").
+"""
 
 from __future__ import annotations
 
-from dagy.nodes.base import NodeType
+import ast
+import operator
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
 from dagy.nodes.config import ConfigField
 from dagy.nodes.connectors import ANY, AT_MOST_ONE, inbound, outbound
 from dagy.nodes.definition import NodeDefinition
 
+TRUE_OUT, FALSE_OUT = "true_out", "false_out"
+MAX_EXPRESSION_CHARS = 2000
+MAX_SEQUENCE_RESULT = 100_000  # "x" * n and [0] * n beyond this are refused, not built
+MAX_POWER_EXPONENT = 1000
 
-class ConditionNode(NodeType):
+
+@dataclass(frozen=True)
+class Branch:
+    """A node's output sent down the outgoing edges leaving by `handle` only."""
+
+    handle: str
+    output: Any
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """The items a node's direct successors each run once for."""
+
+    items: list[Any]
+
+
+class ExpressionError(ValueError):
+    """An expression outside the language, or one that failed evaluating."""
+
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.Not: operator.not_,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    f.__name__: f
+    for f in (len, str, int, float, bool, any, all, min, max, sum, abs, round, sorted, list, dict, set)
+}
+CONSTANTS = {"True": True, "False": False, "None": None}
+VARIABLES = ("input", "params")
+
+
+def parse_expression(text: str) -> ast.Expression:
+    """Parse and check an expression: Python's expression syntax without attribute access to
+    `_` names, comprehensions, lambdas or calls other than `FUNCTIONS`."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"at most {MAX_EXPRESSION_CHARS} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"syntax error: {exc.msg}") from exc
+    for node in ast.walk(tree):
+        _check_node(node)
+    return tree
+
+
+_ALLOWED = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp,
+    ast.Constant, ast.Name, ast.Load, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Dict,
+    ast.Call, ast.Attribute, ast.keyword,
+    *_BINARY, *_UNARY, *_COMPARE,
+)  # fmt: skip
+
+
+def _check_node(node: ast.AST) -> None:
+    if not isinstance(node, _ALLOWED):
+        raise ExpressionError(f"{type(node).__name__} is not allowed in a condition")
+    if isinstance(node, ast.Name) and node.id not in (*VARIABLES, *CONSTANTS, *FUNCTIONS):
+        raise ExpressionError(f"unknown name {node.id!r}; use input, params or {', '.join(FUNCTIONS)}")
+    if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+        raise ExpressionError(f"attribute {node.attr!r} is not allowed")
+    if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+        raise ExpressionError(f"only these functions may be called: {', '.join(FUNCTIONS)}")
+
+
+def evaluate(tree: ast.Expression, names: Mapping[str, Any]) -> Any:
+    """Evaluate a checked expression with `names` (input, params) bound."""
+    try:
+        return _Evaluator(names).eval(tree.body)
+    except ExpressionError:
+        raise
+    except Exception as exc:  # the author's expression failed on this input (KeyError, TypeError, ...)
+        raise ExpressionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class _Evaluator:
+    def __init__(self, names: Mapping[str, Any]) -> None:
+        self.names = {**CONSTANTS, **FUNCTIONS, **names}
+
+    def eval(self, node: ast.expr) -> Any:  # noqa: C901, PLR0911, PLR0912 - one branch per syntax form
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.names[node.id]
+        if isinstance(node, ast.BoolOp):
+            return self._bool_op(node)
+        if isinstance(node, ast.BinOp):
+            return _binary(type(node.op), self.eval(node.left), self.eval(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](self.eval(node.operand))
+        if isinstance(node, ast.Compare):
+            return self._compare(node)
+        if isinstance(node, ast.IfExp):
+            return self.eval(node.body) if self.eval(node.test) else self.eval(node.orelse)
+        if isinstance(node, ast.Subscript):
+            return self.eval(node.value)[self.eval(node.slice)]
+        if isinstance(node, ast.Slice):
+            return slice(
+                *(self.eval(p) if p is not None else None for p in (node.lower, node.upper, node.step))
+            )
+        if isinstance(node, ast.List | ast.Tuple):
+            values = [self.eval(e) for e in node.elts]
+            return values if isinstance(node, ast.List) else tuple(values)
+        if isinstance(node, ast.Dict):
+            return {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values, strict=True) if k}
+        if isinstance(node, ast.Attribute):
+            return getattr(self.eval(node.value), node.attr)
+        if isinstance(node, ast.Call):
+            function = self.eval(node.func)
+            args = [self.eval(a) for a in node.args]
+            return function(*args, **{str(k.arg): self.eval(k.value) for k in node.keywords})
+        raise ExpressionError(f"{type(node).__name__} is not allowed in a condition")
+
+    def _bool_op(self, node: ast.BoolOp) -> Any:
+        value: Any = None
+        for operand in node.values:
+            value = self.eval(operand)
+            if isinstance(node.op, ast.And) != bool(value):
+                return value
+        return value
+
+    def _compare(self, node: ast.Compare) -> bool:
+        left = self.eval(node.left)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = self.eval(comparator)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+
+
+def _binary(op: type[ast.operator], left: Any, right: Any) -> Any:
+    """Arithmetic, refusing results that would exhaust the process (huge powers and repetitions)."""
+    if op is ast.Pow and isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
+        raise ExpressionError(f"exponents are limited to {MAX_POWER_EXPONENT}")
+    if op is ast.Mult:
+        sequence, count = (left, right) if isinstance(right, int) else (right, left)
+        repeated = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+        if repeated and len(sequence) * count > MAX_SEQUENCE_RESULT:
+            raise ExpressionError(f"a repeated sequence is limited to {MAX_SEQUENCE_RESULT} items")
+    return _BINARY[op](left, right)
+
+
+def _single_input(inputs: Mapping[str, Any]) -> Any:
+    return next(iter(inputs.values())) if inputs else None
+
+
+class ConditionNode(ExecutableNode):
     definition = NodeDefinition(
         node_type="condition",
         label="Condition",
@@ -28,13 +213,39 @@ class ConditionNode(NodeType):
                 "Expression",
                 "string",
                 required=True,
-                description="For example input['status'] == 'ok' or len(input) > 0.",
+                description=(
+                    "A Python expression over `input` (the upstream output) and `params`, e.g. "
+                    "input['status'] == 'ok' or len(input) > 0; calls limited to "
+                    + ", ".join(FUNCTIONS)
+                    + "."
+                ),
             ),
         ),
     )
 
+    @classmethod
+    def check(cls, data: Mapping[str, Any]) -> dict[str, str]:
+        expression = data.get("expression")
+        if not isinstance(expression, str) or not expression.strip():
+            return {}  # the config schema reports it
+        try:
+            parse_expression(expression)
+        except ExpressionError as exc:
+            return {"expression": str(exc)}
+        return {}
 
-class ForEachNode(NodeType):
+    def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Branch:
+        value = _single_input(inputs)
+        try:
+            tree = parse_expression(str(config["expression"]))
+            result = evaluate(tree, {"input": value, "params": context.params})
+        except ExpressionError as exc:
+            raise NodeError("invalid_expression", f"The condition's expression failed: {exc}") from exc
+        context.logger.info("condition %s: %s", context.node_id, bool(result))
+        return Branch(TRUE_OUT if result else FALSE_OUT, value)
+
+
+class ForEachNode(ExecutableNode):
     definition = NodeDefinition(
         node_type="for_each",
         label="For Each",
@@ -55,15 +266,44 @@ class ForEachNode(NodeType):
         ),
         config_schema=(
             ConfigField(
-                "items_path", "Items path", "string", description="Where the list is; empty: the input."
+                "items_path",
+                "Items path",
+                "string",
+                description="Dotted path to the list in the input (e.g. data.rows); empty: the input.",
             ),
             ConfigField("max_concurrency", "Parallel items", "integer", default=4),
             ConfigField("fail_fast", "Stop at the first failure", "boolean", default=True),
         ),
     )
 
+    @classmethod
+    def check(cls, data: Mapping[str, Any]) -> dict[str, str]:
+        concurrency = data.get("max_concurrency")
+        if isinstance(concurrency, int) and not 1 <= concurrency <= 64:
+            return {"max_concurrency": "must be from 1 to 64"}
+        return {}
 
-class DelayNode(NodeType):
+    def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> FanOut:
+        value = _single_input(inputs)
+        path = str(config.get("items_path") or "")
+        for part in filter(None, path.split(".")):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and _is_index(part, len(value)):
+                value = value[int(part)]
+            else:
+                raise NodeError("invalid_items", f"The input has nothing at {path!r} (stopped at {part!r}).")
+        if not isinstance(value, list):
+            where = f"at {path!r}" if path else "as its input"
+            raise NodeError("invalid_items", f"for_each needs a list {where}, got {type(value).__name__}.")
+        return FanOut(value)
+
+
+def _is_index(part: str, length: int) -> bool:
+    return part.lstrip("-").isdigit() and -length <= int(part) < length
+
+
+class DelayNode(ExecutableNode):
     definition = NodeDefinition(
         node_type="delay",
         label="Delay",
@@ -75,6 +315,18 @@ class DelayNode(NodeType):
         connectors=(inbound(cardinality=AT_MOST_ONE), outbound((ANY,))),
         config_schema=(ConfigField("seconds", "Seconds", "number", required=True),),
     )
+
+    @classmethod
+    def check(cls, data: Mapping[str, Any]) -> dict[str, str]:
+        seconds = data.get("seconds")
+        if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds < 0:
+            return {"seconds": "must be >= 0"}
+        return {}
+
+    def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Any:
+        # A cancelled run's process is killed, so a plain sleep is interruptible enough.
+        time.sleep(float(config["seconds"]))
+        return _single_input(inputs)
 
 
 NODES: tuple[type[NodeType], ...] = (ConditionNode, ForEachNode, DelayNode)

@@ -1,7 +1,8 @@
 """`python -m dagy.runtime [--parent-pid PID]`: run one run, payload on stdin, events on stdout.
 
 The worker starts one of these per run, so a run that crashes, leaks or hangs takes only its own
-process with it, and stopping a run is stopping a process.
+process with it, and stopping a run is stopping a process. The process imports what it needs
+before it reads its payload, so a worker may start one ahead and hand it the next run.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import logging
 import os
 import signal
 import sys
+from typing import Any
 
-from dagy.runtime.events import RESULT, EventWriter, LogStream
+from dagy.runtime.events import DEFAULT_LOG_MAX_BYTES, RESULT, EventWriter, LogStream
 from dagy.runtime.flow_spec import run_flow_spec
+from dagy.runtime.redaction import Redactor
+from dagy.runtime.scope import RunResult
 
 _PR_SET_PDEATHSIG = 1
 
@@ -32,22 +36,42 @@ def _die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)  # the worker died before the request took effect
 
 
+def execute(payload: dict[str, Any], events: EventWriter) -> RunResult:
+    """A code flow (an artifact to call) or a flow spec (nodes to walk)."""
+    if payload.get("artifact_path"):
+        from dagy.runtime.code_flow import run_code_flow  # noqa: PLC0415 - only code flows need it
+
+        result: RunResult = run_code_flow(payload, events)
+        return result
+    return run_flow_spec(payload, events)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dagy.runtime")
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)
-    payload = json.loads(sys.stdin.read())
-    events = EventWriter(sys.stdout)
+    payload = json.loads(sys.stdin.read() or "{}")
+    real_stdout = sys.stdout
+    # The deployment environment's variables are the process's too, as a program would expect.
+    os.environ.update({str(k): str(v) for k, v in (payload.get("env") or {}).items()})
+    events = EventWriter(
+        real_stdout,
+        redactor=Redactor((payload.get("secrets") or {}).values()),
+        log_max_bytes=int(payload.get("log_max_bytes") or DEFAULT_LOG_MAX_BYTES),
+    )
     stream = LogStream(events)
     sys.stdout = sys.stderr = stream
     logging.basicConfig(level=logging.INFO, stream=stream, format="[%(levelname)s] %(message)s", force=True)
     try:
-        result = run_flow_spec(payload, events)
+        result = execute(payload, events)
     finally:
         stream.flush_partial()
-    events.emit({"event": RESULT, "status": result.status, "output": result.output, "error": result.error})
-    return 0
+    error = events.redact.error(result.error)
+    events.emit({"event": RESULT, "status": result.status, "output": result.output, "error": error})
+    real_stdout.flush()
+    # Threads a node timeout abandoned may still be running: the run is over, they end with it.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 One event per line: `log` (a line of the run's output), `node` (a node run's state) and, last,
 `result`. Anything else on stdout (a C extension writing to fd 1, a child process) is not JSON and
 the worker treats it as a log line, so nothing a run prints is lost.
+
+Log lines pass the run's `Redactor` (secret values become `***`) and a per-run byte cap: past it,
+one marker line says so and later lines are dropped cheaply while the run goes on.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ import threading
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from dagy.runtime.redaction import NO_REDACTION, Redactor
+
 LOG = "log"
 NODE = "node"
 RESULT = "result"
 EVENT_TYPES = frozenset({LOG, NODE, RESULT})
 MAX_LINE_CHARS = 16_000
+DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024
 
 
 def now_iso() -> str:
@@ -37,12 +43,46 @@ def parse_event(line: str) -> dict[str, Any] | None:
     return None
 
 
+def truncation_marker(max_bytes: int) -> str:
+    return f"[dagy] log truncated after {max_bytes} bytes; later lines dropped"
+
+
+class LogBudget:
+    """Counts a run's log bytes against its cap; thread-safe."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.spent = 0
+        self.exhausted = False
+        self._lock = threading.Lock()
+
+    def take(self, message: str) -> str | None:
+        """The line to write: `message`, the truncation marker (once, when the cap is crossed), or
+        None (dropped)."""
+        with self._lock:
+            if self.exhausted:
+                return None
+            self.spent += len(message.encode(errors="replace")) + 1
+            if self.spent <= self.max_bytes:
+                return message
+            self.exhausted = True
+            return truncation_marker(self.max_bytes)
+
+
 class EventWriter:
     """Writes events to the worker; thread-safe so nodes running in threads may log."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        redactor: Redactor = NO_REDACTION,
+        log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
+    ) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        self.redact = redactor
+        self.budget = LogBudget(log_max_bytes)
 
     def emit(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, default=str, separators=(",", ":"))
@@ -51,7 +91,9 @@ class EventWriter:
             self._stream.flush()
 
     def log(self, message: str) -> None:
-        self.emit({"event": LOG, "timestamp": now_iso(), "message": message[:MAX_LINE_CHARS]})
+        line = self.budget.take(message)
+        if line is not None:
+            self.emit({"event": LOG, "timestamp": now_iso(), "message": self.redact(line[:MAX_LINE_CHARS])})
 
 
 class LogStream(io.TextIOBase):
@@ -67,9 +109,14 @@ class LogStream(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
+        if self._writer.budget.exhausted:  # past the cap: drop without splitting lines
+            return len(text)
         with self._lock:
             self._buffer += text
             *lines, self._buffer = self._buffer.split("\n")
+            if len(self._buffer) > MAX_LINE_CHARS:  # a line that never ends is cut, not hoarded
+                lines.append(self._buffer[:MAX_LINE_CHARS])
+                self._buffer = ""
         for line in lines:
             self._writer.log(line.rstrip("\r"))
         return len(text)

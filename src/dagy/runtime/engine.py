@@ -1,0 +1,316 @@
+"""The engine: a flow spec's nodes run as soon as their upstreams finish, independent ones at once.
+
+The main thread decides and records; a bounded pool of threads (`max_parallel_nodes`) runs nodes.
+Outputs are keyed by node id, so what a run computes never depends on timing.
+
+A node runs when at least one incoming edge is live and none of its upstreams failed. An edge is
+live when its source completed and, for a `condition`, leaves by the branch taken. A failure skips
+everything downstream of it ("doomed"); a branch not taken skips the nodes reached only through it.
+The direct successors of a `for_each` run once per item (`mapping.py`). Nodes an earlier attempt
+completed are not run again (`completed_nodes`), except `condition` and `for_each`, which are pure
+and cheap and are evaluated again to know where the run goes.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagy.nodes import NodeContext, NodeError
+from dagy.nodes.control_flow import Branch, FanOut
+from dagy.runtime.events import NODE, now_iso
+from dagy.runtime.graph import FlowGraph
+from dagy.runtime.mapping import run_mapped
+from dagy.runtime.node_call import (
+    NodeFailed,
+    TryPolicy,
+    call_with_tries,
+    check_output,
+    error_of,
+    executable_type,
+    prepare_config,
+)
+from dagy.runtime.scope import RunResult, RunScope
+
+MAX_SUBFLOW_DEPTH = 5
+RE_EVALUATED_ON_RESUME = frozenset({"condition", "for_each"})
+
+
+@dataclass
+class Outcome:
+    """What running one node came to."""
+
+    status: str  # completed | failed
+    output: Any = None
+    error: dict[str, Any] | None = None
+    tries: int = 1
+    branch: str | None = None
+    items: list[Any] | None = None
+
+
+@dataclass
+class _State:
+    outputs: dict[str, Any] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)
+    fan_outs: dict[str, list[Any]] = field(default_factory=dict)
+    doomed: set[str] = field(default_factory=set)  # failed, or downstream of a failure
+    finished: set[str] = field(default_factory=set)
+    first_error: dict[str, Any] | None = None
+
+
+class Engine:
+    """Runs one flow spec: the run's own, or a subflow's (`prefix` names its node runs)."""
+
+    def __init__(
+        self,
+        scope: RunScope,
+        spec: dict[str, Any],
+        *,
+        parameters: dict[str, Any],
+        prefix: str = "",
+        depth: int = 0,
+    ) -> None:
+        self.scope = scope
+        self.spec = spec
+        self.parameters = parameters
+        self.prefix = prefix
+        self.depth = depth
+        self.state = _State()
+        self.graph = FlowGraph(nodes={}, order=[], incoming={}, sinks=[])
+
+    def run(self) -> RunResult:
+        if not self.spec.get("nodes"):
+            message = "The flow version has no flow spec nodes to run."
+            return RunResult(status="failed", error={"type": "invalid_flow", "message": message})
+        try:
+            graph = self.graph = FlowGraph.from_spec(self.spec)
+        except (ValueError, KeyError) as exc:
+            return RunResult(
+                status="failed", error={"type": "invalid_flow", "message": f"The flow spec: {exc}"}
+            )
+        self._walk(graph)
+        if self.state.first_error is not None:
+            return RunResult(status="failed", error=self.state.first_error)
+        outputs = self.state.outputs
+        if len(graph.sinks) == 1:
+            return RunResult(status="completed", output=outputs.get(graph.sinks[0]))
+        return RunResult(status="completed", output={s: outputs[s] for s in graph.sinks if s in outputs})
+
+    def _walk(self, graph: FlowGraph) -> None:
+        pending = list(graph.order)
+        running: dict[Future[Outcome], str] = {}
+        workers = max(1, self.scope.max_parallel_nodes)
+        with ThreadPoolExecutor(workers, thread_name_prefix="dagy-node") as pool:
+            while pending or running:
+                for node_id in self._ready(graph, pending):
+                    pending.remove(node_id)
+                    future = self._start(graph, node_id, pool)
+                    if future is not None:
+                        running[future] = node_id
+                if not running:
+                    continue
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._record(running.pop(future), future.result())
+
+    def _ready(self, graph: FlowGraph, pending: list[str]) -> list[str]:
+        finished = self.state.finished
+        return [n for n in pending if all(up in finished for up in graph.upstream(n))]
+
+    def _start(self, graph: FlowGraph, node_id: str, pool: ThreadPoolExecutor) -> Future[Outcome] | None:
+        """Skip, resume or submit a node whose upstreams all finished."""
+        node, state = graph.nodes[node_id], self.state
+        upstream = graph.upstream(node_id)
+        if any(up in state.doomed for up in upstream):
+            state.doomed.add(node_id)
+            return self._skip(node)
+        live = [
+            link.source
+            for link in graph.incoming[node_id]
+            if link.source in state.outputs
+            and (link.source not in state.branches or link.handle in (None, state.branches[link.source]))
+        ]
+        if upstream and not live:
+            return self._skip(node)
+        resumed = self.scope.completed_nodes.get(self.prefix + node_id, _ABSENT)
+        if resumed is not _ABSENT and str(node.get("type")) not in RE_EVALUATED_ON_RESUME:
+            self._emit(node, "completed", started_at=None, output=resumed, tries=None, resumed=True)
+            self._record(node_id, Outcome("completed", output=resumed, tries=0))
+            return None
+        inputs = {up: state.outputs[up] for up in dict.fromkeys(live)}
+        fan_out = [up for up in upstream if up in state.fan_outs]
+        if fan_out:
+            return pool.submit(self._execute_mapped, node, inputs, fan_out)
+        return pool.submit(self._execute, node, inputs)
+
+    def _skip(self, node: dict[str, Any] | Any) -> None:
+        self.state.finished.add(str(node["id"]))
+        self._emit(node, "skipped", started_at=None, tries=None)
+
+    def _record(self, node_id: str, outcome: Outcome) -> None:
+        state = self.state
+        state.finished.add(node_id)
+        if outcome.status == "failed":
+            state.doomed.add(node_id)
+            state.first_error = state.first_error or outcome.error
+            return
+        state.outputs[node_id] = outcome.output
+        if outcome.branch is not None:
+            state.branches[node_id] = outcome.branch
+        if outcome.items is not None:
+            state.fan_outs[node_id] = outcome.items
+
+    def _execute(self, node: dict[str, Any], inputs: dict[str, Any]) -> Outcome:
+        started_at = now_iso()
+        self._emit(node, "running", started_at=started_at, tries=1)
+        data = node.get("data") or {}
+        try:
+            node_type = executable_type(node)
+            config = prepare_config(node_type, data, self.scope.secrets)
+            context = self.context(str(node["id"]))
+
+            def once() -> Any:
+                output = node_type().run(inputs, config, context)
+                check_output(output)
+                return output
+
+            output, tries = call_with_tries(
+                once,
+                TryPolicy.of(config),
+                describe=lambda exc: self._error(exc, node),
+                on_retry=lambda tries, error: self._retrying(node, started_at, tries, error),
+            )
+        except NodeFailed as failed:
+            return self._failed(node, started_at, failed.error, failed.tries)
+        except Exception as exc:
+            return self._failed(node, started_at, self._error(exc, node), 1)
+        return self._completed(node, started_at, output, tries)
+
+    def _execute_mapped(self, node: dict[str, Any], inputs: dict[str, Any], fan_out: list[str]) -> Outcome:
+        started_at = now_iso()
+        self._emit(node, "running", started_at=started_at, tries=1)
+        try:
+            if len(fan_out) > 1:
+                raise NodeError(
+                    "invalid_flow", f"A node may follow one for_each only, not {', '.join(fan_out)}."
+                )
+            source = fan_out[0]
+            node_type = executable_type(node)
+            config = prepare_config(node_type, node.get("data") or {}, self.scope.secrets)
+            output, tries = run_mapped(
+                node_type(),
+                config,
+                self.context(str(node["id"])),
+                inputs,
+                source=source,
+                items=self.state.fan_outs[source],
+                options=self._fan_out_options(source),
+                describe=lambda exc: self._error(exc, node),
+            )
+        except NodeFailed as failed:
+            return self._failed(node, started_at, failed.error, failed.tries)
+        except Exception as exc:
+            return self._failed(node, started_at, self._error(exc, node), 1)
+        return self._completed(node, started_at, output, tries)
+
+    def _fan_out_options(self, source: str) -> dict[str, Any]:
+        data = self.graph.nodes[source].get("data") or {}
+        return {
+            "max_concurrency": int(data.get("max_concurrency") or 4),
+            "fail_fast": data.get("fail_fast", True) is not False,
+        }
+
+    def _completed(self, node: dict[str, Any], started_at: str, output: Any, tries: int) -> Outcome:
+        outcome = Outcome("completed", output=output, tries=tries)
+        shown = output
+        if isinstance(output, Branch):
+            outcome.output, outcome.branch = output.output, output.handle
+            shown = output.output
+        elif isinstance(output, FanOut):
+            outcome.output, outcome.items = output.items, output.items
+            shown = {"items": len(output.items)}
+        self._emit(node, "completed", started_at=started_at, output=shown, tries=tries)
+        return outcome
+
+    def _failed(self, node: dict[str, Any], started_at: str, error: dict[str, Any], tries: int) -> Outcome:
+        error = {**error, "node_id": self.prefix + str(node["id"])}
+        self._emit(node, "failed", started_at=started_at, error=error, tries=tries)
+        return Outcome("failed", error=error, tries=tries)
+
+    def _retrying(self, node: dict[str, Any], started_at: str, tries: int, error: dict[str, Any]) -> None:
+        self._emit(node, "retrying", started_at=started_at, error=error, tries=tries)
+
+    def _error(self, exc: BaseException, node: dict[str, Any]) -> dict[str, Any]:
+        return error_of(exc, self.prefix + str(node["id"]), str(node.get("type")), self.scope.events.redact)
+
+    def context(self, node_id: str) -> NodeContext:
+        scope = self.scope
+        return NodeContext(
+            run_id=scope.run_id,
+            node_id=self.prefix + node_id,
+            params=self.parameters,
+            logger=logging.getLogger(f"dagy.run.{self.prefix}{node_id}"),
+            env=scope.env,
+            flow_name=scope.flow_name,
+            org_id=scope.org_id,
+            attempt=scope.attempt,
+            settings=scope.settings,
+            store=scope.store,
+            run_subflow=lambda name, version, parameters: self.run_subflow(
+                node_id, name, version, parameters
+            ),
+        )
+
+    def run_subflow(
+        self, node_id: str, flow_name: str, flow_version: str | None, parameters: dict[str, Any]
+    ) -> Any:
+        """Run another flow's spec inline with this engine; its node runs are `<node id>/<child id>`."""
+        key = f"{flow_name}@{flow_version}" if flow_version else flow_name
+        child = self.scope.subflows.get(key)
+        if child is None:
+            raise NodeError("unknown_subflow", f"Flow {key!r} was not sent with this run (does it exist?).")
+        if self.depth + 1 > MAX_SUBFLOW_DEPTH:
+            raise NodeError("subflow_depth", f"Subflows nest at most {MAX_SUBFLOW_DEPTH} deep.")
+        engine = Engine(
+            self.scope,
+            dict(child.get("flow_spec") or {}),
+            parameters=dict(parameters or {}),
+            prefix=f"{self.prefix}{node_id}/",
+            depth=self.depth + 1,
+        )
+        result = engine.run()
+        if result.status != "completed":
+            error = result.error or {}
+            raise NodeError("subflow_failed", f"Subflow {key} failed: {error.get('message')}")
+        return result.output
+
+    def _emit(
+        self,
+        node: dict[str, Any] | Any,
+        status: str,
+        *,
+        started_at: str | None,
+        tries: int | None,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+        resumed: bool = False,
+    ) -> None:
+        event = {
+            "event": NODE,
+            "node_id": self.prefix + str(node["id"]),
+            "node_type": str(node.get("type")),
+            "status": status,
+            "started_at": started_at,
+            "completed_at": now_iso() if status not in ("running", "retrying") else None,
+            "output": output,
+            "error": error,
+            "tries": tries,
+        }
+        if resumed:
+            event["resumed"] = True
+        self.scope.events.emit(event)
+
+
+_ABSENT = object()
