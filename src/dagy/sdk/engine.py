@@ -107,6 +107,7 @@ def _execute(
         if hit is not _MISSING:
             return _complete_from_cache(run, record, hit)
     record.started_at = time.time()
+    record.tries = 1
     if listener is not None:
         listener(record, RUNNING)
     token = current_task_run.set(record)
@@ -131,7 +132,6 @@ def _tries(
     run: FlowRun[Any], task: Task[..., Any], record: TaskRun, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     while True:
-        record.tries += 1
         try:
             if task.timeout_seconds is None:
                 return task.fn(*args, **kwargs)
@@ -148,6 +148,7 @@ def _tries(
             time.sleep(delay)
         record.status = RUNNING
         record.exception = None
+        record.tries += 1
 
 
 def _call_with_timeout(
