@@ -73,3 +73,35 @@ def app_with_embedded_worker(settings: Settings) -> FastAPI:
         migrate=False,
         background=background_parts(settings, worker=True, services=True, in_process_worker=True),
     )
+
+
+def worker_headers(settings: Settings) -> dict[str, str]:
+    """The installation worker token, which serves every org."""
+    assert settings.worker_token is not None
+    return {"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"}
+
+
+def claim_runs(
+    client: TestClient,
+    headers: dict[str, str],
+    executor: str,
+    *,
+    worker_id: str = "w1",
+    wait: float = 0,
+    capacity: int = 10,
+) -> list[dict[str, Any]]:
+    """`POST /workers/claim` as the worker whose credentials are `headers`."""
+    body = {"worker_id": worker_id, "executor": executor, "capacity": capacity, "wait_seconds": wait}
+    response = client.post("/v1/workers/claim", headers=headers, json=body)
+    assert response.status_code == 200, response.text
+    runs: list[dict[str, Any]] = response.json()["runs"]
+    return runs
+
+
+def api_key(client: TestClient, caller: Caller, *scopes: str) -> dict[str, str]:
+    """Headers carrying a new API key of the caller's org with `scopes`."""
+    response = client.post(
+        "/v1/api-keys", headers=caller.headers, json={"name": unique("key"), "scopes": list(scopes)}
+    )
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['key']}"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +38,11 @@ class ClaimedRun:
     artifact: dict[str, str] | None = None
 
 
+# The server takes at most 2,000 node-run reports per request; larger buffers go in several requests.
+NODE_RUN_BATCH = 1000
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Claim:
     runs: list[ClaimedRun]
@@ -51,7 +57,10 @@ def api_base_url(url: str) -> str:
 
 
 class WorkerApi:
-    """One HTTP client per worker; `transport` lets an in-process worker speak to an ASGI app."""
+    """One HTTP client per worker; `transport` lets an in-process worker speak to an ASGI app.
+
+    `token` is the installation's worker token (every org's runs) or an org's API key (that org's).
+    """
 
     def __init__(
         self,
@@ -126,8 +135,30 @@ class WorkerApi:
     async def report_node_runs(
         self, run_id: str, *, worker_id: str, attempt: int, node_runs: list[dict[str, Any]]
     ) -> None:
-        body = {"worker_id": worker_id, "attempt": attempt, "node_runs": node_runs}
-        await self._post(f"/workers/runs/{run_id}/nodes", body)
+        """Report node runs in order, `NODE_RUN_BATCH` per request. Repeating a report is harmless: a
+        finished node keeps its first result."""
+        for start in range(0, len(node_runs), NODE_RUN_BATCH):
+            chunk = node_runs[start : start + NODE_RUN_BATCH]
+            body = {"worker_id": worker_id, "attempt": attempt, "node_runs": chunk}
+            await self._post(f"/workers/runs/{run_id}/nodes", body)
+
+    async def download_artifact(self, run_id: str, *, worker_id: str, attempt: int, dest: Path) -> Path:
+        """Stream the run's code artifact (a zip) to `dest`; a partial file is removed on failure."""
+        params = {"worker_id": worker_id, "attempt": attempt}
+        try:
+            async with self._http.stream(
+                "GET", f"/workers/runs/{run_id}/artifact", params=params
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise_for_error(response)
+                with dest.open("wb") as file:
+                    async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK_BYTES):
+                        file.write(chunk)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        return dest
 
     async def complete(
         self,

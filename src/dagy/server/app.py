@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -31,7 +33,7 @@ from dagy.server.domains.orgs.router import router as orgs_router
 from dagy.server.domains.runs.router import router as runs_router
 from dagy.server.domains.secrets.router import router as secrets_router
 from dagy.server.domains.workers.router import router as workers_router
-from dagy.server.orchestration import RunQueueSignal
+from dagy.server.orchestration import RunQueueSignal, listen_for_queued_runs
 from dagy.server.settings import Settings
 
 log = logging.getLogger("dagy.server")
@@ -74,6 +76,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            if not db.is_sqlite:  # wake-ups from the other server processes on the database
+                listener = asyncio.create_task(listen_for_queued_runs(db.engine.url, app.state.run_queue))
+                stack.push_async_callback(_cancelled, listener)
             for part in background or []:
                 stop = await part(app)
                 stack.push_async_callback(stop)
@@ -96,7 +101,7 @@ def create_app(
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     app.state.login_throttle = LoginThrottle(settings.login_failures_per_minute)
     app.state.health = HealthMonitor(db=db, store=store, objects_dir=settings.home / "objects")
-    app.state.run_queue = RunQueueSignal.attached_to(db.sessions)
+    app.state.run_queue = RunQueueSignal.attached_to(db.sessions, cross_process=not db.is_sqlite)
     app.state.exception_recorder = TraceStore(settings.home / "exceptions").record
     install_error_handlers(app)
     for router in ROUTERS:
@@ -111,3 +116,9 @@ def create_app(
         max_body_bytes=settings.max_request_bytes,
     )
     return app
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,7 +1,7 @@
 """Run state: the states, the ordered rules, and `set_run_state()`, the only writer of run status."""
 
-from dagy.server.orchestration.policy import set_node_run_state, set_run_state
-from dagy.server.orchestration.rules import LEASE_EXPIRED
+from dagy.server.orchestration.policy import ON_RETRY, advance_node_run, set_run_state
+from dagy.server.orchestration.rules import LEASE_EXPIRED, MISSING_SECRET, SECRET_UNREADABLE
 from dagy.server.orchestration.states import (
     ACTIVE_RUN_STATES,
     TERMINAL_NODE_RUN_STATES,
@@ -9,16 +9,20 @@ from dagy.server.orchestration.states import (
     NodeRunState,
     RunState,
 )
-from dagy.server.orchestration.wakeup import RunQueueSignal
+from dagy.server.orchestration.wakeup import RunQueueSignal, listen_for_queued_runs
 
 __all__ = [
     "ACTIVE_RUN_STATES",
     "LEASE_EXPIRED",
+    "MISSING_SECRET",
+    "ON_RETRY",
+    "SECRET_UNREADABLE",
     "TERMINAL_NODE_RUN_STATES",
     "TERMINAL_RUN_STATES",
     "NodeRunState",
     "RunQueueSignal",
     "RunState",
-    "set_node_run_state",
+    "advance_node_run",
+    "listen_for_queued_runs",
     "set_run_state",
 ]

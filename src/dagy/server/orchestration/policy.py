@@ -7,17 +7,19 @@ bookkeeping of a state lives in one place whoever asked for it: the API, a worke
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dagy.server.db.models import NodeRun, Run
+from dagy.server.db.models import Run, RunEvent
 from dagy.server.errors import InvalidInput
 from dagy.server.orchestration.rules import RUN_POLICY, Transition
 from dagy.server.orchestration.states import TERMINAL_NODE_RUN_STATES, NodeRunState, RunState
 from dagy.server.orchestration.wakeup import mark_runs_queued
+
+ON_RETRY = "on_retry"
 
 
 def set_run_state(
@@ -51,9 +53,24 @@ def set_run_state(
             rule.apply(transition)
     _ENTER[transition.proposed](transition)
     run.status = transition.proposed
+    if transition.retried:
+        session.add(_retry_event(transition))
     if transition.proposed == RunState.QUEUED:
-        mark_runs_queued(session)
+        mark_runs_queued(session, run.executor)
     return transition.proposed
+
+
+def _retry_event(t: Transition) -> RunEvent:
+    """A failed attempt went back to the queue: alert rules on `on_retry` see it, with the error."""
+    run = t.run
+    return RunEvent(
+        org_id=run.org_id,
+        run_id=run.id,
+        type=ON_RETRY,
+        node_id=None,
+        payload={"attempt": run.attempt, "retry_count": run.retry_count, "error": t.error},
+        created_at=t.now,
+    )
 
 
 def _enter_queued(t: Transition) -> None:
@@ -111,24 +128,32 @@ _ENTER: dict[RunState, Callable[[Transition], None]] = {
 }
 
 
-def set_node_run_state(
-    node_run: NodeRun,
+def advance_node_run(
+    current: Mapping[str, Any] | None,
     proposed: NodeRunState,
     *,
+    tries: int | None,
     started_at: datetime | None,
     completed_at: datetime | None,
     output: Any = None,
     error: dict[str, Any] | None = None,
-) -> None:
-    """Record a node's state as its worker reports it. A finished node stays finished: a repeated
-    or reordered report cannot turn a completed node back into a running one."""
-    current = NodeRunState(node_run.status) if node_run.status is not None else None
-    if current in TERMINAL_NODE_RUN_STATES:
-        if current != proposed:
-            raise InvalidInput(f"Node {node_run.node_id} is already {current}; it cannot become {proposed}.")
-        return
-    node_run.status = proposed
-    node_run.started_at = node_run.started_at or started_at
-    node_run.completed_at = completed_at if proposed in TERMINAL_NODE_RUN_STATES else None
-    node_run.output = output
-    node_run.error = error
+) -> dict[str, Any] | None:
+    """The fields a worker's report writes to a node run, given the fields it has (`current`, None for
+    a node not recorded yet); None when the report changes nothing.
+
+    A finished node stays finished and its first result stands: a report repeated by a worker that
+    retries a flush, or one that arrives out of order, is ignored rather than refused, so the batch
+    that carries it is still recorded. `tries` is kept when a report leaves it out.
+    """
+    if current is not None and current["status"] in TERMINAL_NODE_RUN_STATES:
+        return None
+    finished = proposed in TERMINAL_NODE_RUN_STATES
+    known_tries = current["tries"] if current is not None else 1
+    return {
+        "status": str(proposed),
+        "tries": tries if tries is not None else known_tries,
+        "started_at": (current["started_at"] if current is not None else None) or started_at,
+        "completed_at": completed_at if finished else None,
+        "output": output,
+        "error": error,
+    }

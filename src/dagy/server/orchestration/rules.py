@@ -26,6 +26,10 @@ LEASE_EXPIRED = "lease_expired"
 # A run whose worker vanished did not fail by itself, so it is re-queued at least this many times
 # even when the run allows no retries (docs/runs.md, "Leases and the reaper").
 MIN_LEASE_EXPIRY_RETRIES = 1
+MISSING_SECRET = "missing_secret"  # noqa: S105 - an error type, not a password
+SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - an error type, not a password
+# Failures another attempt cannot heal: the run fails at once, whatever retries it has left.
+PERMANENT_FAILURES = frozenset({MISSING_SECRET, SECRET_UNREADABLE})
 
 
 @dataclass
@@ -117,10 +121,16 @@ class RequeueExpiredLeases(RunRule):
 
 class RetryFailedAttempts(RunRule):
     """A failed attempt with retries left goes back to the queue: transient failures (a flaky API,
-    a restarted database) heal without anyone pressing a button."""
+    a restarted database) heal without anyone pressing a button. A permanent failure (a secret the
+    flow names does not exist) is not retried: every attempt would fail the same way, and each
+    would take a worker's slot for nothing."""
 
     FROM_STATES = frozenset({RunState.RUNNING})
     TO_STATES = frozenset({RunState.FAILED})
+
+    def applies(self, transition: Transition) -> bool:
+        error_type = (transition.error or {}).get("type")
+        return super().applies(transition) and error_type not in PERMANENT_FAILURES
 
     def apply(self, transition: Transition) -> None:
         run = transition.run

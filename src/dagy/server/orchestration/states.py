@@ -28,6 +28,7 @@ LEGAL_RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
 
 class NodeRunState(StrEnum):
     RUNNING = "running"
+    RETRYING = "retrying"  # a try failed and the node is tried again (node-level retries)
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"

@@ -35,7 +35,7 @@ from dagy.server.domains.flows.schemas import (
     FlowVersionList,
     FlowVersionRead,
 )
-from dagy.server.domains.flows.spec import code_hash, org_flow_spec_problems
+from dagy.server.domains.flows.spec import code_hash, registration_problems
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.settings import Settings
@@ -185,8 +185,12 @@ def _checked_name(session: Session, org_id: str, data: FlowCreate, settings: Set
         else:
             name = spec_name
     if data.flow_spec is not None:
-        problems |= org_flow_spec_problems(
-            session, org_id=org_id, spec=data.flow_spec, max_bytes=settings.max_flow_spec_bytes
+        problems |= registration_problems(
+            session,
+            org_id=org_id,
+            spec=data.flow_spec,
+            artifact_s3_uri=data.artifact_s3_uri,
+            max_bytes=settings.max_flow_spec_bytes,
         )
     uri = data.artifact_s3_uri
     if name is not None and uri is not None and not uri.startswith("s3://"):

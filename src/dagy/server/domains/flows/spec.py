@@ -5,6 +5,9 @@ edges, the graph (acyclic), node types (built-in or the org's custom ones), each
 against its type's config schema, and each edge against the connectors it joins. Builder fields
 (a node's `position`, an edge's `id` or `label`) are ignored. The server only parses what it is
 given: node code is compiled to find syntax errors, never run.
+
+A code flow (`@flow`/`@task`) registers `{"entrypoint": "module:function"}` as its spec, with the
+artifact that holds the module: no nodes, no edges; its tasks become node runs when it runs.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import keyword
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ MAX_EDGES = 5000
 MAX_NODE_ID = 128
 MAX_PROBLEMS = 100  # a broken 1 MB spec should not answer with a 1 MB error body
 ROOT = "flow_spec"
+ENTRYPOINT = "entrypoint"
 
 
 def canonical_json(spec: Mapping[str, Any]) -> str:
@@ -45,6 +50,43 @@ def org_flow_spec_problems(
 ) -> dict[str, str]:
     """`flow_spec_problems` with the org's custom node types known."""
     return flow_spec_problems(spec, custom_node_definitions(session, org_id=org_id), max_bytes=max_bytes)
+
+
+def registration_problems(
+    session: Session,
+    *,
+    org_id: str,
+    spec: Mapping[str, Any],
+    artifact_s3_uri: str | None,
+    max_bytes: int = DEFAULT_MAX_SPEC_BYTES,
+) -> dict[str, str]:
+    """The problems of a spec registered as a flow version: a code flow's entry point, else a DAG."""
+    if ENTRYPOINT in spec:
+        check_size(spec, max_bytes)
+        return code_flow_spec_problems(spec, artifact_s3_uri=artifact_s3_uri)
+    return org_flow_spec_problems(session, org_id=org_id, spec=spec, max_bytes=max_bytes)
+
+
+def code_flow_spec_problems(spec: Mapping[str, Any], *, artifact_s3_uri: str | None) -> dict[str, str]:
+    """A code flow's spec names its entry point, `module:function` (a dotted module path and a
+    function name), and nothing to run beside it; the code itself is in the artifact."""
+    problems: dict[str, str] = {}
+    if not _is_entrypoint(spec.get(ENTRYPOINT)):
+        problems[f"{ROOT}.{ENTRYPOINT}"] = "module:function, such as etl.flows:daily (a dotted module path)"
+    for key in ("nodes", "edges"):
+        if key in spec:
+            problems[f"{ROOT}.{key}"] = f"a code flow (flow_spec.entrypoint) has no {key}; its tasks are code"
+    if artifact_s3_uri is None:
+        problems["artifact_s3_uri"] = "required with flow_spec.entrypoint: the artifact holding the code"
+    return problems
+
+
+def _is_entrypoint(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > 255 or value.count(":") != 1:
+        return False
+    module, function = value.split(":")
+    names = [*module.split("."), function]
+    return all(name.isidentifier() and name.isascii() and not keyword.iskeyword(name) for name in names)
 
 
 def check_size(spec: Mapping[str, Any], max_bytes: int = DEFAULT_MAX_SPEC_BYTES) -> None:

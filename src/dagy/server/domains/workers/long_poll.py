@@ -1,8 +1,9 @@
 """The claim long poll: hold a worker's claim until a run is queued for it, or the wait is over.
 
 Dispatch is pushed, not polled (DESIGN.md §3): a run queued in this process wakes the waiting
-claims at once; the claim also re-checks the database at least once a second, which covers runs
-queued by another replica until `LISTEN/NOTIFY` carries that wake-up too.
+claims waiting for its executor at once, and on PostgreSQL so does a run queued by another server
+process (`LISTEN/NOTIFY`, orchestration/wakeup.py). The claim also re-checks the database at least
+once a second, which covers a listener that is reconnecting.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dagy.server.domains.workers import service
 from dagy.server.domains.workers.schemas import ClaimedRun, ClaimRequest
 from dagy.server.domains.workers.service import WorkerScope
 from dagy.server.orchestration import RunQueueSignal
+from dagy.server.settings import Settings
 
 RECHECK_SECONDS = 1.0
 
@@ -26,11 +28,14 @@ async def claim(
     data: ClaimRequest,
     lease_seconds: float,
     max_wait_seconds: float,
+    settings: Settings,
 ) -> list[ClaimedRun]:
     deadline = time.monotonic() + min(data.wait_seconds, max_wait_seconds)
-    with signal.listening() as waiter:
+    with signal.listening(data.executor) as waiter:
         while True:
-            runs = await tx.run(service.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds)
+            runs = await tx.run(
+                service.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds, settings=settings
+            )
             remaining = deadline - time.monotonic()
             if runs or remaining <= 0:
                 return runs

@@ -1,15 +1,21 @@
-"""`/workers/...`: the protocol `dagy worker` speaks. Authenticated by the installation worker token."""
+"""`/workers/...`: the protocol `dagy worker` speaks (docs/workers.md).
+
+Authenticated by the installation worker token (every org's runs) or by an org's API key holding
+`WORKER_KEY_SCOPES` (that org's runs only).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
 
 from dagy.server.api.deps import SettingsDep, Tx
-from dagy.server.api.security import CurrentPrincipal
+from dagy.server.api.security import CurrentActor
 from dagy.server.domains.workers import long_poll, service
 from dagy.server.domains.workers.schemas import (
+    WORKER_ID_PATTERN,
     Accepted,
     ClaimRequest,
     ClaimResponse,
@@ -28,12 +34,27 @@ from dagy.server.orchestration import RunQueueSignal
 router = APIRouter(prefix="/workers", tags=["Workers"])
 
 
-async def worker_scope(principal: CurrentPrincipal) -> WorkerScope:
-    """The installation worker token serves every org. An org API key with a worker scope would map
-    to `WorkerScope(org_id=key's org)` here; nothing else changes (docs/runs.md)."""
+# A worker receives flow specs, decrypted secrets and runs them: an org's key serves as a worker
+# only when it may do all three itself.
+WORKER_KEY_SCOPES = ("flows.read", "runs.trigger", "secrets.read")
+
+
+async def worker_scope(actor: CurrentActor) -> WorkerScope:
+    """The installation worker token serves every org; an org's API key with the worker scopes
+    serves its own org. Sessions of users are not workers."""
+    principal = actor.principal
+    assert principal is not None  # CurrentActor always carries the authenticated principal
     if principal.kind == PrincipalKind.WORKER:
-        return WorkerScope(org_id=None)
-    raise PermissionDenied("The worker protocol needs a worker token.")
+        return WorkerScope(org_id=None, actor=actor)
+    if principal.kind == PrincipalKind.API_KEY and principal.org_id is not None:
+        missing = [scope for scope in WORKER_KEY_SCOPES if scope not in principal.permissions]
+        if not missing:
+            return WorkerScope(org_id=principal.org_id, actor=actor)
+        raise PermissionDenied(
+            f"A worker's API key needs the scopes {', '.join(WORKER_KEY_SCOPES)}.",
+            details={"scopes": f"missing: {', '.join(missing)}"},
+        )
+    raise PermissionDenied("The worker protocol needs the worker token or an org's API key.")
 
 
 async def run_queue(request: Request) -> RunQueueSignal:
@@ -58,6 +79,7 @@ async def claim_runs(
         data=body,
         lease_seconds=queue.lease_seconds,
         max_wait_seconds=queue.claim_wait_seconds,
+        settings=settings,
     )
     return ClaimResponse(
         runs=runs, heartbeat_seconds=queue.heartbeat_seconds, lease_seconds=queue.lease_seconds
@@ -86,3 +108,25 @@ async def report_node_runs(run_id: str, body: NodeRunBatch, tx: Tx, scope: Scope
 @router.post("/runs/{run_id}/complete", response_model=CompletionResponse)
 async def complete_run(run_id: str, body: RunCompletion, tx: Tx, scope: Scope) -> CompletionResponse:
     return await tx.run(service.complete_run, scope=scope, run_id=run_id, data=body)
+
+
+@router.get("/runs/{run_id}/artifact", response_class=FileResponse)
+async def download_artifact(
+    run_id: str,
+    tx: Tx,
+    scope: Scope,
+    settings: SettingsDep,
+    *,
+    worker_id: Annotated[str, Query(pattern=WORKER_ID_PATTERN)],
+    attempt: Annotated[int, Query(ge=1)],
+) -> FileResponse:
+    """The code flow's zip, streamed to the worker holding the run's lease."""
+    path = await tx.run(
+        service.artifact_path,
+        scope=scope,
+        run_id=run_id,
+        worker_id=worker_id,
+        attempt=attempt,
+        settings=settings,
+    )
+    return FileResponse(path, media_type="application/zip", filename=f"{run_id}.zip")

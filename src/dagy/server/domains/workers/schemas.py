@@ -31,6 +31,22 @@ class ClaimRequest(RequestModel):
     wait_seconds: float = Field(0, ge=0, le=60, description="Long-poll this long when nothing is queued.")
 
 
+class Subflow(ResponseModel):
+    flow_name: str
+    flow_version: str
+    flow_spec: dict[str, Any] | None
+
+
+class Artifact(ResponseModel):
+    uri: str = Field(description="`artifact_s3_uri` of the version; fetch it with `GET .../artifact`.")
+    entrypoint: str | None = Field(description="`module:function` the runtime calls.")
+
+
+class ExecutionLimits(ResponseModel):
+    memory_mb: int
+    timeout_seconds: int
+
+
 class ClaimedRun(ResponseModel):
     run_id: str
     attempt: int
@@ -41,6 +57,19 @@ class ClaimedRun(ResponseModel):
     parameters: dict[str, Any]
     execution_mode: str
     lease_expires_at: Timestamp
+    deployment_name: str | None
+    secrets: dict[str, str] = Field(
+        description='Values of the secrets the flow spec and its subflows reference as {"secret": name}.'
+    )
+    env: dict[str, str] = Field(description="Variables of the deployment's environment.")
+    completed_nodes: dict[str, Any] = Field(
+        description="node_id -> output of nodes earlier attempts completed; the attempt resumes after them."
+    )
+    subflows: dict[str, Subflow] = Field(
+        description="`name` (latest) or `name@version` -> the flow version a subflow node runs."
+    )
+    limits: ExecutionLimits
+    artifact: Artifact | None = Field(description="A code flow's artifact.")
 
 
 class ClaimResponse(ResponseModel):
@@ -75,16 +104,20 @@ class NodeRunReport(RequestModel):
     node_id: str = Field(min_length=1, max_length=128)
     node_type: str = Field(min_length=1, max_length=64)
     status: NodeRunState
+    tries: int | None = Field(None, ge=1, le=10_000, description="Tries so far (node-level retries + 1).")
     started_at: UTCTime | None = None
     completed_at: UTCTime | None = None
     output: Any = None
     error: dict[str, Any] | None = None
 
 
+MAX_NODE_RUN_REPORTS = 2000
+
+
 class NodeRunBatch(RequestModel):
     worker_id: WorkerId
     attempt: Attempt
-    node_runs: list[NodeRunReport] = Field(max_length=500)
+    node_runs: list[NodeRunReport] = Field(max_length=MAX_NODE_RUN_REPORTS)
 
 
 class RunCompletion(RequestModel):

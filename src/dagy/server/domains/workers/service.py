@@ -1,8 +1,8 @@
 """The server's side of the worker protocol, and the reaper's one decision.
 
 A worker acts within a `WorkerScope`: the installation worker token serves every org (scope
-`org_id=None`); an org's API key would serve that org only — every query here already filters by
-the scope's org, so accepting such keys is a change to the router's dependency alone.
+`org_id=None`); an org's API key serves that org only — every query here filters by the scope's
+org, so another org's run does not exist for such a worker (404).
 
 Every write names the worker and the attempt. A write for an attempt that is not the run's
 current one, or from a worker that no longer holds the lease, is a `Conflict` (409): a worker that
@@ -12,14 +12,18 @@ comes back after its lease expired cannot overwrite the attempt that replaced it
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dagy.server.db.base import utcnow
-from dagy.server.db.models import NodeRun, Run, RunLog
+from dagy.server.db.base import new_id, utcnow
+from dagy.server.db.models import FlowVersion, Run, RunLog
+from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.workers import repository as repo
+from dagy.server.domains.workers.payload import UnresolvedSecret, run_payload
 from dagy.server.domains.workers.schemas import (
     Accepted,
     ClaimedRun,
@@ -31,23 +35,38 @@ from dagy.server.domains.workers.schemas import (
     NodeRunBatch,
     RunCompletion,
 )
-from dagy.server.errors import Conflict, NotFound
-from dagy.server.orchestration import LEASE_EXPIRED, RunState, set_node_run_state, set_run_state
+from dagy.server.errors import Conflict, InvalidInput, NotFound
+from dagy.server.identity import SYSTEM_ACTOR, Actor
+from dagy.server.orchestration import (
+    LEASE_EXPIRED,
+    ON_RETRY,
+    NodeRunState,
+    RunState,
+    advance_node_run,
+    set_run_state,
+)
+from dagy.server.settings import Settings
 
 MAX_OUTPUT_BYTES = 1024 * 1024
+OBJECTS_DIR = "objects"
 
 
 @dataclass(frozen=True)
 class WorkerScope:
-    """Which org's runs a worker may see: None is every org (the installation worker token)."""
+    """Which org's runs a worker may see: None is every org (the installation worker token).
+    `actor` is the worker as the audit trail names it."""
 
     org_id: str | None
+    actor: Actor = field(default=SYSTEM_ACTOR)
 
 
 def claim_runs(
-    session: Session, *, scope: WorkerScope, data: ClaimRequest, lease_seconds: float
+    session: Session, *, scope: WorkerScope, data: ClaimRequest, lease_seconds: float, settings: Settings
 ) -> list[ClaimedRun]:
-    """Claim up to `capacity` queued runs of the executor, in queue order, in this one transaction."""
+    """Claim up to `capacity` queued runs of the executor, in queue order, in this one transaction.
+
+    A run whose secrets cannot be handed out fails here and is not part of the answer.
+    """
     now = repo.database_now(session)
     lease_expires_at = now + timedelta(seconds=lease_seconds)
     runs = repo.lock_queued_runs(session, executor=data.executor, limit=data.capacity, org_id=scope.org_id)
@@ -62,21 +81,49 @@ def claim_runs(
             lease_owner=data.worker_id,
             lease_expires_at=lease_expires_at,
         )
-        claimed.append(
-            ClaimedRun(
-                run_id=run.id,
-                attempt=run.attempt,
-                org_id=run.org_id,
-                flow_name=run.flow_name,
-                flow_version=run.flow_version,
-                flow_spec=versions[run.flow_version_id].flow_spec,
-                parameters=run.parameters,
-                execution_mode=run.execution_mode,
-                lease_expires_at=lease_expires_at,
-            )
-        )
+        version = versions[run.flow_version_id]
+        try:
+            payload = run_payload(session, run, version, settings=settings)
+        except UnresolvedSecret as missing:
+            set_run_state(session, run, RunState.FAILED, now=now, error=missing.error)
+            continue
+        _audit_secret_reads(session, scope, run, data.worker_id, sorted(payload["secrets"]))
+        claimed.append(_claimed(run, version, lease_expires_at, payload))
     session.flush()
     return claimed
+
+
+def _claimed(run: Run, version: FlowVersion, lease_expires_at: Any, payload: dict[str, Any]) -> ClaimedRun:
+    return ClaimedRun(
+        run_id=run.id,
+        attempt=run.attempt,
+        org_id=run.org_id,
+        flow_name=run.flow_name,
+        flow_version=run.flow_version,
+        flow_spec=version.flow_spec,
+        parameters=run.parameters,
+        execution_mode=run.execution_mode,
+        lease_expires_at=lease_expires_at,
+        **payload,
+    )
+
+
+def _audit_secret_reads(
+    session: Session, scope: WorkerScope, run: Run, worker_id: str, names: list[str]
+) -> None:
+    """One row per claimed run that received secret values: which secrets, which worker, which attempt."""
+    if not names:
+        return
+    record(
+        session,
+        actor=scope.actor,
+        action=Action.READ,
+        resource_type="run",
+        resource_id=run.id,
+        resource_name=run.run_slug,
+        changes={"secrets_read": names, "worker_id": worker_id, "attempt": run.attempt},
+        org_id=run.org_id,
+    )
 
 
 def heartbeat(
@@ -109,25 +156,84 @@ def append_logs(session: Session, *, scope: WorkerScope, run_id: str, data: LogB
 
 
 def report_node_runs(session: Session, *, scope: WorkerScope, run_id: str, data: NodeRunBatch) -> Accepted:
-    """Insert or advance one node-run row per (attempt, node)."""
+    """Insert or advance one node-run row per (attempt, node): the batch's new rows in one INSERT,
+    its changed rows in one UPDATE, and an `on_retry` run event for each `retrying` report."""
     run = _current_attempt(session, scope, run_id, data.worker_id, data.attempt)
+    known = repo.node_run_states(session, run.id, data.attempt, {r.node_id for r in data.node_runs})
+    now = utcnow()
+    new: dict[str, dict[str, Any]] = {}
+    changed: dict[str, dict[str, Any]] = {}
+    events: list[dict[str, Any]] = []
     for report in data.node_runs:
-        node_run = repo.get_node_run(session, run.id, data.attempt, report.node_id)
-        if node_run is None:
-            node_run = NodeRun(
-                run_id=run.id, attempt=data.attempt, node_id=report.node_id, node_type=report.node_type
-            )
-            session.add(node_run)
-        set_node_run_state(
-            node_run,
+        current = new.get(report.node_id) or changed.get(report.node_id) or known.get(report.node_id)
+        fields = advance_node_run(
+            current,
             report.status,
+            tries=report.tries,
             started_at=report.started_at,
             completed_at=report.completed_at,
             output=report.output,
             error=report.error,
         )
-    session.flush()
+        if fields is None:
+            continue
+        if report.node_id in known:
+            changed[report.node_id] = {**known[report.node_id], **fields, "updated_at": now}
+        else:
+            identity = {"run_id": run.id, "attempt": data.attempt, "node_id": report.node_id}
+            row_id = new[report.node_id]["id"] if report.node_id in new else new_id("node")
+            new[report.node_id] = {"id": row_id, **identity, "node_type": report.node_type, **fields}
+            new[report.node_id]["updated_at"] = now
+        if report.status == NodeRunState.RETRYING:
+            events.append(_node_retry_event(run, data.attempt, fields, report.node_id, now))
+    repo.insert_node_runs(session, list(new.values()))
+    repo.update_node_runs(session, [_update_row(row) for row in changed.values()])
+    repo.insert_run_events(session, events)
     return Accepted(run_id=run.id, accepted=len(data.node_runs))
+
+
+_UPDATED_FIELDS = ("id", "status", "tries", "started_at", "completed_at", "output", "error", "updated_at")
+
+
+def _update_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in _UPDATED_FIELDS}
+
+
+def _node_retry_event(
+    run: Run, attempt: int, fields: dict[str, Any], node_id: str, now: Any
+) -> dict[str, Any]:
+    return {
+        "id": new_id("rev"),
+        "org_id": run.org_id,
+        "run_id": run.id,
+        "type": ON_RETRY,
+        "node_id": node_id,
+        "payload": {"attempt": attempt, "tries": fields["tries"], "error": fields["error"]},
+        "created_at": now,
+    }
+
+
+def artifact_path(
+    session: Session, *, scope: WorkerScope, run_id: str, worker_id: str, attempt: int, settings: Settings
+) -> Path:
+    """The code flow's zip in the local object store, for the worker holding the run's lease."""
+    run = _current_attempt(session, scope, run_id, worker_id, attempt, lock=False)
+    version = repo.flow_versions(session, [run.flow_version_id])[run.flow_version_id]
+    uri = version.artifact_s3_uri
+    if uri is None:
+        raise NotFound("This run's flow version has no artifact.")
+    if uri.startswith("s3://"):  # 400, not 409: a worker reads 409 as a lost lease
+        raise InvalidInput(
+            "The artifact is in an external S3 bucket; the server does not fetch external artifacts yet. "
+            "Register the flow with an artifact in the server's object store (dagy/flows/...).",
+            details={"artifact_s3_uri": uri},
+            code="external_artifact",
+        )
+    root = (settings.home / OBJECTS_DIR).resolve()
+    path = (root / uri).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise NotFound("The artifact is not in the object store.", details={"artifact_s3_uri": uri})
+    return path
 
 
 def complete_run(
@@ -173,8 +279,11 @@ def reap_expired_leases(session: Session, *, limit: int) -> int:
     return len(runs)
 
 
-def _current_attempt(session: Session, scope: WorkerScope, run_id: str, worker_id: str, attempt: int) -> Run:
-    run = repo.lock_run(session, run_id, org_id=scope.org_id)
+def _current_attempt(
+    session: Session, scope: WorkerScope, run_id: str, worker_id: str, attempt: int, *, lock: bool = True
+) -> Run:
+    find = repo.lock_run if lock else repo.get_run
+    run = find(session, run_id, org_id=scope.org_id)
     if run is None:
         raise NotFound("Run not found.")
     if run.attempt != attempt or run.lease_owner != worker_id:
