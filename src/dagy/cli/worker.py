@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,13 +29,47 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
     drain_seconds: Annotated[
         float, typer.Option(min=0, help="On shutdown, time running runs get to finish.")
     ] = 30.0,
+    max_parallel_nodes: Annotated[
+        int,
+        typer.Option(
+            envvar="DAGY_MAX_PARALLEL_NODES", min=1, max=64, help="Nodes of one run executed at once."
+        ),
+    ] = 4,
+    log_max_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="DAGY_RUN_LOG_MAX_BYTES", min=1024, help="A run's log is cut past this many bytes."
+        ),
+    ] = 10 * 1024 * 1024,
+    mode_limits: Annotated[
+        str,
+        typer.Option(
+            envvar="DAGY_EXECUTION_MODE_LIMITS",
+            help='JSON {"mode": {"memory_mb": N, "timeout_seconds": N}}: this host\'s limits per mode.',
+        ),
+    ] = "",
 ) -> None:
     """Claim queued runs and execute each in its own subprocess until stopped (SIGTERM, Ctrl-C)."""
+    from dagy.runtime.limits import parse_mode_limits
     from dagy.worker import Worker, WorkerConfig
+    from dagy.worker.config import RUNTIME_VARIABLES
 
+    try:
+        limits = parse_mode_limits(mode_limits)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mode-limits") from exc
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = WorkerConfig(
-        url=url, token=token, executor=executor, concurrency=concurrency, drain_seconds=drain_seconds
+        url=url,
+        token=token,
+        executor=executor,
+        concurrency=concurrency,
+        drain_seconds=drain_seconds,
+        max_parallel_nodes=max_parallel_nodes,
+        log_max_bytes=log_max_bytes,
+        mode_limits=limits,
+        # The host's own settings for its runs (SSRF guard, SMTP, vector store) pass through as set.
+        runtime_env={name: os.environ[name] for name in RUNTIME_VARIABLES if name in os.environ},
     )
     if worker_id:
         config.worker_id = worker_id

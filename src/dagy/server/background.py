@@ -56,12 +56,32 @@ def _embedded_worker_part(settings: Settings, *, in_process: bool) -> Background
             concurrency=settings.worker_concurrency,
             claim_wait_seconds=min(settings.queue.claim_wait_seconds, EMBEDDED_CLAIM_WAIT_SECONDS),
             drain_seconds=EMBEDDED_DRAIN_SECONDS,
+            max_parallel_nodes=settings.max_parallel_nodes,
+            log_max_bytes=settings.run_log_max_bytes,
+            runtime_env=runtime_env(settings),
+            objects_dir=str(settings.home / "objects"),
+            mode_limits=settings.execution_mode_limits,
         )
         transport = httpx.ASGITransport(app=app) if in_process else None
         worker = Worker(config, transport=transport)
         return _start_loop(worker.run)
 
     return start
+
+
+def runtime_env(settings: Settings) -> dict[str, str]:
+    """What the server's settings let the embedded worker's runs do (dagy.nodes.RuntimeSettings)."""
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+    return {
+        "DAGY_ALLOW_PRIVATE_NETWORK": "true" if settings.allow_private_network else "false",
+        "DAGY_SMTP_HOST": settings.smtp_host,
+        "DAGY_SMTP_PORT": str(settings.smtp_port),
+        "DAGY_SMTP_USERNAME": settings.smtp_username,
+        "DAGY_SMTP_PASSWORD": password,
+        "DAGY_SMTP_FROM": settings.smtp_from,
+        "DAGY_SMTP_STARTTLS": "true" if settings.smtp_starttls else "false",
+        "DAGY_VECTOR_DIR": str(settings.home / "vectors"),
+    }
 
 
 def own_url(settings: Settings) -> str:

@@ -15,6 +15,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from dagy.runtime.limits import mode_limits_problems
+
 # A worker pool's name is an executor name, so it must pass the API's executor pattern (flows, runs,
 # `dagy worker --executor`); `local` and `flow-executor` are built in.
 WORKER_POOL_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
@@ -99,6 +101,30 @@ class Settings(BaseSettings):
         4, ge=1, le=256, description="Runs the embedded worker of `dagy server` executes at once."
     )
     queue: RunQueueSettings = Field(default_factory=RunQueueSettings)
+    max_parallel_nodes: int = Field(
+        4, ge=1, le=64, description="Nodes of one run the embedded worker executes at once."
+    )
+    run_log_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="A run's log is cut past this many bytes (one marker line says so); the run goes on.",
+    )
+    execution_mode_limits: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='JSON {"mode": {"memory_mb": N, "timeout_seconds": N}} overriding the execution modes\' '
+        "limits (docs/runs.md) for the runs of the embedded worker.",
+    )
+    allow_private_network: bool = Field(
+        False,
+        description="Let nodes reach loopback, private and link-local addresses (the SSRF guard off): "
+        "tests and on-premises services only.",
+    )
+    smtp_host: str = Field("", description="SMTP server `email_send` nodes use when they name none.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of DAGY_SMTP_HOST.")
+    smtp_username: str = Field("", description="Login at DAGY_SMTP_HOST; empty sends without one.")
+    smtp_password: SecretStr | None = Field(None, description="Password of DAGY_SMTP_USERNAME.")
+    smtp_from: str = Field("dagy@localhost", description="Sender of emails that name none.")
+    smtp_starttls: bool = Field(True, description="Upgrade SMTP connections with STARTTLS.")
 
     @field_validator("superadmin_emails", mode="before")
     @classmethod
@@ -131,6 +157,14 @@ class Settings(BaseSettings):
             if not re.fullmatch(WORKER_POOL_PATTERN, name):
                 raise ValueError(f"{name!r}: 1-64 lowercase letters, digits, _ or -, starting with a letter")
         return list(dict.fromkeys(value))
+
+    @field_validator("execution_mode_limits")
+    @classmethod
+    def _check_mode_limits(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        problem = mode_limits_problems(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _defaults_from_home(self) -> Settings:

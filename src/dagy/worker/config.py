@@ -1,4 +1,4 @@
-"""A worker's settings: where the server is, what it runs, how many at once."""
+"""A worker's settings: where the server is, what it runs, how many at once, what runs may use."""
 
 from __future__ import annotations
 
@@ -8,6 +8,21 @@ import secrets
 import socket
 import sys
 from dataclasses import dataclass, field
+
+from dagy.runtime.events import DEFAULT_LOG_MAX_BYTES
+from dagy.runtime.scope import DEFAULT_MAX_PARALLEL_NODES
+
+# What the host lets runs do, passed to each run's process (dagy.nodes.settings.RuntimeSettings).
+RUNTIME_VARIABLES = (
+    "DAGY_ALLOW_PRIVATE_NETWORK",
+    "DAGY_SMTP_HOST",
+    "DAGY_SMTP_PORT",
+    "DAGY_SMTP_USERNAME",
+    "DAGY_SMTP_PASSWORD",
+    "DAGY_SMTP_FROM",
+    "DAGY_SMTP_STARTTLS",
+    "DAGY_VECTOR_DIR",
+)
 
 
 def default_worker_id() -> str:
@@ -24,8 +39,18 @@ class WorkerConfig:
     concurrency: int = 4
     worker_id: str = field(default_factory=default_worker_id)
     claim_wait_seconds: float = 25.0
-    stop_grace_seconds: float = 10.0  # SIGTERM to SIGKILL when a run is cancelled
+    stop_grace_seconds: float = 3.0  # SIGTERM to SIGKILL when a run is cancelled or out of time
     drain_seconds: float = 30.0  # on shutdown, how long running runs may finish before they are stopped
     log_flush_seconds: float = 0.5
     log_batch_lines: int = 500
     python: str = sys.executable
+    max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES  # nodes of one run executing at once
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES  # a run's log past this is cut with one marker line
+    # Variables every run's process gets (RUNTIME_VARIABLES: SSRF guard, SMTP, vector store).
+    runtime_env: dict[str, str] = field(default_factory=dict)
+    # Dagy's object store folder (the embedded worker's DAGY_HOME/objects); None: runs have none.
+    objects_dir: str | None = None
+    # execution mode -> {"memory_mb", "timeout_seconds"}: this host's limits, over the claim's.
+    mode_limits: dict[str, dict[str, float]] = field(default_factory=dict)
+    memory_poll_seconds: float = 0.25
+    spare_process: bool = True  # keep one run process started ahead, waiting for its payload

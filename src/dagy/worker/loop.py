@@ -17,6 +17,7 @@ import httpx
 
 from dagy.client import ApiError, WorkerApi
 from dagy.worker.config import WorkerConfig
+from dagy.worker.processes import Launcher
 from dagy.worker.supervisor import RunSupervisor
 
 log = logging.getLogger("dagy.worker")
@@ -31,6 +32,7 @@ class Worker:
         self.config = config
         self.api = WorkerApi(config.url, config.token, transport=transport)
         self._active: set[asyncio.Task[None]] = set()
+        self.launcher = Launcher(config)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info(
@@ -40,10 +42,12 @@ class Worker:
             self.config.concurrency,
             self.config.url,
         )
+        self.launcher.prepare()
         try:
             await self._claim_loop(stop)
         finally:
             await self._drain()
+            await self.launcher.close()
             await self.api.aclose()
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
@@ -77,7 +81,7 @@ class Worker:
             if claim is None:  # stopped while waiting
                 return
             for run in claim.runs:
-                supervisor = RunSupervisor(self.api, self.config, run, claim.heartbeat_seconds)
+                supervisor = RunSupervisor(self.api, self.config, run, claim.heartbeat_seconds, self.launcher)
                 task = asyncio.create_task(supervisor.execute(), name=f"run-{run.run_id}")
                 self._active.add(task)
                 task.add_done_callback(self._finished)

@@ -1,9 +1,9 @@
-"""One claimed run: its subprocess, its heartbeats, its logs and node runs, its result.
+"""One claimed run: its subprocess, its heartbeats, its logs and node runs, its limits, its result.
 
-The run executes in its own process (`python -m dagy.runtime`), in its own session and process
-group, so stopping it (cancel, lease lost, shutdown) stops everything it started. Logs and node
-runs are forwarded in batches; a 409 from any write means the lease was lost: the process is
-stopped and nothing more is reported, because another attempt owns the run now.
+The run executes in its own process (`python -m dagy.runtime`, see processes.py), in its own
+session and process group, so stopping it (cancel, lease lost, limits, shutdown) stops everything
+it started. Logs and node runs are forwarded in batches; a 409 from any write means the lease was
+lost: the process is stopped and nothing more is reported, because another attempt owns the run now.
 """
 
 from __future__ import annotations
@@ -14,36 +14,57 @@ import json
 import logging
 import os
 import signal
-import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from dagy.client import ApiError, ClaimedRun, LeaseLost, WorkerApi
 from dagy.runtime import LOG, NODE, RESULT, parse_event
-from dagy.runtime.events import now_iso
+from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
+from dagy.runtime.limits import limits_for
+from dagy.runtime.redaction import Redactor
 from dagy.worker.config import WorkerConfig
+from dagy.worker.processes import Launcher, RunProcess
+from dagy.worker.watchdog import Breach, watch
 
 log = logging.getLogger("dagy.worker")
 
-STREAM_LIMIT = 32 * 1024 * 1024  # one event line may carry a large node output
 MAX_BUFFERED_LINES = 20_000
-_TOKEN_VARIABLES = ("DAGY_WORKER_TOKEN", "DAGY_TOKEN", "DAGY_API_KEY")
+NODE_BATCH = 500
+# The fields of a node event the server's node-run report takes.
+NODE_REPORT_KEYS = ("node_id", "node_type", "status", "started_at", "completed_at", "output", "error")
+ARTIFACT_FILE = "artifact.zip"
 
 
 class RunSupervisor:
     def __init__(
-        self, api: WorkerApi, config: WorkerConfig, run: ClaimedRun, heartbeat_seconds: float
+        self,
+        api: WorkerApi,
+        config: WorkerConfig,
+        run: ClaimedRun,
+        heartbeat_seconds: float,
+        launcher: Launcher | None = None,
     ) -> None:
         self.api = api
         self.config = config
         self.run = run
         self.heartbeat_seconds = heartbeat_seconds
+        self.launcher = launcher or Launcher(config)
         self.lease_lost = False
         self.cancel_requested = False
         self.result: dict[str, Any] | None = None
+        self.breach: Breach | None = None
+        self.limits = {
+            **limits_for(run.execution_mode),
+            **run.limits,
+            **config.mode_limits.get(run.execution_mode, {}),
+        }
+        self.redact = Redactor(run.secrets.values())
+        self._raw_budget = LogBudget(config.log_max_bytes)  # lines that were not the runtime's events
         self._logs: list[dict[str, str]] = []
         self._node_runs: list[dict[str, Any]] = []
+        self._running_nodes: dict[str, None] = {}  # node ids in start order: who ran when killed
         self._stderr_tail: list[str] = []
         self._process: asyncio.subprocess.Process | None = None
         self._finished = asyncio.Event()  # the process ended: the flusher sends what is left and stops
@@ -56,90 +77,140 @@ class RunSupervisor:
     async def execute(self) -> None:
         """Run to the end and report, unless the lease is lost. Cancelling this coroutine (worker
         shutdown) stops the process and reports nothing: the lease expires and the run is re-queued."""
-        with tempfile.TemporaryDirectory(prefix=f"dagy-{self.run.run_id}-") as workdir:
-            process = await self._spawn(workdir)
+        started = await self.launcher.take()
+        process = self._process = started.process
+        try:
+            try:
+                await self._send_payload(started)
+            except (httpx.HTTPError, ApiError, OSError) as exc:
+                await self._fail_to_start(exc)
+                return
             heartbeats = asyncio.create_task(self._heartbeats())
             flushes = asyncio.create_task(self._flushes())
+            limits = asyncio.create_task(self._enforce_limits(process.pid))
             try:
                 assert process.stdout is not None and process.stderr is not None
                 await asyncio.gather(self._read_stdout(process.stdout), self._read_stderr(process.stderr))
                 returncode = await process.wait()
             finally:
                 heartbeats.cancel()
+                limits.cancel()
                 self._finished.set()
-                await asyncio.gather(heartbeats, flushes, return_exceptions=True)
+                await asyncio.gather(heartbeats, flushes, limits, return_exceptions=True)
                 if process.returncode is None:
                     await self.stop_process()
+        finally:
+            await started.discard()
         if not self.lease_lost:
             await self._report(returncode)
 
-    async def _spawn(self, workdir: str) -> asyncio.subprocess.Process:
-        env = {k: v for k, v in os.environ.items() if k not in _TOKEN_VARIABLES}  # user code never sees it
-        env["PYTHONUNBUFFERED"] = "1"
-        self._process = await asyncio.create_subprocess_exec(
-            self.config.python,
-            "-m",
-            "dagy.runtime",
-            "--parent-pid",
-            str(os.getpid()),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=workdir,
-            env=env,
-            start_new_session=True,
-            limit=STREAM_LIMIT,
-        )
-        payload = {
-            "run_id": self.run.run_id,
-            "attempt": self.run.attempt,
-            "org_id": self.run.org_id,
-            "flow_spec": self.run.flow_spec,
-            "parameters": self.run.parameters,
-        }
-        assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps(payload).encode())
-        await self._process.stdin.drain()
-        self._process.stdin.close()
-        log.info("run %s attempt %d started (pid %d)", self.run.run_id, self.run.attempt, self._process.pid)
-        return self._process
+    async def _send_payload(self, started: RunProcess) -> None:
+        payload = self._payload()
+        if self.run.artifact:
+            dest = Path(started.workdir) / ARTIFACT_FILE
+            await self.api.download_artifact(self.run.run_id, **self._ids, dest=dest)
+            payload |= {"artifact_path": str(dest), "entrypoint": self.run.artifact.get("entrypoint")}
+        stdin = started.process.stdin
+        assert stdin is not None
+        stdin.write(json.dumps(payload).encode())
+        await stdin.drain()
+        stdin.close()
+        log.info("run %s attempt %d started (pid %d)", self.run.run_id, self.run.attempt, started.process.pid)
 
-    async def stop_process(self) -> None:
+    async def _fail_to_start(self, exc: BaseException) -> None:
+        if isinstance(exc, LeaseLost):
+            return
+        error = {
+            "type": "artifact_unavailable",
+            "message": f"The code flow's artifact could not be fetched: {exc}",
+        }
+        with contextlib.suppress(httpx.HTTPError, ApiError):
+            await self.api.complete(self.run.run_id, **self._ids, status="failed", output=None, error=error)
+
+    def _payload(self) -> dict[str, Any]:
+        run = self.run
+        return {
+            "run_id": run.run_id,
+            "attempt": run.attempt,
+            "org_id": run.org_id,
+            "flow_name": run.flow_name,
+            "flow_version": run.flow_version,
+            "deployment_name": run.deployment_name,
+            "flow_spec": run.flow_spec,
+            "parameters": run.parameters,
+            "secrets": run.secrets,
+            "env": run.env,
+            "completed_nodes": run.completed_nodes,
+            "subflows": run.subflows,
+            "limits": self.limits,
+            "max_parallel_nodes": self.config.max_parallel_nodes,
+            "objects_dir": self.config.objects_dir,
+            "log_max_bytes": self.config.log_max_bytes,
+        }
+
+    async def stop_process(self, *, grace: float | None = None) -> None:
         """SIGTERM the run's process group, SIGKILL it after the grace period."""
         process = self._process
         if process is None or process.returncode is not None:
             return
+        grace = self.config.stop_grace_seconds if grace is None else grace
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
         try:
-            await asyncio.wait_for(process.wait(), self.config.stop_grace_seconds)
+            await asyncio.wait_for(process.wait(), grace)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
+
+    async def _enforce_limits(self, pid: int) -> None:
+        breach = await watch(pid, self.limits, poll_seconds=self.config.memory_poll_seconds)
+        if self.cancel_requested or self.lease_lost:
+            return
+        self.breach = breach
+        log.warning("run %s: %s", self.run.run_id, breach.message)
+        # Memory keeps growing: kill at once. Out of time: the usual grace to clean up.
+        await self.stop_process(grace=0 if breach.kind == "memory" else None)
 
     async def _read_stdout(self, stream: asyncio.StreamReader) -> None:
         async for raw in stream:
             line = raw.decode(errors="replace").rstrip("\n")
             event = parse_event(line)
             if event is None:
-                self._add_log(line)
+                self._add_raw_log(line)
             elif event["event"] == LOG:
                 self._logs.append({"timestamp": str(event["timestamp"]), "message": str(event["message"])})
             elif event["event"] == NODE:
-                self._node_runs.append({k: v for k, v in event.items() if k != "event"})
+                self._add_node_run(event)
             elif event["event"] == RESULT:
                 self.result = event
             self._trim_buffer()
 
     async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
         async for raw in stream:
-            line = raw.decode(errors="replace").rstrip("\n")
+            line = self.redact(raw.decode(errors="replace").rstrip("\n"))
             self._stderr_tail = [*self._stderr_tail[-19:], line]
-            self._add_log(line)
+            self._add_raw_log(line)
+            self._trim_buffer()
+
+    def _add_node_run(self, event: dict[str, Any]) -> None:
+        node_id, status = str(event["node_id"]), event.get("status")
+        if status in ("running", "retrying"):
+            self._running_nodes[node_id] = None
+        else:
+            self._running_nodes.pop(node_id, None)
+        report = {key: event.get(key) for key in NODE_REPORT_KEYS}
+        if event.get("tries") is not None:
+            report["tries"] = event["tries"]
+        self._node_runs.append(report)
+
+    def _add_raw_log(self, message: str) -> None:
+        line = self._raw_budget.take(message)
+        if line is not None:
+            self._add_log(self.redact(line))
 
     def _add_log(self, message: str) -> None:
-        self._logs.append({"timestamp": now_iso(), "message": message[:16_000]})
+        self._logs.append({"timestamp": now_iso(), "message": message[:MAX_LINE_CHARS]})
 
     def _trim_buffer(self) -> None:
         """The server is unreachable and lines pile up: keep the newest, say what was dropped."""
@@ -180,22 +251,37 @@ class RunSupervisor:
     async def _flush(self) -> None:
         """Send buffered node runs and log lines; keep them for the next try when the server is away."""
         try:
-            if self._node_runs:
-                batch = self._node_runs
-                await self.api.report_node_runs(self.run.run_id, **self._ids, node_runs=batch)
+            while self._node_runs:
+                batch = self._node_runs[:NODE_BATCH]
+                await self._send(self.api.report_node_runs, node_runs=batch)
                 del self._node_runs[: len(batch)]
             while self._logs:
                 batch = self._logs[: self.config.log_batch_lines]
-                await self.api.send_logs(self.run.run_id, **self._ids, lines=batch)
+                await self._send(self.api.send_logs, lines=batch)
                 del self._logs[: len(batch)]
         except LeaseLost:
             await self._lose_lease()
         except (httpx.HTTPError, ApiError) as exc:
             log.warning("sending logs of run %s failed: %s", self.run.run_id, exc)
 
+    async def _send(self, call: Any, **batch: Any) -> None:
+        """A batch the server refuses for good (4xx other than 409) is dropped, not retried forever."""
+        try:
+            await call(self.run.run_id, **self._ids, **batch)
+        except LeaseLost:
+            raise
+        except ApiError as exc:
+            if exc.retryable:
+                raise
+            log.error("run %s: the server refused a batch, dropped: %s", self.run.run_id, exc)
+
     def _outcome(self, returncode: int) -> tuple[str, Any, dict[str, Any] | None]:
         if self.cancel_requested:
             return "cancelled", None, None
+        if self.breach is not None:
+            node_id = next(reversed(self._running_nodes), None) if self._running_nodes else None
+            error = {"type": self.breach.kind, "message": self.breach.message, "node_id": node_id}
+            return "failed", None, error | {"traceback": None}
         if self.result is not None:
             return str(self.result["status"]), self.result.get("output"), self.result.get("error")
         return (
