@@ -23,10 +23,7 @@ from dagy.nodes.inputs import node_input, required_text
 if TYPE_CHECKING:
     import httpx
 
-_MESSAGE_HINT = (
-    "A template: {input} is the incoming data, {run_id}, {flow_name}, {node_id} and "
-    "{params[name]} what they say; {{ and }} are literal braces."
-)
+_MESSAGE_HINT = "A template: {input}, {input[key]}, {run_id}, {flow_name}, {node_id}, {params[name]}."
 _DELIVERY = outbound(("json",), name="Delivery")
 
 TEMPLATE_NAMES = ("input", "run_id", "flow_name", "node_id", "params")
