@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 _MESSAGE_HINT = "A template: {input}, {input[key]}, {run_id}, {flow_name}, {node_id}, {params[name]}."
 _DELIVERY = outbound(("json",), name="Delivery")
 
-TEMPLATE_NAMES = ("input", "run_id", "flow_name", "node_id", "params")
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _EXPRESSION = re.compile(r"(input|run_id|flow_name|node_id|params)((?:\[[^\[\]]+\])*)")
 _KEY = re.compile(r"\[([^\[\]]+)\]")
@@ -403,8 +402,9 @@ def pagerduty_event(config: Mapping[str, Any], context: NodeContext, value: Any)
         "summary": summary[:PAGERDUTY_SUMMARY_LIMIT],
         "source": str(config.get("source") or "dagy"),
         "severity": str(config.get("severity") or "error"),
-        "custom_details": value,
     }
+    if value is not None:
+        event["payload"]["custom_details"] = value
     return event
 
 
