@@ -165,6 +165,8 @@ def test_s3_write_fills_the_key_template_and_refuses_unknown_placeholders(
         lambda: S3WriteNode().run({"o": ORDERS}, s3.config(bucket, key="x/{user}.json"), context)
     )
     assert error.error_type == "invalid_key" and "{user}" in error.message
+    assert "{user}" in S3WriteNode.validate({"bucket": bucket, "key": "x/{user}.json"})["key"]
+    assert S3WriteNode.validate({"bucket": bucket, "key": "x/{date}/{run_id}.json"}) == {}
 
 
 def test_s3_write_without_overwrite_refuses_an_existing_object(s3: S3Peer, make_context: MakeContext) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+KEY_PLACEHOLDERS = ("run_id", "date", "node_id", "flow_name")
 _KEY_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _S3_ERROR_TYPES = {
     "NoSuchBucket": "bucket_not_found",
@@ -117,6 +118,12 @@ class S3WriteNode(ExecutableNode):
             *_S3_CREDENTIALS,
         ),
     )
+
+    @classmethod
+    def check(cls, data: Mapping[str, Any]) -> dict[str, str]:
+        key = data.get("key")
+        problem = _key_problem(key) if isinstance(key, str) else None
+        return {} if problem is None else {"key": problem}
 
     def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Any:
         bucket, file_format = str(config["bucket"]), str(config.get("format", "jsonl"))
@@ -385,25 +392,25 @@ def _refuse_existing(client: Any, bucket: str, key: str) -> None:
 
 def render_key(template: str, context: NodeContext) -> str:
     """An object key from its template: {run_id}, {date} (UTC, YYYY-MM-DD), {node_id}, {flow_name}."""
+    problem = _key_problem(template)
+    if problem is not None:
+        raise NodeError("invalid_key", problem)
     values = {
         "run_id": context.run_id,
         "date": datetime.now(UTC).date().isoformat(),
         "node_id": context.node_id,
         "flow_name": context.flow_name,
     }
+    return _KEY_PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise NodeError(
-                "invalid_key", f"The key uses {{{name}}}; the placeholders are {', '.join(values)}."
-            )
-        return values[name]
 
-    key = _KEY_PLACEHOLDER.sub(replace, template)
-    if not key.strip("/"):
-        raise NodeError("invalid_key", "The object key is empty.")
-    return key
+def _key_problem(template: str) -> str | None:
+    unknown = [name for name in _KEY_PLACEHOLDER.findall(template) if name not in KEY_PLACEHOLDERS]
+    if unknown:
+        return f"The key uses {{{unknown[0]}}}; the placeholders are {', '.join(KEY_PLACEHOLDERS)}."
+    if not _KEY_PLACEHOLDER.sub("x", template).strip("/"):
+        return "The object key is empty."
+    return None
 
 
 # --- HTTP --------------------------------------------------------------------------------------
