@@ -1,5 +1,5 @@
-"""The notification nodes against real peers on loopback: an HTTP server standing in for Slack, a
-webhook receiver and PagerDuty, and an aiosmtpd SMTP server."""
+"""The notification nodes against real peers on loopback: the HTTP peer of tests/nodes/conftest.py
+standing in for Slack, a webhook receiver and PagerDuty, and an aiosmtpd SMTP server."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import hmac
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,6 +26,7 @@ from dagy.nodes.notification import (
     WebhookPostNode,
     render_template,
 )
+from tests.nodes.conftest import HttpPeer
 
 # The test SMTP server takes a login without TLS: loopback has no certificate to offer.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -47,60 +46,18 @@ def context(settings: RuntimeSettings = LOOPBACK, **params: Any) -> NodeContext:
     )
 
 
-# --- An HTTP peer that records what it receives --------------------------------------------------
+# --- Answers of the loopback HTTP peer (tests/nodes/conftest.py) ---------------------------------
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
+def answer(peer: HttpPeer, path: str, status: int, body: Any, content_type: str = "application/json") -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    peer.routes[path] = lambda _handler, _body: (status, {"Content-Type": content_type}, data)
 
 
-@dataclass
-class Peer:
-    url: str
-    received: list[Received] = field(default_factory=list)
-    answer: tuple[int, str, bytes] = (200, "text/plain", b"ok")
-
-    def answers(self, status: int, body: Any, content_type: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.answer = (status, content_type, data)
-
-
-@pytest.fixture
-def peer() -> Iterator[Peer]:
-    state = Peer(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def _record(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            state.received.append(
-                Received(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
-            )
-            status, content_type, body = state.answer
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_POST = do_PUT = do_PATCH = _record
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+def sent(peer: HttpPeer) -> Any:
+    """The JSON body of the one request the peer received."""
+    (request,) = peer.requests
+    return json.loads(request["body"])
 
 
 # --- The template rule ----------------------------------------------------------------------------
@@ -149,23 +106,22 @@ def test_validation_reports_a_bad_template_in_the_field_it_is_in() -> None:
 # --- Slack ----------------------------------------------------------------------------------------
 
 
-def test_slack_posts_the_rendered_message(peer: Peer) -> None:
+def test_slack_posts_the_rendered_message(http_peer: HttpPeer) -> None:
     config = {
-        "webhook_url": f"{peer.url}/services/T0/B0/secret",
+        "webhook_url": f"{http_peer.url}/services/T0/B0/secret",
         "message": "{flow_name} found {input[count]} rows",
         "channel": "#data",
         "username": "Dagy",
     }
+    answer(http_peer, "/services/T0/B0/secret", 200, b"ok", "text/plain")
     output = SlackNotifyNode().run({"load": {"count": 12}}, config, context())
     assert output == {"delivered": True, "status": 200}
-    (request,) = peer.received
-    assert request.path == "/services/T0/B0/secret"
-    assert request.json() == {"text": "nightly-report found 12 rows", "channel": "#data", "username": "Dagy"}
+    assert sent(http_peer) == {"text": "nightly-report found 12 rows", "channel": "#data", "username": "Dagy"}
 
 
-def test_slack_refusing_the_message_fails_with_its_answer(peer: Peer) -> None:
-    peer.answers(404, b"no_service", "text/html")
-    config = {"webhook_url": f"{peer.url}/services/gone", "message": "hi"}
+def test_slack_refusing_the_message_fails_with_its_answer(http_peer: HttpPeer) -> None:
+    answer(http_peer, "/services/gone", 404, b"no_service", "text/html")
+    config = {"webhook_url": f"{http_peer.url}/services/gone", "message": "hi"}
     with pytest.raises(NodeError) as failure:
         SlackNotifyNode().run({}, config, context())
     assert failure.value.error_type == "delivery_failed"
@@ -173,13 +129,13 @@ def test_slack_refusing_the_message_fails_with_its_answer(peer: Peer) -> None:
     assert "/services/gone" not in failure.value.message  # the webhook URL is a secret
 
 
-def test_slack_to_loopback_is_refused_by_the_ssrf_guard(peer: Peer) -> None:
-    config = {"webhook_url": f"{peer.url}/hook", "message": "hi"}
+def test_slack_to_loopback_is_refused_by_the_ssrf_guard(http_peer: HttpPeer) -> None:
+    config = {"webhook_url": f"{http_peer.url}/hook", "message": "hi"}
     with pytest.raises(NodeError) as failure:
         SlackNotifyNode().run({}, config, context(GUARDED))
     assert failure.value.error_type == "blocked_url"
     assert "127.0.0.1" in failure.value.message
-    assert peer.received == []
+    assert http_peer.requests == []
 
 
 # --- Webhooks -------------------------------------------------------------------------------------
@@ -194,10 +150,10 @@ def verify_dagy_signature(header: str, body: bytes, secret: str, tolerance_secon
     return fresh and hmac.compare_digest(expected, parts["v1"])
 
 
-def test_a_webhook_gets_the_input_signed_with_its_token_and_headers(peer: Peer) -> None:
-    peer.answers(201, {"id": "evt_1", "accepted": True})
+def test_a_webhook_gets_the_input_signed_with_its_token_and_headers(http_peer: HttpPeer) -> None:
+    answer(http_peer, "/hooks/dagy", 201, {"id": "evt_1", "accepted": True})
     config = {
-        "url": f"{peer.url}/hooks/dagy",
+        "url": f"{http_peer.url}/hooks/dagy",
         "headers": {"X-Team": "data"},
         "auth_token": "tok-123",
         "signing_secret": "whsec-abc",
@@ -205,41 +161,42 @@ def test_a_webhook_gets_the_input_signed_with_its_token_and_headers(peer: Peer) 
     rows = [{"id": 1, "name": "Zoë"}, {"id": 2, "name": "Li"}]
     output = WebhookPostNode().run({"clean": rows}, config, context())
     assert output == {"delivered": True, "status": 201, "response": {"id": "evt_1", "accepted": True}}
-    (request,) = peer.received
-    assert (request.method, request.path) == ("POST", "/hooks/dagy")
-    assert request.json() == rows
-    assert request.headers["Content-Type"] == "application/json"
-    assert request.headers["Authorization"] == "Bearer tok-123"
-    assert request.headers["X-Team"] == "data"
-    assert verify_dagy_signature(request.headers["X-Dagy-Signature"], request.body, "whsec-abc")
-    assert not verify_dagy_signature(request.headers["X-Dagy-Signature"], request.body, "other-secret")
-    assert not verify_dagy_signature(request.headers["X-Dagy-Signature"], request.body + b" ", "whsec-abc")
+    assert sent(http_peer) == rows
+    (request,) = http_peer.requests
+    headers, body = request["headers"], request["body"]
+    assert request["method"] == "POST"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Authorization"] == "Bearer tok-123"
+    assert headers["X-Team"] == "data"
+    assert verify_dagy_signature(headers["X-Dagy-Signature"], body, "whsec-abc")
+    assert not verify_dagy_signature(headers["X-Dagy-Signature"], body, "other-secret")
+    assert not verify_dagy_signature(headers["X-Dagy-Signature"], body + b" ", "whsec-abc")
 
 
-def test_a_webhook_sends_its_payload_instead_and_keeps_a_text_answer_short(peer: Peer) -> None:
-    peer.answers(200, b"x" * 20_000, "text/plain")
-    config = {"url": f"{peer.url}/put", "method": "PUT", "payload": {"status": "done"}}
+def test_a_webhook_sends_its_payload_instead_and_keeps_a_text_answer_short(http_peer: HttpPeer) -> None:
+    answer(http_peer, "/put", 200, b"x" * 20_000, "text/plain")
+    config = {"url": f"{http_peer.url}/put", "method": "PUT", "payload": {"status": "done"}}
     output = WebhookPostNode().run({"a": 1, "b": 2}, config, context())
-    (request,) = peer.received
-    assert request.method == "PUT"
-    assert request.json() == {"status": "done"}
-    assert "X-Dagy-Signature" not in request.headers and "Authorization" not in request.headers
+    assert sent(http_peer) == {"status": "done"}
+    (request,) = http_peer.requests
+    assert request["method"] == "PUT"
+    assert "X-Dagy-Signature" not in request["headers"] and "Authorization" not in request["headers"]
     assert output["response"].startswith("x" * 10 * 1024) and len(output["response"]) < 10 * 1024 + 20
 
 
-def test_a_webhook_answering_an_error_fails_the_node(peer: Peer) -> None:
-    peer.answers(500, {"error": "boom"})
+def test_a_webhook_answering_an_error_fails_the_node(http_peer: HttpPeer) -> None:
+    answer(http_peer, "/hook", 500, {"error": "boom"})
     with pytest.raises(NodeError) as failure:
-        WebhookPostNode().run({}, {"url": f"{peer.url}/hook"}, context())
+        WebhookPostNode().run({}, {"url": f"{http_peer.url}/hook"}, context())
     assert failure.value.error_type == "delivery_failed"
     assert failure.value.message == 'The webhook answered 500: {"error": "boom"}'
 
 
-def test_a_webhook_to_loopback_is_refused_by_the_ssrf_guard(peer: Peer) -> None:
+def test_a_webhook_to_loopback_is_refused_by_the_ssrf_guard(http_peer: HttpPeer) -> None:
     with pytest.raises(NodeError) as failure:
-        WebhookPostNode().run({}, {"url": f"{peer.url}/hook"}, context(GUARDED))
+        WebhookPostNode().run({}, {"url": f"{http_peer.url}/hook"}, context(GUARDED))
     assert failure.value.error_type == "blocked_url"
-    assert peer.received == []
+    assert http_peer.requests == []
 
 
 def test_a_webhook_that_cannot_be_reached_fails_the_node() -> None:
@@ -255,20 +212,19 @@ def test_a_webhook_that_cannot_be_reached_fails_the_node() -> None:
 # --- PagerDuty ------------------------------------------------------------------------------------
 
 
-def test_pagerduty_triggers_an_incident_with_the_input_as_details(peer: Peer) -> None:
-    peer.answers(202, {"status": "success", "message": "Event processed", "dedup_key": "pd-generated-1"})
+def test_pagerduty_triggers_an_incident_with_the_input_as_details(http_peer: HttpPeer) -> None:
+    accepted = {"status": "success", "message": "Event processed", "dedup_key": "pd-generated-1"}
+    answer(http_peer, "/v2/enqueue", 202, accepted)
     config = {
         "routing_key": "R0UT1NGKEY",
         "summary": "{flow_name}: {input[failed]} rows failed",
         "severity": "critical",
         "source": "etl-host",
-        "events_url": f"{peer.url}/v2/enqueue",
+        "events_url": f"{http_peer.url}/v2/enqueue",
     }
     output = PagerDutyAlertNode().run({"check": {"failed": 4}}, config, context())
     assert output == {"delivered": True, "status": 202, "dedup_key": "pd-generated-1"}
-    (request,) = peer.received
-    assert request.path == "/v2/enqueue"
-    assert request.json() == {
+    assert sent(http_peer) == {
         "routing_key": "R0UT1NGKEY",
         "event_action": "trigger",
         "payload": {
@@ -280,29 +236,33 @@ def test_pagerduty_triggers_an_incident_with_the_input_as_details(peer: Peer) ->
     }
 
 
-def test_pagerduty_resolves_an_incident_by_its_dedup_key(peer: Peer) -> None:
-    peer.answers(202, {"status": "success", "message": "Event processed", "dedup_key": "db-eu"})
+def test_pagerduty_resolves_an_incident_by_its_dedup_key(http_peer: HttpPeer) -> None:
+    answer(
+        http_peer,
+        "/v2/enqueue",
+        202,
+        {"status": "success", "message": "Event processed", "dedup_key": "db-eu"},
+    )
     config = {
         "routing_key": "R0UT1NGKEY",
         "summary": "resolved",
         "event_action": "resolve",
         "dedup_key": "db-{params[region]}",
-        "events_url": f"{peer.url}/v2/enqueue",
+        "events_url": f"{http_peer.url}/v2/enqueue",
     }
     output = PagerDutyAlertNode().run({}, config, context(region="eu"))
     assert output["dedup_key"] == "db-eu"
-    assert peer.received[0].json() == {
+    assert sent(http_peer) == {
         "routing_key": "R0UT1NGKEY",
         "event_action": "resolve",
         "dedup_key": "db-eu",
     }
 
 
-def test_pagerduty_refusing_the_event_fails_with_its_errors(peer: Peer) -> None:
-    peer.answers(
-        400, {"status": "invalid event", "message": "Event object is invalid", "errors": ["bad key"]}
-    )
-    config = {"routing_key": "nope", "summary": "x", "events_url": f"{peer.url}/v2/enqueue"}
+def test_pagerduty_refusing_the_event_fails_with_its_errors(http_peer: HttpPeer) -> None:
+    invalid = {"status": "invalid event", "message": "Event object is invalid", "errors": ["bad key"]}
+    answer(http_peer, "/v2/enqueue", 400, invalid)
+    config = {"routing_key": "nope", "summary": "x", "events_url": f"{http_peer.url}/v2/enqueue"}
     with pytest.raises(NodeError) as failure:
         PagerDutyAlertNode().run({}, config, context())
     assert failure.value.error_type == "delivery_failed"
@@ -310,16 +270,16 @@ def test_pagerduty_refusing_the_event_fails_with_its_errors(peer: Peer) -> None:
     assert "bad key" in failure.value.message
 
 
-def test_pagerduty_acknowledge_without_a_dedup_key_is_a_config_error(peer: Peer) -> None:
-    config = {"routing_key": "k", "summary": "x", "event_action": "acknowledge", "events_url": peer.url}
+def test_pagerduty_acknowledge_without_a_dedup_key_is_a_config_error(http_peer: HttpPeer) -> None:
+    config = {"routing_key": "k", "summary": "x", "event_action": "acknowledge", "events_url": http_peer.url}
     with pytest.raises(NodeError) as failure:
         PagerDutyAlertNode().run({}, config, context())
     assert failure.value.error_type == "invalid_config"
-    assert peer.received == []
+    assert http_peer.requests == []
 
 
-def test_pagerduty_to_loopback_is_refused_by_the_ssrf_guard(peer: Peer) -> None:
-    config = {"routing_key": "k", "summary": "x", "events_url": f"{peer.url}/v2/enqueue"}
+def test_pagerduty_to_loopback_is_refused_by_the_ssrf_guard(http_peer: HttpPeer) -> None:
+    config = {"routing_key": "k", "summary": "x", "events_url": f"{http_peer.url}/v2/enqueue"}
     with pytest.raises(NodeError) as failure:
         PagerDutyAlertNode().run({}, config, context(GUARDED))
     assert failure.value.error_type == "blocked_url"
