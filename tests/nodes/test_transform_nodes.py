@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from dagy.nodes.base import NodeError
 from dagy.nodes.transform import (
@@ -14,6 +16,9 @@ from dagy.nodes.transform import (
     JsonTransformNode,
     SchemaValidatorNode,
 )
+from dagy.server.settings import Settings
+from tests.factories import new_org
+from tests.flow_factories import register_flow, spec, trigger, wait_for_run
 from tests.nodes.conftest import MakeContext
 
 ORDERS = [
@@ -398,3 +403,34 @@ def test_a_bad_jmespath_expression_is_refused(make_context: MakeContext) -> None
         lambda: JsonTransformNode().run({"a": {"n": "x"}}, {"expression": "abs(n)"}, make_context())
     )
     assert wrong_type.error_type == "invalid_expression" and "abs" in wrong_type.message
+
+
+# --- in a run ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_flow_reads_the_org_store_filters_and_deduplicates_on_the_embedded_worker(
+    running: tuple[FastAPI, TestClient], settings: Settings
+) -> None:
+    app, client = running
+    owner = new_org(app, client)
+    csv_file = settings.home / "objects" / "dagy" / "data" / owner.org_id / "crm" / "contacts.csv"
+    csv_file.parent.mkdir(parents=True, exist_ok=True)
+    csv_file.write_text("email,country,spend\nana@shop.fr,FR,120\nbo@shop.fr,DE,80\nANA@shop.fr,FR,300\n")
+    flow = register_flow(
+        client,
+        owner,
+        spec(
+            {"id": "read", "type": "file_read", "data": {"path": "crm/contacts.csv", "format": "csv"}},
+            {"id": "big", "type": "filter_rows", "data": {"expression": "CAST(spend AS INTEGER) >= 100"}},
+            {
+                "id": "unique",
+                "type": "deduplicator",
+                "data": {"key_fields": ["email"], "case_sensitive": False},
+            },
+            edges=(("read", "big"), ("big", "unique")),
+        ),
+    )
+    run = wait_for_run(client, owner, trigger(client, owner, flow)["run_id"])
+    assert run["status"] == "completed", run
+    assert run["output"] == [{"email": "ana@shop.fr", "country": "FR", "spend": "120"}]
