@@ -55,9 +55,8 @@ def test_submitted_tasks_run_concurrently_up_to_max_workers() -> None:
         for future in [nap.submit() for _ in range(9)]:
             future.result()
 
-    started = time.monotonic()
     naps()
-    assert peak[0] == 3 and time.monotonic() - started < 0.45
+    assert peak[0] == 3
 
 
 def test_map_submits_one_run_per_element_and_futures_as_arguments_are_resolved() -> None:

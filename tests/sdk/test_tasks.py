@@ -156,7 +156,7 @@ def test_a_task_over_its_timeout_fails_clearly_and_may_be_retried() -> None:
     release = threading.Event()
     tries = []
 
-    @task(timeout_seconds=0.1, retries=1)
+    @task(timeout_seconds=0.3, retries=1)
     def slow_then_fast() -> str:
         tries.append(1)
         if len(tries) == 1:
