@@ -196,3 +196,15 @@ def test_submit_outside_a_flow_runs_at_once() -> None:
     future = square.submit(4)
     assert future.done() and future.result() == 16
     assert [f.result() for f in square.map([1, 2])] == [1, 4]
+
+
+def test_a_subflow_resolves_the_futures_its_parent_hands_it() -> None:
+    @flow
+    def child(value: object) -> int:
+        return total([value])  # type: ignore[list-item]
+
+    @flow
+    def parent() -> int:
+        return child(square.submit(3))
+
+    assert parent() == 9

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from dagy.sdk.tasks import Task
 
 _MISSING = object()
+# Set on the first submit in this process: until then no argument can hold a future, and plain calls
+# skip looking for them. (Per process, not per flow run: a subflow may be handed its parent's futures.)
+_futures_exist = False
 
 
 class TaskTimeoutError(TimeoutError):
@@ -34,7 +37,7 @@ class TaskTimeoutError(TimeoutError):
 def call_task(run: FlowRun[Any], task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run one task call to the end in this thread: its result, or its exception raised."""
     record = _new_task_run(run, task.name)
-    if run.futures and _holds_futures(args, kwargs):
+    if _futures_exist and _holds_futures(args, kwargs):
         try:
             args, kwargs = _resolved(args, kwargs)
         except BaseException as exc:
@@ -49,7 +52,9 @@ def submit_task(
     """Queue one task run on the flow run's pool, once the futures among its arguments are done."""
     from concurrent.futures import Future  # noqa: PLC0415 - only flows that submit pay for it
 
-    upstream = [future for future in _futures_in(args, kwargs) if not future.done()] if run.futures else []
+    global _futures_exist  # noqa: PLW0603 - a one-way switch, set once per process
+    upstream = [future for future in _futures_in(args, kwargs) if not future.done()] if _futures_exist else []
+    _futures_exist = True
     record = _new_task_run(run, task.name)
     future: TaskFuture[Any] = TaskFuture(record, Future())
     run.futures.append(future)
