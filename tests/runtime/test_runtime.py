@@ -12,8 +12,12 @@ import pytest
 from dagy.runtime import parse_event, sinks, topological_order
 
 
-def run_runtime(flow_spec: dict[str, Any], parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def run_runtime(
+    flow_spec: dict[str, Any], parameters: dict[str, Any] | None = None, **extra: Any
+) -> list[dict[str, Any]]:
+    """`python -m dagy.runtime` with the payload; `extra` adds payload fields (secrets, env, ...)."""
     payload = {"run_id": "run_test", "attempt": 1, "flow_spec": flow_spec, "parameters": parameters or {}}
+    payload |= extra
     done = subprocess.run(
         [sys.executable, "-m", "dagy.runtime"],
         input=json.dumps(payload),
@@ -143,3 +147,33 @@ def test_node_code_is_a_real_module() -> None:
 def test_a_spec_without_nodes_fails_cleanly() -> None:
     result = run_runtime({})[-1]
     assert (result["status"], result["error"]["type"]) == ("failed", "invalid_flow")
+
+
+def test_secret_values_are_masked_in_logs_errors_and_tracebacks() -> None:
+    code = (
+        "import logging\n\ndef main(inputs, params):\n    print('token is', params['t'])\n"
+        "    logging.getLogger('x').warning('again %s', params['t'])\n    raise ValueError(params['t'])\n"
+    )
+    events = run_runtime(
+        {"nodes": [node("leak", code)], "edges": []}, {"t": "hunter2-xyz"}, secrets={"api": "hunter2-xyz"}
+    )
+    text = json.dumps(events)
+    assert "hunter2" not in text
+    assert [e["message"] for e in events if e["event"] == "log"] == ["token is ***", "[WARNING] again ***"]
+    error = events[-1]["error"]
+    assert error["message"] == "ValueError: ***" and "raise ValueError(params['t'])" in error["traceback"]
+
+
+def test_a_run_printing_past_the_log_cap_completes_with_one_marker() -> None:
+    code = "def main(inputs, params):\n    for i in range(200_000):\n        print('line', i)\n    return 'done'\n"
+    events = run_runtime({"nodes": [node("chatty", code)], "edges": []}, log_max_bytes=5000)
+    logs = [e["message"] for e in events if e["event"] == "log"]
+    assert logs[-1] == "[dagy] log truncated after 5000 bytes; later lines dropped"
+    assert sum(len(m) + 1 for m in logs[:-1]) <= 5000 and logs[0] == "line 0"
+    assert events[-1]["output"] == "done"
+
+
+def test_the_deployment_environment_is_the_process_environment() -> None:
+    code = "import os\n\ndef main(inputs, params):\n    return os.environ.get('REGION')\n"
+    events = run_runtime({"nodes": [node("env", code)], "edges": []}, env={"REGION": "eu-west"})
+    assert events[-1]["output"] == "eu-west"

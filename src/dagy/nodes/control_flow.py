@@ -325,7 +325,9 @@ class DelayNode(ExecutableNode):
 
     def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Any:
         # A cancelled run's process is killed, so a plain sleep is interruptible enough.
-        time.sleep(float(config["seconds"]))
+        seconds = float(config["seconds"])
+        if seconds > 0:  # sleep(0) still costs a system call and a wake-up
+            time.sleep(seconds)
         return _single_input(inputs)
 
 

@@ -178,7 +178,7 @@ class Engine:
 
             output, tries = call_with_tries(
                 once,
-                TryPolicy.of(config),
+                TryPolicy.of(data),  # what the author wrote, not a type's default
                 describe=lambda exc: self._error(exc, node),
                 on_retry=lambda tries, error: self._retrying(node, started_at, tries, error),
             )
@@ -198,10 +198,12 @@ class Engine:
                 )
             source = fan_out[0]
             node_type = executable_type(node)
-            config = prepare_config(node_type, node.get("data") or {}, self.scope.secrets)
+            data = node.get("data") or {}
+            config = prepare_config(node_type, data, self.scope.secrets)
             output, tries = run_mapped(
                 node_type(),
                 config,
+                TryPolicy.of(data),
                 self.context(str(node["id"])),
                 inputs,
                 source=source,

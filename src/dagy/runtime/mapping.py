@@ -23,6 +23,7 @@ from dagy.runtime.node_call import NodeFailed, TryPolicy, call_with_tries
 def run_mapped(
     node: ExecutableNode,
     config: dict[str, Any],
+    policy: TryPolicy,
     context: NodeContext,
     inputs: dict[str, Any],
     *,
@@ -32,31 +33,42 @@ def run_mapped(
     describe: Callable[[BaseException], dict[str, Any]],
 ) -> tuple[list[Any], int]:
     """Answer the outputs in item order and the most tries any item took; raise NodeFailed."""
-    policy = TryPolicy.of(config)
-    results: list[Any] = [None] * len(items)
+    plain = policy == TryPolicy()  # no retries, no timeout: call directly, the common fast path
+    run, total = node.run, len(items)
+    results: list[Any] = [None] * total
     failures: list[tuple[int, dict[str, Any], int]] = []
     most_tries = [1]
     counter = itertools.count()
     stop = threading.Event()
     lock = threading.Lock()
 
+    def fail(index: int, error: dict[str, Any], tries: int) -> None:
+        with lock:
+            failures.append((index, error, tries))
+        if options["fail_fast"]:
+            stop.set()
+
     def work() -> None:
         while not stop.is_set():
             index = next(counter)  # atomic: each index is taken once
-            if index >= len(items):
+            if index >= total:
                 return
-            once = functools.partial(node.run, {**inputs, source: items[index]}, config, context)
+            item_inputs = {**inputs, source: items[index]}
+            if plain:
+                try:
+                    results[index] = run(item_inputs, config, context)
+                except (Exception, SystemExit) as exc:  # the item's failure, as for any node
+                    fail(index, describe(exc), 1)
+                continue
             try:
+                once = functools.partial(run, item_inputs, config, context)
                 results[index], tries = call_with_tries(once, policy, describe=describe)
             except NodeFailed as failed:
-                with lock:
-                    failures.append((index, failed.error, failed.tries))
-                if options["fail_fast"]:
-                    stop.set()
+                fail(index, failed.error, failed.tries)
                 continue
             most_tries[0] = max(most_tries[0], tries)
 
-    concurrency = max(1, min(int(options["max_concurrency"]), len(items)))
+    concurrency = max(1, min(int(options["max_concurrency"]), total))
     threads = [
         threading.Thread(target=work, name=f"dagy-item-{i}", daemon=True) for i in range(concurrency - 1)
     ]
