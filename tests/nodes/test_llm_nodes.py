@@ -14,11 +14,21 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 
 from dagy.nodes import RuntimeSettings
 from dagy.nodes.base import NodeContext, NodeError
 from dagy.nodes.llm import EmbedTextNode, LlmClassifyNode, LlmExtractNode, LlmPromptNode
 from dagy.nodes.llm_providers import embed_locally
+from tests.factories import new_org
+from tests.flow_factories import (
+    app_with_embedded_worker,
+    python_node,
+    register_flow,
+    spec,
+    trigger,
+    wait_for_run,
+)
 
 
 @dataclass
@@ -443,3 +453,46 @@ def test_the_local_model_embeds_similar_sentences_closer() -> None:
 
     assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2]) + 0.3
     json.dumps(records)  # the output is JSON
+
+
+ORDERS = """
+def main(inputs, params):
+    return [{"order": "A-7", "late_days": 3}]
+"""
+
+
+@pytest.mark.slow
+def test_a_flow_prompts_a_model_with_a_secret_key_on_the_embedded_worker(peer: Peer, settings: Any) -> None:
+    peer.answer = lambda body: "A-7 is three days late."
+    app = app_with_embedded_worker(settings.model_copy(update={"allow_private_network": True}))
+    with TestClient(app, client=("198.51.100.7", 50000)) as client:
+        owner = new_org(app, client)
+        created = client.post(
+            "/v1/secrets",
+            json={"secret_name": "openai-key", "value": "sk-from-secret"},
+            headers=owner.headers,
+        )
+        assert created.status_code == 201, created.text
+        prompt = {
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "base_url": f"{peer.url}/v1",
+            "api_key": {"secret": "openai-key"},
+            "prompt": "Which orders are late? {input}",
+        }
+        flow = register_flow(
+            client,
+            owner,
+            spec(
+                python_node("orders", ORDERS),
+                {"id": "ask", "type": "llm_prompt", "data": prompt},
+                edges=(("orders", "ask"),),
+            ),
+        )
+        run = wait_for_run(client, owner, trigger(client, owner, flow)["run_id"])
+    assert run["status"] == "completed", run
+    assert run["output"] == "A-7 is three days late."
+    (sent,) = peer.seen
+    assert sent.headers["authorization"] == "Bearer sk-from-secret"
+    assert (sent.body["temperature"], sent.body["max_tokens"]) == (0.0, 1024)
+    assert _user_text(sent.body) == 'Which orders are late? [{"order":"A-7","late_days":3}]'

@@ -25,6 +25,8 @@ from dagy.nodes.vectordb import (
     org_lock,
     point_id,
 )
+from tests.factories import new_org
+from tests.flow_factories import python_node, register_flow, spec, trigger, wait_for_run
 
 ENTRIES = [
     {"id": "doc-1", "embedding": [1.0, 0.0, 0.0], "text": "red", "lang": "en", "year": 2024},
@@ -168,7 +170,7 @@ def test_a_run_waits_while_another_holds_the_orgs_store(tmp_path: Path) -> None:
     assert busy.value.error_type == "vector_store_busy"
 
 
-ROUNDS = 10
+ROUNDS = 6
 UPSERTER = """
 import logging, sys
 from dagy.nodes import RuntimeSettings
@@ -215,3 +217,40 @@ def test_a_text_query_is_embedded_with_the_local_model(tmp_path: Path) -> None:
         {"q": "When must I file my taxes?"}, {"collection": "notes", "top_k": 3}, context
     )
     assert (matches[0]["id"], matches[0]["text"]) == ("tax", "The tax return is due in April.")
+
+
+VECTORS = """
+def main(inputs, params):
+    return [
+        {"id": "q3-report", "embedding": [0.9, 0.1, 0.0], "team": "finance"},
+        {"id": "onboarding", "embedding": [0.0, 1.0, 0.0], "team": "hr"},
+    ]
+"""
+QUERY = """
+def main(inputs, params):
+    assert inputs["index"]["upserted"] == 2
+    return [1.0, 0.0, 0.0]
+"""
+
+
+@pytest.mark.slow
+def test_a_flow_indexes_and_searches_in_its_orgs_store_on_the_embedded_worker(
+    running: tuple[Any, Any], settings: Any
+) -> None:
+    app, client = running
+    owner = new_org(app, client)
+    flow = register_flow(
+        client,
+        owner,
+        spec(
+            python_node("vectors", VECTORS),
+            {"id": "index", "type": "vector_upsert", "data": {"collection": "reports"}},
+            python_node("query", QUERY),
+            {"id": "find", "type": "vector_search", "data": {"collection": "reports", "top_k": 1}},
+            edges=(("vectors", "index"), ("index", "query"), ("query", "find")),
+        ),
+    )
+    run = wait_for_run(client, owner, trigger(client, owner, flow)["run_id"])
+    assert run["status"] == "completed", run
+    assert run["output"] == [{"id": "q3-report", "score": pytest.approx(0.9939, abs=1e-3), "team": "finance"}]
+    assert (settings.home / "vectors" / owner.org_id / "collection" / "reports").is_dir()
