@@ -205,7 +205,8 @@ def test_a_million_items_complete_with_bounded_memory() -> None:
 def test_node_retries_emit_retrying_then_succeed(tmp_path: Path) -> None:
     counter = tmp_path / "tries"
     body = (
-        f"import pathlib\np = pathlib.Path({str(counter)!r})\nn = len(p.read_text()) + 1 if p.exists() else 1\n"
+        f"import pathlib\np = pathlib.Path({str(counter)!r})\n"
+        "n = len(p.read_text()) + 1 if p.exists() else 1\n"
         "p.write_text('x' * n)\nif n < 3:\n    raise RuntimeError(f'try {n}')\nreturn n"
     )
     spec = {"nodes": [py("flaky", body, retries=3, retry_delay_seconds=0.05)], "edges": []}
@@ -273,7 +274,7 @@ def test_unknown_and_too_deep_subflows_fail() -> None:
     subflows = {"loop": {"flow_name": "loop", "flow_version": "1", "flow_spec": loop}}
     result, events = execute(loop, subflows=subflows)
     assert result.error is not None and result.error["type"] == "subflow_failed"
-    deepest = [e for e in events if e["event"] == "node" and e["status"] == "failed"][0]
+    deepest = next(e for e in events if e["event"] == "node" and e["status"] == "failed")
     assert deepest["node_id"] == "/".join(["again"] * 6)
     assert deepest["error"]["type"] == "subflow_depth"
     result, _ = execute(loop)

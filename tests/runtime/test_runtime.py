@@ -165,7 +165,10 @@ def test_secret_values_are_masked_in_logs_errors_and_tracebacks() -> None:
 
 
 def test_a_run_printing_past_the_log_cap_completes_with_one_marker() -> None:
-    code = "def main(inputs, params):\n    for i in range(200_000):\n        print('line', i)\n    return 'done'\n"
+    code = (
+        "def main(inputs, params):\n    for i in range(200_000):\n        print('line', i)\n"
+        "    return 'done'\n"
+    )
     events = run_runtime({"nodes": [node("chatty", code)], "edges": []}, log_max_bytes=5000)
     logs = [e["message"] for e in events if e["event"] == "log"]
     assert logs[-1] == "[dagy] log truncated after 5000 bytes; later lines dropped"

@@ -22,7 +22,7 @@ from dagy.nodes import NodeContext, NodeError
 from dagy.nodes.control_flow import Branch, FanOut
 from dagy.runtime.events import NODE, now_iso
 from dagy.runtime.graph import FlowGraph
-from dagy.runtime.mapping import run_mapped
+from dagy.runtime.mapping import MappedCall, run_mapped
 from dagy.runtime.node_call import (
     NodeFailed,
     TryPolicy,
@@ -200,17 +200,16 @@ class Engine:
             node_type = executable_type(node)
             data = node.get("data") or {}
             config = prepare_config(node_type, data, self.scope.secrets)
-            output, tries = run_mapped(
+            call = MappedCall(
                 node_type(),
                 config,
                 TryPolicy.of(data),
                 self.context(str(node["id"])),
                 inputs,
-                source=source,
-                items=self.state.fan_outs[source],
-                options=self._fan_out_options(source),
+                source,
                 describe=lambda exc: self._error(exc, node),
             )
+            output, tries = run_mapped(call, self.state.fan_outs[source], **self._fan_out_options(source))
         except NodeFailed as failed:
             return self._failed(node, started_at, failed.error, failed.tries)
         except Exception as exc:

@@ -14,74 +14,86 @@ import itertools
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from dagy.nodes import ExecutableNode, NodeContext, NodeError
 from dagy.runtime.node_call import NodeFailed, TryPolicy, call_with_tries
 
 
+@dataclass
+class MappedCall:
+    """The mapped node and everything each of its item calls shares."""
+
+    node: ExecutableNode
+    config: dict[str, Any]
+    policy: TryPolicy
+    context: NodeContext
+    inputs: dict[str, Any]  # the node's other inputs; `source` gets the item
+    source: str
+    describe: Callable[[BaseException], dict[str, Any]]
+
+
 def run_mapped(
-    node: ExecutableNode,
-    config: dict[str, Any],
-    policy: TryPolicy,
-    context: NodeContext,
-    inputs: dict[str, Any],
-    *,
-    source: str,
-    items: list[Any],
-    options: dict[str, Any],
-    describe: Callable[[BaseException], dict[str, Any]],
+    call: MappedCall, items: list[Any], *, max_concurrency: int, fail_fast: bool
 ) -> tuple[list[Any], int]:
     """Answer the outputs in item order and the most tries any item took; raise NodeFailed."""
-    plain = policy == TryPolicy()  # no retries, no timeout: call directly, the common fast path
-    run, total = node.run, len(items)
-    results: list[Any] = [None] * total
-    failures: list[tuple[int, dict[str, Any], int]] = []
-    most_tries = [1]
-    counter = itertools.count()
-    stop = threading.Event()
-    lock = threading.Lock()
-
-    def fail(index: int, error: dict[str, Any], tries: int) -> None:
-        with lock:
-            failures.append((index, error, tries))
-        if options["fail_fast"]:
-            stop.set()
-
-    def work() -> None:
-        while not stop.is_set():
-            index = next(counter)  # atomic: each index is taken once
-            if index >= total:
-                return
-            item_inputs = {**inputs, source: items[index]}
-            if plain:
-                try:
-                    results[index] = run(item_inputs, config, context)
-                except (Exception, SystemExit) as exc:  # the item's failure, as for any node
-                    fail(index, describe(exc), 1)
-                continue
-            try:
-                once = functools.partial(run, item_inputs, config, context)
-                results[index], tries = call_with_tries(once, policy, describe=describe)
-            except NodeFailed as failed:
-                fail(index, failed.error, failed.tries)
-                continue
-            most_tries[0] = max(most_tries[0], tries)
-
-    concurrency = max(1, min(int(options["max_concurrency"]), total))
+    runner = _Items(call, items, fail_fast=fail_fast)
+    concurrency = max(1, min(max_concurrency, len(items)))
     threads = [
-        threading.Thread(target=work, name=f"dagy-item-{i}", daemon=True) for i in range(concurrency - 1)
+        threading.Thread(target=runner.work, name=f"dagy-item-{i}", daemon=True)
+        for i in range(concurrency - 1)
     ]
     for thread in threads:
         thread.start()
-    work()  # this thread takes items too
+    runner.work()  # this thread takes items too
     for thread in threads:
         thread.join()
-    if failures:
-        raise _item_failure(failures, fail_fast=options["fail_fast"])
-    _check_outputs(results)
-    context.logger.info("[dagy] %s ran for %d items", context.node_id, len(items))
-    return results, most_tries[0]
+    if runner.failures:
+        raise _item_failure(runner.failures, fail_fast=fail_fast)
+    _check_outputs(runner.results)
+    call.context.logger.info("[dagy] %s ran for %d items", call.context.node_id, len(items))
+    return runner.results, runner.most_tries
+
+
+class _Items:
+    def __init__(self, call: MappedCall, items: list[Any], *, fail_fast: bool) -> None:
+        self.call, self.items, self.fail_fast = call, items, fail_fast
+        self.results: list[Any] = [None] * len(items)
+        self.failures: list[tuple[int, dict[str, Any], int]] = []
+        self.most_tries = 1
+        self._counter = itertools.count()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def work(self) -> None:
+        call, total = self.call, len(self.items)
+        plain = call.policy == TryPolicy()  # no retries, no timeout: call directly, the fast path
+        run = call.node.run
+        while not self._stop.is_set():
+            index = next(self._counter)  # atomic: each index is taken once
+            if index >= total:
+                return
+            item_inputs = {**call.inputs, call.source: self.items[index]}
+            if plain:
+                try:
+                    self.results[index] = run(item_inputs, call.config, call.context)
+                except (Exception, SystemExit) as exc:  # the item's failure, as for any node
+                    self._fail(index, call.describe(exc), 1)
+                continue
+            once = functools.partial(run, item_inputs, call.config, call.context)
+            try:
+                self.results[index], tries = call_with_tries(once, call.policy, describe=call.describe)
+            except NodeFailed as failed:
+                self._fail(index, failed.error, failed.tries)
+                continue
+            self.most_tries = max(self.most_tries, tries)
+
+    def _fail(self, index: int, error: dict[str, Any], tries: int) -> None:
+        with self._lock:
+            self.failures.append((index, error, tries))
+        if self.fail_fast:
+            self._stop.set()
 
 
 def _item_failure(failures: list[tuple[int, dict[str, Any], int]], *, fail_fast: bool) -> NodeFailed:
