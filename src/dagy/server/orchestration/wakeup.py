@@ -27,6 +27,7 @@ log = logging.getLogger("dagy.server.wakeup")
 
 RUNS_QUEUED = "dagy.runs_queued"
 NOTIFY_CHANNEL = "dagy_run_queued"
+LISTENER_APPLICATION_NAME = "dagy-run-queue-listener"  # how the connection shows in pg_stat_activity
 RECONNECT_MIN_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
 
@@ -122,7 +123,9 @@ async def listen_for_queued_runs(database_url: str | URL, signal: RunQueueSignal
     pause = RECONNECT_MIN_SECONDS
     while True:
         try:
-            conn = await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True)
+            conn = await psycopg.AsyncConnection.connect(
+                libpq_url(database_url), autocommit=True, application_name=LISTENER_APPLICATION_NAME
+            )
         except (psycopg.Error, OSError) as exc:
             log.warning("run queue listener cannot connect (%s); retrying in %.1fs", exc, pause)
         else:

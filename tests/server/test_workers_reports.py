@@ -1,0 +1,196 @@
+"""Node-run reports and retries through the worker protocol: tries, `retrying` reports and their
+`on_retry` events, batches that insert and update at once, repeated reports, and the `on_retry`
+event of a re-queued attempt (a failure with retries left, a lost lease)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dagy.server.db.models import NodeRun, RunEvent
+from dagy.server.settings import Settings
+from tests.factories import Caller, new_org, unique
+from tests.flow_factories import claim_runs, python_node, register_flow, spec, trigger, worker_headers
+
+OK = "def main(inputs, params):\n    return params\n"
+
+
+@pytest.fixture
+def pool() -> str:
+    return unique("ex")
+
+
+@pytest.fixture
+def settings(settings: Settings, pool: str) -> Settings:
+    return settings.model_copy(update={"worker_pools": [pool]})
+
+
+@pytest.fixture
+def owner(app: FastAPI, client: TestClient) -> Caller:
+    return new_org(app, client)
+
+
+def report(
+    client: TestClient, settings: Settings, run_id: str, nodes: list[dict[str, Any]], *, attempt: int = 1
+) -> Any:
+    body = {"worker_id": "w1", "attempt": attempt, "node_runs": nodes}
+    return client.post(f"/v1/workers/runs/{run_id}/nodes", headers=worker_headers(settings), json=body)
+
+
+def node(node_id: str, status: str, **fields: Any) -> dict[str, Any]:
+    return {"node_id": node_id, "node_type": "task", "status": status, **fields}
+
+
+def node_runs(app: FastAPI, run_id: str) -> dict[str, NodeRun]:
+    with app.state.db.transaction(write=False) as session:
+        rows = session.execute(select(NodeRun).where(NodeRun.run_id == run_id)).scalars()
+        return {row.node_id: row for row in rows}
+
+
+def run_events(app: FastAPI, run_id: str) -> list[RunEvent]:
+    with app.state.db.transaction(write=False) as session:
+        stmt = select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.created_at, RunEvent.id)
+        return list(session.execute(stmt).scalars())
+
+
+def claimed_run(client: TestClient, settings: Settings, owner: Caller, pool: str, **trigger_body: Any) -> str:
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
+    run_id = trigger(client, owner, flow, **trigger_body)["run_id"]
+    assert [r["run_id"] for r in claim_runs(client, worker_headers(settings), pool)] == [run_id]
+    return run_id
+
+
+def test_retrying_reports_record_tries_and_on_retry_events(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    run_id = claimed_run(client, settings, owner, pool)
+    flaky = {"type": "exception", "message": "ConnectionError: reset"}
+    first = [
+        node("fetch", "running", started_at="2026-01-01T00:00:00Z"),
+        node("fetch", "retrying", tries=2, error=flaky),
+        node("other", "running", started_at="2026-01-01T00:00:00Z"),
+    ]
+    assert report(client, settings, run_id, first).json() == {"run_id": run_id, "accepted": 3}
+    rows = node_runs(app, run_id)
+    assert (rows["fetch"].status, rows["fetch"].tries, rows["fetch"].error) == ("retrying", 2, flaky)
+    assert rows["fetch"].started_at is not None and (rows["other"].status, rows["other"].tries) == (
+        "running",
+        1,
+    )
+
+    second = [
+        node("fetch", "retrying", tries=3, error=flaky),
+        node("fetch", "completed", tries=3, completed_at="2026-01-01T00:00:09Z", output={"rows": 10}),
+        node("other", "completed", completed_at="2026-01-01T00:00:01Z", output=1),
+        node("late", "completed", started_at="2026-01-01T00:00:00Z", completed_at="2026-01-01T00:00:01Z"),
+    ]
+    assert report(client, settings, run_id, second).status_code == 200
+    rows = node_runs(app, run_id)
+    fetch = rows["fetch"]
+    assert (fetch.status, fetch.tries, fetch.output, fetch.error) == ("completed", 3, {"rows": 10}, None)
+    assert fetch.started_at.isoformat().startswith("2026-01-01T00:00:00")  # the first start stands
+    assert (rows["other"].status, rows["late"].status) == ("completed", "completed")
+
+    events = [(e.type, e.node_id, e.payload) for e in run_events(app, run_id)]
+    assert events == [
+        ("on_retry", "fetch", {"attempt": 1, "tries": 2, "error": flaky}),
+        ("on_retry", "fetch", {"attempt": 1, "tries": 3, "error": flaky}),
+    ]
+    assert all(e.org_id == owner.org_id for e in run_events(app, run_id))
+
+
+def test_a_repeated_or_late_report_leaves_a_finished_node_alone(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    """A worker that resends a batch (its first send timed out) must not fail the whole batch."""
+    run_id = claimed_run(client, settings, owner, pool)
+    batch = [node("a", "running"), node("a", "completed", output=1), node("b", "failed", error={"type": "x"})]
+    assert report(client, settings, run_id, batch).status_code == 200
+    again = [*batch, node("a", "retrying", tries=2), node("c", "running")]
+    assert report(client, settings, run_id, again).json()["accepted"] == 5
+    rows = node_runs(app, run_id)
+    assert {k: (v.status, v.output) for k, v in rows.items()} == {
+        "a": ("completed", 1),
+        "b": ("failed", None),
+        "c": ("running", None),
+    }
+    assert run_events(app, run_id) == []  # the late `retrying` of a finished node is no retry
+
+
+def test_reports_are_refused_for_bad_bodies_and_other_attempts(
+    client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    run_id = claimed_run(client, settings, owner, pool)
+    bad_tries = report(client, settings, run_id, [node("a", "retrying", tries=0)])
+    assert bad_tries.status_code == 400 and "tries" in str(bad_tries.json()["details"])
+    bad_status = report(client, settings, run_id, [node("a", "sleeping")])
+    assert bad_status.status_code == 400
+    stale = report(client, settings, run_id, [node("a", "running")], attempt=2)
+    assert stale.status_code == 409 and stale.json()["error"] == "lease_lost"
+
+
+def test_a_batch_of_two_thousand_reports_is_one_request(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    run_id = claimed_run(client, settings, owner, pool)
+    started = [node(f"task-{i}", "running", started_at="2026-01-01T00:00:00Z") for i in range(1000)]
+    assert report(client, settings, run_id, started).json()["accepted"] == 1000
+    finished = [node(f"task-{i}", "completed", output={"i": i}) for i in range(1000)]
+    more = [node(f"task-{i}", "completed", output={"i": i}) for i in range(1000, 2000)]
+    assert report(client, settings, run_id, finished + more).json()["accepted"] == 2000
+    rows = node_runs(app, run_id)
+    assert len(rows) == 2000 and all(r.status == "completed" for r in rows.values())
+    assert rows["task-7"].output == {"i": 7} and rows["task-7"].started_at is not None
+    too_many = report(client, settings, run_id, [node(f"x-{i}", "running") for i in range(2001)])
+    assert too_many.status_code == 400
+
+
+def test_a_retried_attempt_leaves_an_on_retry_event(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    run_id = claimed_run(client, settings, owner, pool, max_retries=1)
+    error = {"type": "exception", "message": "first"}
+    body = {"worker_id": "w1", "attempt": 1, "status": "failed", "error": error}
+    done = client.post(f"/v1/workers/runs/{run_id}/complete", headers=worker_headers(settings), json=body)
+    assert done.json()["status"] == "queued"
+    [event] = run_events(app, run_id)
+    assert (event.type, event.node_id) == ("on_retry", None)
+    assert event.payload == {"attempt": 1, "retry_count": 1, "error": error}
+
+    claim_runs(client, worker_headers(settings), pool, worker_id="w2")
+    last = {"worker_id": "w2", "attempt": 2, "status": "failed", "error": error}
+    assert (
+        client.post(
+            f"/v1/workers/runs/{run_id}/complete", headers=worker_headers(settings), json=last
+        ).json()["status"]
+        == "failed"
+    )
+    assert len(run_events(app, run_id)) == 1  # out of retries: no second event
+
+
+@pytest.mark.slow
+def test_a_lost_lease_leaves_an_on_retry_event(running: tuple[FastAPI, TestClient], pool: str) -> None:
+    """The reaper re-queues an attempt whose worker stopped heartbeating (lease 3 s in tests)."""
+    app, client = running
+    settings: Settings = app.state.settings
+    owner = new_org(app, client)
+    run_id = claimed_run(client, settings, owner, pool)
+    deadline = time.monotonic() + 15
+    while not run_events(app, run_id):
+        assert time.monotonic() < deadline, "the lease never expired"
+        time.sleep(0.2)
+    [event] = run_events(app, run_id)
+    assert (event.type, event.node_id, event.payload["attempt"], event.payload["retry_count"]) == (
+        "on_retry",
+        None,
+        1,
+        1,
+    )
+    assert event.payload["error"]["type"] == "lease_expired"
+    run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
+    assert (run["status"], run["retry_count"]) == ("queued", 1)

@@ -1,0 +1,158 @@
+"""Wake-ups across server processes (PostgreSQL `LISTEN/NOTIFY`): two apps on one database, a
+claim waiting on one is answered within milliseconds of a run triggered on the other, also after
+the listener's connection was cut; a run queued for another executor wakes nobody."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from dagy.server.app import create_app
+from dagy.server.orchestration.wakeup import LISTENER_APPLICATION_NAME
+from dagy.server.settings import Settings
+from tests.factories import Caller, new_org, unique
+from tests.flow_factories import claim_runs, python_node, register_flow, spec, trigger, worker_headers
+
+OK = "def main(inputs, params):\n    return params\n"
+# A woken claim answers within milliseconds; the median of a few tries keeps a loaded test host
+# (other processes competing for the CPU) from deciding the outcome.
+WOKEN_WITHIN = 0.1
+# Without the wake-up, the claim would find the run at its once-a-second re-check.
+RECHECK_SECONDS = 1.0
+
+
+@pytest.fixture
+def pools() -> tuple[str, str]:
+    return unique("ex"), unique("ex")
+
+
+@pytest.fixture
+def settings(settings: Settings, pools: tuple[str, str]) -> Settings:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite is one process")
+    return settings.model_copy(update={"worker_pools": list(pools)})
+
+
+@pytest.fixture
+def replica(settings: Settings) -> Iterator[TestClient]:
+    """A second server process on the same database."""
+    other = settings.model_copy(update={"home": settings.home.parent / "replica"})
+    with TestClient(create_app(other, migrate=False)) as client:
+        yield client
+
+
+@pytest.fixture
+def owner(app: FastAPI, client: TestClient) -> Caller:
+    return new_org(app, client)
+
+
+def wait_for_listeners(settings: Settings, count: int) -> None:
+    engine = create_engine(settings.database_url)
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+        "AND datname = current_database() AND query LIKE 'LISTEN%'"
+    )
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            with engine.connect() as conn:
+                if conn.execute(query, {"name": LISTENER_APPLICATION_NAME}).scalar_one() >= count:
+                    return
+            assert time.monotonic() < deadline, "the listeners never connected"
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
+def cut_listeners(settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            cut = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": LISTENER_APPLICATION_NAME},
+            ).scalar_one()
+            conn.commit()
+            return int(cut)
+    finally:
+        engine.dispose()
+
+
+def claim_while_triggering(
+    waiting: TestClient, settings: Settings, pool: str, trigger_run: Any, wait: float = 1.9
+) -> tuple[list[dict[str, Any]], float, float]:
+    """Claim on `waiting` (long poll) and trigger meanwhile: (claimed runs, seconds from the trigger's
+    answer, which comes after its commit, to the claim's answer, seconds the claim was held)."""
+    result: dict[str, Any] = {}
+
+    def claim() -> None:
+        result["runs"] = claim_runs(waiting, worker_headers(settings), pool, wait=wait)
+        result["at"] = time.monotonic()
+
+    thread = threading.Thread(target=claim)
+    claimed_at = time.monotonic()
+    thread.start()
+    time.sleep(0.2)  # the claim is waiting, its first re-check 0.8 s away
+    trigger_run()
+    queued_at = time.monotonic()
+    thread.join(10)
+    return result["runs"], result["at"] - queued_at, result["at"] - claimed_at
+
+
+def woken_claims(
+    waiting: TestClient, settings: Settings, pool: str, trigger_run: Any, tries: int = 5
+) -> list[float]:
+    """Each try's delay; every claim must get the triggered run before its first re-check."""
+    delays = []
+    for _ in range(tries):
+        run: dict[str, Any] = {}
+        runs, delay, held = claim_while_triggering(
+            waiting,
+            settings,
+            pool,
+            lambda: run.update(trigger_run()),  # noqa: B023 - called before the loop moves on
+        )
+        assert [r["run_id"] for r in runs] == [run["run_id"]]
+        assert held < RECHECK_SECONDS, held
+        delays.append(delay)
+    return delays
+
+
+def test_a_run_triggered_on_one_server_wakes_a_claim_waiting_on_another(
+    client: TestClient, replica: TestClient, settings: Settings, owner: Caller, pools: tuple[str, str]
+) -> None:
+    pool, other_pool = pools
+    wait_for_listeners(settings, 2)
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
+    elsewhere = register_flow(client, owner, spec(python_node("only", OK)), default_executor=other_pool)
+    delays = woken_claims(replica, settings, pool, lambda: trigger(client, owner, flow))
+    assert statistics.median(delays) < WOKEN_WITHIN, delays
+
+    # A run for another executor does not wake this claim: it answers at its end, empty.
+    runs, _, held = claim_while_triggering(
+        replica, settings, pool, lambda: trigger(client, owner, elsewhere), wait=0.8
+    )
+    assert runs == [] and held >= 0.8
+
+
+def test_the_listener_reconnects_after_its_connection_is_cut(
+    client: TestClient, replica: TestClient, settings: Settings, owner: Caller, pools: tuple[str, str]
+) -> None:
+    pool = pools[0]
+    wait_for_listeners(settings, 2)
+    assert cut_listeners(settings) >= 2
+    wait_for_listeners(settings, 2)  # both reconnected
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
+    delays = woken_claims(replica, settings, pool, lambda: trigger(client, owner, flow), tries=3)
+    assert statistics.median(delays) < WOKEN_WITHIN, delays
