@@ -68,7 +68,8 @@ class SchemaValidatorNode(ExecutableNode):
         context.logger.info("%d of %d records match the schema", len(valid), len(items))
         if invalid and on_invalid == "fail":
             raise NodeError("validation_failed", _validation_summary(invalid, len(items)))
-        return {"data_out": valid, "invalid_out": invalid if on_invalid == "route" else []}
+        # Two streams leave by the node's two connectors; with one stream, it is the records.
+        return {"data_out": valid, "invalid_out": invalid} if on_invalid == "route" else valid
 
 
 class DataNormalizerNode(ExecutableNode):
