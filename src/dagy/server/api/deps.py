@@ -45,6 +45,15 @@ class UnitOfWork:
         return result
 
 
+class GroupedUnitOfWork(UnitOfWork):
+    """A write whose transaction concurrent requests share (group commit, db/batching.py): still all
+    or nothing for this request, answered after the commit. Not for writes that change identity."""
+
+    async def run(self, fn: Callable[..., R], /, **kwargs: Any) -> R:
+        result: R = await self._db.group_commit.run(fn, **kwargs)
+        return result
+
+
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -68,8 +77,13 @@ async def _read_unit_of_work(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.db, write=False, principal_cache=request.app.state.principal_cache)
 
 
+async def _grouped_unit_of_work(request: Request) -> GroupedUnitOfWork:
+    return GroupedUnitOfWork(request.app.state.db, write=True, principal_cache=None)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 Tx = Annotated[UnitOfWork, Depends(_unit_of_work)]
 WriteTx = Annotated[UnitOfWork, Depends(_write_unit_of_work)]
 ReadTx = Annotated[UnitOfWork, Depends(_read_unit_of_work)]
+GroupWriteTx = Annotated[GroupedUnitOfWork, Depends(_grouped_unit_of_work)]

@@ -11,11 +11,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
+
+from dagy.server.db.batching import GroupCommit
 
 
 @dataclass
@@ -49,6 +52,11 @@ class Database:
             session.close()
             if lock is not None:
                 lock.release()
+
+    @cached_property
+    def group_commit(self) -> GroupCommit:
+        """Concurrent writes that may share one transaction (db/batching.py)."""
+        return GroupCommit(self)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -119,7 +119,12 @@ def _finish(t: Transition) -> None:
     t.run.lease_expires_at = None
 
 
+def _enter_pending(t: Transition) -> None:
+    """Recorded, not dispatched: no lease, no attempt, nothing to wake."""
+
+
 _ENTER: dict[RunState, Callable[[Transition], None]] = {
+    RunState.PENDING: _enter_pending,
     RunState.QUEUED: _enter_queued,
     RunState.RUNNING: _enter_running,
     RunState.COMPLETED: _enter_completed,

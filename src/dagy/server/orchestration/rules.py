@@ -17,6 +17,7 @@ from dagy.server.db.models import Run
 from dagy.server.errors import InvalidInput
 from dagy.server.orchestration.states import (
     ALL_RUN_STATES,
+    INITIAL_RUN_STATES,
     LEGAL_RUN_TRANSITIONS,
     TERMINAL_RUN_STATES,
     RunState,
@@ -60,15 +61,15 @@ class RunRule(ABC):
 
 
 class OnlyNewRunsStartQueued(RunRule):
-    """A run is born queued and nothing else: every run goes through the queue, so every run is
-    claimed, leased and reaped the same way."""
+    """A run is born queued (or pending, recorded without being dispatched) and nothing else: every
+    run that executes goes through the queue, so every run is claimed, leased and reaped the same way."""
 
     FROM_STATES = frozenset({None})
     TO_STATES = ALL_RUN_STATES
 
     def apply(self, transition: Transition) -> None:
-        if transition.proposed != RunState.QUEUED:
-            raise InvalidInput(f"A new run starts queued, not {transition.proposed}.")
+        if transition.proposed not in INITIAL_RUN_STATES:
+            raise InvalidInput(f"A new run starts queued or pending, not {transition.proposed}.")
 
 
 class KeepTerminalStatesTerminal(RunRule):
@@ -87,9 +88,9 @@ class KeepTerminalStatesTerminal(RunRule):
 
 class FollowTheStateMachine(RunRule):
     """Only the edges of the state machine exist: a queued run cannot complete without having been
-    claimed, a running run cannot be claimed twice."""
+    claimed, a running run cannot be claimed twice, a pending run can only be cancelled."""
 
-    FROM_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
+    FROM_STATES = frozenset(LEGAL_RUN_TRANSITIONS)
     TO_STATES = ALL_RUN_STATES
 
     def apply(self, transition: Transition) -> None:

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 
 class RunState(StrEnum):
+    PENDING = "pending"  # recorded with `execute: false`: never claimed, only cancelled
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -18,9 +19,12 @@ TERMINAL_RUN_STATES: frozenset[RunState] = frozenset(
 )
 ACTIVE_RUN_STATES: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RUNNING})
 ALL_RUN_STATES: frozenset[RunState] = frozenset(RunState)
+# The states a new run may be born in: queued for a worker, or pending (recorded, not dispatched).
+INITIAL_RUN_STATES: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.PENDING})
 
 # The edges of the run state machine; anything else is an illegal transition (400).
 LEGAL_RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    RunState.PENDING: frozenset({RunState.CANCELLED}),
     RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED}),
     RunState.RUNNING: frozenset({RunState.QUEUED, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}),
 }

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from dagy.server.db.models import NodeRun, Run, RunLog
+from dagy.server.db.models import Flow, FlowVersion, NodeRun, Run, RunLog
+
+# The hot path of `POST /runs` runs these statements, built once with bound parameters, on the
+# session's connection: no per-request statement building, no ORM unit of work.
+_flow = Flow.__table__.c
+_version = FlowVersion.__table__.c
+_run = Run.__table__.c
+_VERSION_COLUMNS = (_version.id, _version.flow_id, _version.version, _version.default_executor)
+_VERSION_OF_FLOW = (
+    select(*_VERSION_COLUMNS)
+    .join_from(FlowVersion.__table__, Flow.__table__, _flow.id == _version.flow_id)
+    .where(
+        _flow.org_id == bindparam("org_id"),
+        _flow.name == bindparam("flow_name"),
+        _version.org_id == bindparam("org_id"),
+    )
+)
+_LATEST_VERSION = _VERSION_OF_FLOW.order_by(_version.deployment_version.desc()).limit(1)
+_NAMED_VERSION = _VERSION_OF_FLOW.where(_version.version == bindparam("version"))
+_SLUGS_TAKEN = select(_run.run_slug).where(
+    _run.org_id == bindparam("org_id"), _run.run_slug.in_(bindparam("slugs", expanding=True))
+)
+_INSERT_RUN = insert(Run.__table__)
+# A new run has no output or error yet: left out, they are SQL NULL rather than JSON `null`.
+_INSERTED_COLUMNS = tuple(c.key for c in Run.__table__.columns if c.key not in ("output", "error"))
+
+
+@dataclass(frozen=True)
+class VersionToRun:
+    """The columns of a flow version a run is created from (never its spec)."""
+
+    id: str
+    flow_id: str
+    version: str
+    default_executor: str | None
 
 
 def get_run(session: Session, org_id: str, run_id: str) -> Run | None:
@@ -20,9 +56,44 @@ def get_run_by_idempotency_key(session: Session, org_id: str, key: str) -> Run |
     return session.execute(stmt).scalar_one_or_none()
 
 
-def slug_taken(session: Session, org_id: str, slug: str) -> bool:
-    stmt = select(Run.id).where(Run.org_id == org_id, Run.run_slug == slug).limit(1)
+def release_idempotency_key(session: Session, org_id: str, key: str, *, created_before: datetime) -> None:
+    """Free `key` from the run that took it before `created_before`: its window has passed. Concurrent
+    releases are harmless; the unique index (org_id, idempotency_key) still lets one new run take it."""
+    stmt = (
+        update(Run)
+        .where(Run.org_id == org_id, Run.idempotency_key == key, Run.created_at < created_before)
+        .values(idempotency_key=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(stmt)
+
+
+def find_flow_version(
+    session: Session, org_id: str, flow_name: str, version: str | None
+) -> VersionToRun | None:
+    """A flow's version by label, or its latest (highest deployment version) for `None`: one query
+    of the columns a run needs."""
+    params = {"org_id": org_id, "flow_name": flow_name}
+    stmt = _LATEST_VERSION if version is None else _NAMED_VERSION
+    row = session.connection().execute(stmt, params if version is None else params | {"version": version})
+    found = row.first()
+    return None if found is None else VersionToRun(*found)
+
+
+def flow_exists(session: Session, org_id: str, flow_name: str) -> bool:
+    stmt = select(Flow.id).where(Flow.org_id == org_id, Flow.name == flow_name).limit(1)
     return session.execute(stmt).first() is not None
+
+
+def add_run(session: Session, run: Run) -> None:
+    """Insert a new run's row; `run`, with its id set, stays a transient object its caller answers from."""
+    session.connection().execute(_INSERT_RUN, {key: getattr(run, key) for key in _INSERTED_COLUMNS})
+
+
+def slugs_taken(session: Session, org_id: str, slugs: list[str]) -> set[str]:
+    """Which of `slugs` the org's runs already use, in one query."""
+    rows = session.connection().execute(_SLUGS_TAKEN, {"org_id": org_id, "slugs": slugs})
+    return {slug for (slug,) in rows}
 
 
 def add(session: Session, obj: Run | RunLog | NodeRun) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from dagy.server.api.deps import SettingsDep, Tx
+from dagy.server.api.deps import GroupWriteTx, SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
@@ -34,12 +34,14 @@ _read = [Depends(require_permission("runs.read"))]
 )
 async def trigger_run(
     body: RunTrigger,
-    tx: Tx,
+    tx: GroupWriteTx,
     actor: CurrentActor,
     settings: SettingsDep,
     x_idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> RunTriggered:
-    """Queue a run; the same `X-Idempotency-Key` answers the run it first created."""
+    """Queue a run; the same `X-Idempotency-Key` answers the run it first created (for 24 h).
+
+    Concurrent triggers share one transaction (group commit), each in its own savepoint."""
     return await tx.run(
         service.trigger_run,
         actor=actor,

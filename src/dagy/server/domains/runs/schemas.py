@@ -25,7 +25,11 @@ class RunTrigger(RequestModel):
     )
     flow_version: str | int | None = Field(None, description="Defaults to the flow's latest version.")
     parameters: dict[str, Any] = Field(default_factory=dict, description="A JSON object, at most 256 KB.")
-    execute: Literal[True] = Field(True, description="Runs are always queued for execution.")
+    execute: bool = Field(
+        True,
+        description="False records and validates the run without dispatching it: it stays `pending` "
+        "(never claimed) until cancelled.",
+    )
     executor: str | None = Field(
         None, pattern=EXECUTOR_PATTERN, description="Defaults to the version's default executor."
     )

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import PageRequest, paginate
-from dagy.server.db.base import utcnow
-from dagy.server.db.models import FlowVersion, NodeRun, Run
+from dagy.server.db.base import new_id, utcnow
+from dagy.server.db.models import NodeRun, Run
 from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.deployments import service as deployments
 from dagy.server.domains.deployments.backends import check_executor
-from dagy.server.domains.flows import repository as flows
 from dagy.server.domains.runs import repository as repo
+from dagy.server.domains.runs.repository import VersionToRun
 from dagy.server.domains.runs.schemas import (
     LogEvent,
     NodeRunList,
@@ -36,16 +36,20 @@ from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
 from dagy.server.settings import Settings
 
 MAX_PARAMETERS_BYTES = 256 * 1024
+# How long an `X-Idempotency-Key` answers the run it created; after that the key starts a new run.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 _LOG_TOKEN_PREFIX = "f/"  # noqa: S105 - a cursor prefix, not a secret
 
 
 def trigger_run(
     session: Session, *, actor: Actor, data: RunTrigger, idempotency_key: str | None, settings: Settings
 ) -> RunTriggered:
-    """Queue a run of a flow version. The same idempotency key answers the run it first created.
-    An `executor` named in the request must be one of this installation's (`/backends`)."""
+    """Queue a run of a flow version (or record it `pending` with `execute: false`). The same
+    idempotency key within `IDEMPOTENCY_WINDOW` answers the run it first created. An `executor`
+    named in the request must be one of this installation's (`/backends`)."""
+    now = utcnow()
     if idempotency_key:
-        existing = repo.get_run_by_idempotency_key(session, actor.org_id, idempotency_key)
+        existing = _run_for_key(session, actor.org_id, idempotency_key, now)
         if existing is not None:
             return _triggered(existing)
     if len(json.dumps(data.parameters).encode()) > MAX_PARAMETERS_BYTES:
@@ -54,39 +58,20 @@ def trigger_run(
         )
     check_executor(data.executor, settings, field="executor")
     plan = _plan(session, actor.org_id, data, settings.default_executor)
-    version = plan.version
-    now = utcnow()
-    run = Run(
-        org_id=actor.org_id,
-        flow_id=version.flow_id,
-        flow_version_id=version.id,
-        flow_name=plan.flow_name,
-        flow_version=version.version,
-        run_slug=_slug(session, actor.org_id, plan.flow_name, now),
-        deployment_name=plan.deployment_name,
-        executor=plan.executor,
-        execution_mode=plan.execution_mode,
-        priority=data.priority,
-        parameters=data.parameters,
-        tags=list(data.tags),
-        retry_count=0,
-        max_retries=plan.max_retries,
-        attempt=0,
-        cancel_requested=False,
-        idempotency_key=idempotency_key or None,
-        created_at=now,
-        updated_at=now,
-    )
-    set_run_state(session, run, RunState.QUEUED, now=now)
-    try:
-        with session.begin_nested():
-            repo.add(session, run)
-    except IntegrityError:
-        # Another request with the same key won the race; answer its run.
-        existing = repo.get_run_by_idempotency_key(session, actor.org_id, idempotency_key or "")
-        if existing is None:
-            raise
-        return _triggered(existing)
+    run = _new_run(session, actor.org_id, data, plan, key=idempotency_key or None, now=now)
+    set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
+    if idempotency_key:
+        try:
+            with session.begin_nested():
+                repo.add_run(session, run)
+        except IntegrityError:
+            # Another request with the same key won the race; answer its run.
+            existing = repo.get_run_by_idempotency_key(session, actor.org_id, idempotency_key)
+            if existing is None:
+                raise
+            return _triggered(existing)
+    else:
+        repo.add_run(session, run)
     record(
         session,
         actor=actor,
@@ -97,6 +82,44 @@ def trigger_run(
         changes={"status": [None, run.status], "flow_version": [None, run.flow_version]},
     )
     return _triggered(run)
+
+
+def _run_for_key(session: Session, org_id: str, key: str, now: datetime) -> Run | None:
+    """The run `key` answers with, or None once its window has passed (the key is then released, so
+    the run this request creates can take it)."""
+    existing = repo.get_run_by_idempotency_key(session, org_id, key)
+    if existing is None or existing.created_at > now - IDEMPOTENCY_WINDOW:
+        return existing
+    repo.release_idempotency_key(session, org_id, key, created_before=now - IDEMPOTENCY_WINDOW)
+    return None
+
+
+def _new_run(
+    session: Session, org_id: str, data: RunTrigger, plan: _Plan, *, key: str | None, now: datetime
+) -> Run:
+    version = plan.version
+    return Run(
+        id=new_id("run"),
+        org_id=org_id,
+        flow_id=version.flow_id,
+        flow_version_id=version.id,
+        flow_name=plan.flow_name,
+        flow_version=version.version,
+        run_slug=_slug(session, org_id, plan.flow_name, now),
+        deployment_name=plan.deployment_name,
+        executor=plan.executor,
+        execution_mode=plan.execution_mode,
+        priority=data.priority,
+        parameters=data.parameters,
+        tags=list(data.tags),
+        retry_count=0,
+        max_retries=plan.max_retries,
+        attempt=0,
+        cancel_requested=False,
+        idempotency_key=key,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def list_runs(
@@ -179,7 +202,7 @@ def _run(session: Session, actor: Actor, run_id: str) -> Run:
 @dataclass(frozen=True)
 class _Plan:
     flow_name: str
-    version: FlowVersion
+    version: VersionToRun
     deployment_name: str | None
     executor: str
     execution_mode: str
@@ -202,9 +225,15 @@ def _plan(session: Session, org_id: str, data: RunTrigger, default_executor: str
             max_retries=data.max_retries,
         )
     deployed = deployments.run_settings(session, org_id=org_id, deployment_name=data.deployment)
+    deployed_version = deployed.version
     return _Plan(
         flow_name=deployed.flow_name,
-        version=deployed.version,
+        version=VersionToRun(
+            id=deployed_version.id,
+            flow_id=deployed_version.flow_id,
+            version=deployed_version.version,
+            default_executor=deployed_version.default_executor,
+        ),
         deployment_name=deployed.deployment_name,
         executor=data.executor or deployed.executor or default_executor,
         execution_mode=data.execution_mode if "execution_mode" in given else deployed.execution_mode,
@@ -224,25 +253,30 @@ def _check_flow_or_deployment(data: RunTrigger) -> None:
         raise InvalidInput("Invalid run request.", details=problems)
 
 
-def _flow_version(session: Session, org_id: str, data: RunTrigger) -> FlowVersion:
-    flow = flows.get_flow(session, org_id, str(data.flow_name))
-    if flow is None:
-        raise NotFound(f"Flow {data.flow_name} not found.")
-    if data.flow_version is None:
-        version = flows.get_latest_version(session, org_id, flow.id)
-    else:
-        version = flows.get_version(session, org_id, flow.id, str(data.flow_version))
-    if version is None:
-        raise NotFound(f"Flow {data.flow_name} has no version {data.flow_version}.")
-    return version
+def _flow_version(session: Session, org_id: str, data: RunTrigger) -> VersionToRun:
+    name = str(data.flow_name)
+    wanted = None if data.flow_version is None else str(data.flow_version)
+    version = repo.find_flow_version(session, org_id, name, wanted)
+    if version is not None:
+        return version
+    if not repo.flow_exists(session, org_id, name):
+        raise NotFound(f"Flow {name} not found.")
+    raise NotFound(f"Flow {name} has no version {data.flow_version}.")
 
 
 def _slug(session: Session, org_id: str, flow_name: str, now: datetime) -> str:
-    """`<flow>-YYYY-MM-DD-HHMMSS`, with a short random suffix when that second is already taken."""
-    slug = f"{flow_name}-{now:%Y-%m-%d-%H%M%S}"
-    while repo.slug_taken(session, org_id, slug):
-        slug = f"{flow_name}-{now:%Y-%m-%d-%H%M%S}-{secrets.token_hex(2)}"
-    return slug
+    """`<flow>-YYYY-MM-DD-HHMMSS`, with a short random suffix when that second is already taken.
+    The plain slug and two suffixed ones are checked in one query; under heavy load of one flow
+    (every suffix of a batch taken, 1 in 65,536 each) another round is tried."""
+    plain = f"{flow_name}-{now:%Y-%m-%d-%H%M%S}"
+    candidates = [plain]
+    while True:
+        candidates += [f"{plain}-{secrets.token_hex(2)}" for _ in range(2)]
+        taken = repo.slugs_taken(session, org_id, candidates)
+        for slug in candidates:
+            if slug not in taken:
+                return slug
+        candidates = []
 
 
 def _log_position(token: str | None) -> int:
