@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 import sys
 import threading
@@ -145,6 +146,16 @@ def test_a_qdrant_server_url_passes_the_ssrf_guard(tmp_path: Path) -> None:
     with pytest.raises(NodeError) as error:
         VectorUpsertNode().run({"a": ENTRIES}, config, _context(tmp_path, allow_private=False))
     assert error.value.error_type == "blocked_url"
+
+
+def test_a_qdrant_server_that_does_not_answer_fails_plainly(tmp_path: Path) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config = {"collection": "docs", "connection_url": f"http://127.0.0.1:{port}"}
+    with pytest.raises(NodeError) as error:
+        VectorSearchNode().run({"q": [1.0, 0.0, 0.0]}, config, _context(tmp_path))
+    assert error.value.error_type == "vector_store_error"
 
 
 def test_a_run_waits_while_another_holds_the_orgs_store(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
@@ -171,7 +172,7 @@ class LlmExtractNode(ExecutableNode):
         )
 
         def extract(text: str) -> Any:
-            answer = parse_json_answer(chat(config, context, _with_prompt(request, text)))
+            answer = parse_json_answer(chat(config, context, replace(request, prompt=text)))
             _validate(answer, schema)
             return answer
 
@@ -229,7 +230,7 @@ class LlmClassifyNode(ExecutableNode):
         )
 
         def classify(text: str) -> Any:
-            answer = chat(config, context, _with_prompt(request, text))
+            answer = chat(config, context, replace(request, prompt=text))
             return _labels_in(answer, labels) if multi else _label_in(answer, labels)
 
         def as_fields(answer: Any) -> dict[str, Any]:
@@ -379,17 +380,6 @@ def _embedding_items(value: Any, text_field: str, id_field: str) -> list[tuple[A
         }
         result.append((item.get(id_field, index), text, metadata))
     return result
-
-
-def _with_prompt(request: ChatRequest, prompt: str) -> ChatRequest:
-    return ChatRequest(
-        prompt=prompt,
-        system=request.system,
-        temperature=request.temperature,
-        max_tokens=request.max_tokens,
-        json_mode=request.json_mode,
-        json_schema=request.json_schema,
-    )
 
 
 def _schema_problem(schema: Mapping[str, Any]) -> str | None:

