@@ -15,7 +15,17 @@ if TYPE_CHECKING:
 
 
 def worker(  # noqa: PLR0917 - a typer command: one parameter per option
-    token: Annotated[str, typer.Option(envvar="DAGY_WORKER_TOKEN", help="The server's worker token.")],
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="DAGY_WORKER_TOKEN", help="The installation's worker token: every org's runs."),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DAGY_API_KEY",
+            help="An org's API key (scopes flows.read, runs.trigger, secrets.read): that org's runs only.",
+        ),
+    ] = None,
     url: Annotated[
         str, typer.Option(envvar="DAGY_WORKER_URL", help="The server's URL.")
     ] = "http://127.0.0.1:8080",
@@ -54,6 +64,8 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
     from dagy.worker import Worker, WorkerConfig
     from dagy.worker.config import RUNTIME_VARIABLES
 
+    if (token is None) == (api_key is None):
+        raise typer.BadParameter("give --token or --api-key (one of them)", param_hint="--token/--api-key")
     try:
         limits = parse_mode_limits(mode_limits)
     except ValueError as exc:
@@ -61,7 +73,7 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = WorkerConfig(
         url=url,
-        token=token,
+        token=token or api_key or "",
         executor=executor,
         concurrency=concurrency,
         drain_seconds=drain_seconds,
