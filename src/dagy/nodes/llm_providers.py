@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagy.nodes.base import NodeContext, NodeError
-from dagy.nodes.net import check_url, http_client
 
 PUBLIC_URLS = {
     "openai": "https://api.openai.com/v1",
@@ -98,6 +97,8 @@ def _load_local_model() -> Any:
 
 def _base_url(config: Mapping[str, Any], context: NodeContext) -> str:
     provider = config.get("provider") or "openai"
+    from dagy.nodes.net import check_url  # noqa: PLC0415 - httpx is imported when a node runs
+
     url = config.get("base_url") or PUBLIC_URLS.get(provider)
     if not url:
         raise NodeError("invalid_config", f"provider {provider} needs base_url (the resource's endpoint)")
@@ -116,6 +117,8 @@ def _api_key(config: Mapping[str, Any], provider: str) -> str:
 
 def _openai_client(config: Mapping[str, Any], context: NodeContext) -> Any:
     import openai  # noqa: PLC0415 - imported when the node runs
+
+    from dagy.nodes.net import http_client  # noqa: PLC0415 - httpx is imported when a node runs
 
     provider = config.get("provider") or "openai"
     base_url, api_key = _base_url(config, context), _api_key(config, provider)
@@ -184,6 +187,8 @@ def _anthropic_chat(config: Mapping[str, Any], context: NodeContext, request: Ch
 def _guarded_httpx2_client(context: NodeContext) -> Any:
     """The Anthropic SDK takes only `httpx2` clients: the same SSRF guard as `net.http_client`."""
     import httpx2  # noqa: PLC0415 - imported when the node runs
+
+    from dagy.nodes.net import check_url  # noqa: PLC0415 - httpx is imported when a node runs
 
     def guard(request: Any) -> None:
         check_url(str(request.url), context)

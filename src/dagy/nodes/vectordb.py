@@ -26,7 +26,6 @@ from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
 from dagy.nodes.config import ConfigField
 from dagy.nodes.connectors import AT_MOST_ONE, inbound, outbound
 from dagy.nodes.definition import NodeDefinition
-from dagy.nodes.net import check_url
 
 LOCK_WAIT_SECONDS = 120.0
 _ID_FIELD = "_dagy_id"  # payload keys of Dagy's own, never shown as metadata
@@ -211,6 +210,8 @@ def open_store(config: Mapping[str, Any], context: NodeContext) -> Iterator[Any]
     """A Qdrant client: the server of `connection_url`, or the org's embedded store, held alone."""
     from qdrant_client import QdrantClient  # noqa: PLC0415 - imported when the node runs
     from qdrant_client.http.exceptions import ApiException  # noqa: PLC0415 - imported when the node runs
+
+    from dagy.nodes.net import check_url  # noqa: PLC0415 - httpx is imported when a node runs
 
     url = config.get("connection_url")
     if url:
