@@ -1,7 +1,8 @@
 """Real processes: a uvicorn `dagy server` and `dagy worker` subprocesses sharing one database.
 
 A worker killed mid-run loses its lease; the reaper re-queues the run and another worker completes
-it exactly once, while the dead attempt's late writes are refused. Two workers never run the same run.
+it exactly once, while the dead attempt's late writes are refused; the new attempt resumes after the
+nodes the dead one completed. Two workers never run the same run.
 """
 
 from __future__ import annotations
@@ -224,20 +225,68 @@ def test_two_workers_never_run_the_same_run(
     flow = _register(api, spec(python_node("echo", ECHO)), pool)
     run_ids = [
         api.post("/runs", json={"flow_name": flow, "parameters": {"n": n}}).json()["run_id"]
-        for n in range(20)
+        for n in range(200)
     ]
     workers.start("w-left", pool)
     workers.start("w-right", pool)
 
     def all_done() -> list[dict[str, Any]] | None:
+        listed = api.get("/runs", params={"flow_name": flow, "status": "completed", "limit": 100}).json()
+        if len(listed["items"]) < 100:  # cheap check first: the last page of 200 is not done yet
+            return None
         runs = [api.get(f"/runs/{run_id}").json() for run_id in run_ids]
         return runs if all(r["status"] in ("completed", "failed") for r in runs) else None
 
-    runs = _wait(all_done, 60, "20 runs to finish")
-    assert [(r["status"], r["output"]) for r in runs] == [("completed", {"n": n}) for n in range(20)]
+    runs = _wait(all_done, 180, "200 runs to finish")
+    assert [(r["status"], r["output"]) for r in runs] == [("completed", {"n": n}) for n in range(200)]
     with app.state.db.transaction(write=False) as session:
         rows = session.execute(select(Run).where(Run.id.in_(run_ids))).scalars().all()
         node_runs = session.execute(select(NodeRun).where(NodeRun.run_id.in_(run_ids))).scalars().all()
     assert all(row.attempt == 1 and row.retry_count == 0 for row in rows)
     assert sorted(n.run_id for n in node_runs) == sorted(run_ids)  # one node run per run: executed once
     assert {row.lease_owner for row in rows} == {"w-left", "w-right"}
+
+
+def test_a_resumed_attempt_does_not_run_completed_nodes_again(
+    app: FastAPI, client: TestClient, workers: Workers, pool: str, tmp_path: Path
+) -> None:
+    owner = new_org(app, client)
+    api = _api(workers.url, owner)
+    effects = tmp_path / "effects"
+    first = f"def main(inputs, params):\n    open({str(effects)!r}, 'a').write('first\\n')\n    return 5\n"
+    second = (
+        "import time\n\ndef main(inputs, params):\n    print('started', flush=True)\n"
+        "    time.sleep(params['sleep'])\n    return inputs['first'] + 1\n"
+    )
+    flow_spec = spec(python_node("first", first), python_node("second", second), edges=(("first", "second"),))
+    flow = _register(api, flow_spec, pool)
+    run_id = api.post("/runs", json={"flow_name": flow, "parameters": {"sleep": 2}}).json()["run_id"]
+
+    doomed = workers.start("w-doomed", pool)
+    _wait(
+        lambda: any(e["message"] == "started" for e in api.get(f"/runs/{run_id}/logs").json()["events"]),
+        20,
+        "the second node to start",
+    )
+    time.sleep(0.6)  # the first node's completion reaches the server with the next flush
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(10)
+    workers.start("w-heir", pool)
+
+    run = _wait(
+        lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
+        40,
+        "the run to finish",
+    )
+    assert (run["status"], run["output"]) == ("completed", 6)
+    assert effects.read_text() == "first\n"  # the side effect happened once
+    messages = [e["message"] for e in api.get(f"/runs/{run_id}/logs").json()["events"]]
+    assert messages.count("started") == 2
+    with app.state.db.transaction(write=False) as session:
+        rows = session.execute(select(NodeRun).where(NodeRun.run_id == run_id)).scalars().all()
+    assert sorted((n.attempt, n.node_id, n.status) for n in rows) == [
+        (1, "first", "completed"),
+        (1, "second", "running"),
+        (2, "first", "completed"),
+        (2, "second", "completed"),
+    ]

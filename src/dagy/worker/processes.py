@@ -35,12 +35,17 @@ class RunProcess:
         return self.process.returncode is None
 
     async def discard(self) -> None:
-        """Kill the process group (if still running) and remove the directory."""
-        if self.alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            await self.process.wait()
+        """Kill the process group (what the run left running too) and remove the directory."""
+        kill_group(self.process.pid)
+        await self.process.wait()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a run's process group. Safe after its leader ended: Linux does not hand out a pid
+    still used as a process group id, so the group is the run's as long as a member lives."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 class Launcher:

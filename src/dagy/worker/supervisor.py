@@ -25,7 +25,7 @@ from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
 from dagy.runtime.limits import limits_for
 from dagy.runtime.redaction import Redactor
 from dagy.worker.config import WorkerConfig
-from dagy.worker.processes import Launcher, RunProcess
+from dagy.worker.processes import Launcher, RunProcess, kill_group
 from dagy.worker.watchdog import Breach, watch
 
 log = logging.getLogger("dagy.worker")
@@ -149,19 +149,18 @@ class RunSupervisor:
         }
 
     async def stop_process(self, *, grace: float | None = None) -> None:
-        """SIGTERM the run's process group, SIGKILL it after the grace period."""
+        """SIGTERM the run's process group; after the grace period (or once the run's process
+        ended) SIGKILL what is left of the group, children that ignore SIGTERM included."""
         process = self._process
         if process is None or process.returncode is not None:
             return
         grace = self.config.stop_grace_seconds if grace is None else grace
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), grace)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        kill_group(process.pid)
+        await process.wait()
 
     async def _enforce_limits(self, pid: int) -> None:
         breach = await watch(pid, self.limits, poll_seconds=self.config.memory_poll_seconds)

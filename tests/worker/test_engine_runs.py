@@ -1,0 +1,221 @@
+"""The engine through HTTP on the embedded worker (real run processes): concurrent nodes, branches,
+node retries, secrets masked in the stored log, the deployment environment, execution-mode limits
+(wall time, memory), cancellation within 5 s and the log cap."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dagy.server.db.models import NodeRun
+from dagy.server.settings import Settings
+from tests.factories import Caller, new_org, unique
+from tests.flow_factories import (
+    app_with_embedded_worker,
+    python_node,
+    register_flow,
+    spec,
+    trigger,
+    wait_for_log,
+    wait_for_run,
+)
+
+LOG_CAP = 64 * 1024
+LIMITS = {"small": {"timeout_seconds": 1.5}}  # nano keeps its 256 MB; small gets a short wall time
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[tuple[FastAPI, TestClient, Caller]]:
+    tuned = settings.model_copy(update={"run_log_max_bytes": LOG_CAP, "execution_mode_limits": LIMITS})
+    app = app_with_embedded_worker(tuned)
+    with TestClient(app, client=("198.51.100.7", 50000)) as client:
+        yield app, client, new_org(app, client)
+
+
+def fn(node_id: str, body: str, **data: Any) -> dict[str, Any]:
+    code = "def main(inputs, params):\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    return python_node(node_id, code, **data)
+
+
+def run_flow(client: TestClient, owner: Caller, flow_spec: dict[str, Any], **body: Any) -> dict[str, Any]:
+    run_id = trigger(client, owner, register_flow(client, owner, flow_spec), **body)["run_id"]
+    return wait_for_run(client, owner, run_id)
+
+
+def tasks(client: TestClient, owner: Caller, run_id: str) -> dict[str, dict[str, Any]]:
+    items = client.get(f"/v1/runs/{run_id}/tasks", headers=owner.headers).json()["items"]
+    return {item["node_id"]: item for item in items}
+
+
+def log_lines(client: TestClient, owner: Caller, run_id: str) -> list[str]:
+    lines: list[str] = []
+    token: str | None = None
+    while True:
+        query = {"limit": 1000} | ({"next_token": token} if token else {})
+        page = client.get(f"/v1/runs/{run_id}/logs", headers=owner.headers, params=query).json()
+        lines += [e["message"] for e in page["events"]]
+        token = page["next_token"]
+        if not token or not page["events"]:
+            return lines
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_independent_nodes_overlap(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+    _, client, owner = engine
+    nap = "import time\ntime.sleep(1)\nreturn 1"
+    run = run_flow(client, owner, spec(fn("a", nap), fn("b", nap), fn("c", "return sum(inputs.values())"),
+                                       edges=(("a", "c"), ("b", "c"))))  # fmt: skip
+    assert (run["status"], run["output"]) == ("completed", 2)
+    rows = tasks(client, owner, run["run_id"])
+    a, b = rows["a"], rows["b"]
+    assert _time(a["started_at"]) < _time(b["completed_at"]) and _time(b["started_at"]) < _time(
+        a["completed_at"]
+    )
+    span = _time(rows["c"]["completed_at"]) - _time(min(a["started_at"], b["started_at"]))
+    assert span.total_seconds() < 1.8
+
+
+def test_the_branch_not_taken_is_skipped(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+    _, client, owner = engine
+    flow_spec = spec(
+        fn("src", "return params['n']"),
+        {"id": "big", "type": "condition", "data": {"expression": "input > 10"}},
+        fn("yes", "return 'big'"),
+        fn("no", "return 'small'"),
+    )
+    flow_spec["edges"] = [
+        {"source": "src", "target": "big"},
+        {"source": "big", "target": "yes", "sourceHandle": "true_out"},
+        {"source": "big", "target": "no", "sourceHandle": "false_out"},
+    ]
+    run = run_flow(client, owner, flow_spec, parameters={"n": 3})
+    assert (run["status"], run["output"]) == ("completed", {"no": "small"})  # sinks that ran
+    statuses = {node: row["status"] for node, row in tasks(client, owner, run["run_id"]).items()}
+    assert statuses == {"src": "completed", "big": "completed", "yes": "skipped", "no": "completed"}
+
+
+def test_node_retries_are_counted(engine: tuple[FastAPI, TestClient, Caller], tmp_path: Any) -> None:
+    app, client, owner = engine
+    marks = tmp_path / "tries"
+    body = (
+        f"import pathlib\np = pathlib.Path({str(marks)!r})\n"
+        "p.write_text(p.read_text() + 'x' if p.exists() else 'x')\n"
+        "if len(p.read_text()) < 3:\n    raise RuntimeError('not yet')\nreturn len(p.read_text())"
+    )
+    run = run_flow(client, owner, spec(fn("flaky", body, retries=4, retry_delay_seconds=0.05)))
+    assert (run["status"], run["output"]) == ("completed", 3)
+    with app.state.db.transaction(write=False) as session:
+        row = session.execute(select(NodeRun).where(NodeRun.run_id == run["run_id"])).scalar_one()
+    assert (row.status, row.tries) == ("completed", 3)
+
+
+def test_secret_values_are_masked_in_the_stored_log(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+    _, client, owner = engine
+    name, value = unique("api"), "tok-" + unique("v")
+    created = client.post("/v1/secrets", headers=owner.headers, json={"secret_name": name, "value": value})
+    assert created.status_code == 201, created.text
+    leak = "print('the token is', params['t'])\nraise ValueError('bad ' + params['t'])"
+    run = run_flow(client, owner, spec(fn("leak", leak, token={"secret": name})), parameters={"t": value})
+    assert run["status"] == "failed"
+    assert run["error"]["message"] == "ValueError: bad ***" and value not in run["error"]["traceback"]
+    assert log_lines(client, owner, run["run_id"]) == ["the token is ***"]
+
+
+def test_the_deployment_environment_reaches_nodes(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+    _, client, owner = engine
+    env = unique("env").lower()
+    assert client.post("/v1/environments", headers=owner.headers, json={"env_name": env}).status_code == 201
+    variables = {"variables": {"REGION": "eu-west-1"}}
+    assert (
+        client.put(f"/v1/environments/{env}/variables", headers=owner.headers, json=variables).status_code
+        == 200
+    )
+    flow = register_flow(client, owner, spec(fn("where", "import os\nreturn os.environ.get('REGION')")))
+    deployment = unique("deploy")
+    body = {"name": deployment, "flow_name": flow, "environment": env, "default_executor": "local"}
+    assert client.post("/v1/deployments", headers=owner.headers, json=body).status_code == 201
+    run_id = client.post("/v1/runs", headers=owner.headers, json={"deployment": deployment}).json()["run_id"]
+    run = wait_for_run(client, owner, run_id)
+    assert (run["status"], run["output"]) == ("completed", "eu-west-1")
+
+
+@pytest.mark.slow
+def test_a_run_past_its_wall_time_fails_with_timeout(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+    _, client, owner = engine
+    flow_spec = spec(
+        fn("quick", "return 1"), fn("slow", "import time\ntime.sleep(30)"), edges=(("quick", "slow"),)
+    )
+    started = time.monotonic()
+    run = run_flow(client, owner, flow_spec, execution_mode="small")
+    assert time.monotonic() - started < 10
+    assert run["status"] == "failed"
+    assert {k: run["error"][k] for k in ("type", "node_id", "traceback")} == {
+        "type": "timeout",
+        "node_id": "slow",
+        "traceback": None,
+    }
+
+
+@pytest.mark.slow
+def test_a_run_over_its_memory_fails_with_memory(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+    _, client, owner = engine
+    hog = "import time\nblob = b'x' * (400 * 2**20)\ntime.sleep(30)\nreturn len(blob)"
+    run = run_flow(client, owner, spec(fn("hog", hog)), execution_mode="nano")
+    assert run["status"] == "failed"
+    assert (run["error"]["type"], run["error"]["node_id"]) == ("memory", "hog")
+    assert "256 MB" in run["error"]["message"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_cancel_kills_the_run_and_its_children_within_5s(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+    """The run's process dies at SIGTERM; a child it started that ignores SIGTERM dies at the SIGKILL
+    after the 3 s grace."""
+    _, client, owner = engine
+    stubborn = (
+        "import subprocess, sys, time\n"
+        "child = 'import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        'print(f"pid={os.getpid()}", flush=True); time.sleep(60)\'\n'
+        "subprocess.Popen([sys.executable, '-c', child])\ntime.sleep(60)"
+    )
+    run_id = trigger(client, owner, register_flow(client, owner, spec(fn("stubborn", stubborn))))["run_id"]
+    messages = wait_for_log(client, owner, run_id, "pid=")
+    pid = int(next(m for m in messages if m.startswith("pid="))[4:])
+    cancelled_at = time.monotonic()
+    assert client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers).status_code == 200
+    while _alive(pid) and time.monotonic() - cancelled_at < 10:
+        time.sleep(0.05)
+    took = time.monotonic() - cancelled_at
+    assert not _alive(pid) and took < 5, f"the run's child lived {took:.1f}s after the cancel"
+    assert took > 2.5  # it ignored SIGTERM: the SIGKILL after the grace ended it
+
+
+@pytest.mark.slow
+def test_a_run_printing_100_mb_completes_with_a_truncated_log(
+    engine: tuple[FastAPI, TestClient, Caller],
+) -> None:
+    _, client, owner = engine
+    chatty = "line = 'x' * 99\nfor _ in range(1_000_000):\n    print(line)\nreturn 'done'"
+    run = run_flow(client, owner, spec(fn("chatty", chatty)))
+    assert (run["status"], run["output"]) == ("completed", "done")
+    lines = log_lines(client, owner, run["run_id"])
+    assert lines[-1] == f"[dagy] log truncated after {LOG_CAP} bytes; later lines dropped"
+    assert len(lines) == LOG_CAP // 100 + 1
