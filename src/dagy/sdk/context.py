@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,12 +23,15 @@ current_flow_run: ContextVar[FlowRun | None] = ContextVar("dagy_flow_run", defau
 current_task_run: ContextVar[TaskRun | None] = ContextVar("dagy_task_run", default=None)
 
 
-@dataclass(frozen=True)
 class RunHooks:
-    """What a host (the runtime on a worker) gives the next top-level flow run."""
+    """What a host (the runtime on a worker) gives the next top-level flow run. (A plain class: a
+    dataclass would load `dataclasses` and `inspect`, a third of the SDK's import time.)"""
 
-    run_id: str
-    on_task_run: TaskRunListener
+    __slots__ = ("on_task_run", "run_id")
+
+    def __init__(self, run_id: str, on_task_run: TaskRunListener) -> None:
+        self.run_id = run_id
+        self.on_task_run = on_task_run
 
 
 current_hooks: ContextVar[RunHooks | None] = ContextVar("dagy_run_hooks", default=None)
