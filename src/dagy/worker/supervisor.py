@@ -32,6 +32,9 @@ log = logging.getLogger("dagy.worker")
 
 MAX_BUFFERED_LINES = 20_000
 NODE_BATCH = 500
+# A batch of node runs stays under this (the server's request limit is 2 MB by default); a single
+# report over it is not sent: its node is not recorded, so a re-queued attempt runs it again.
+REPORT_BATCH_BYTES = 1024 * 1024
 # The fields of a node event the server's node-run report takes.
 NODE_REPORT_KEYS = ("node_id", "node_type", "status", "started_at", "completed_at", "output", "error")
 ARTIFACT_FILE = "artifact.zip"
@@ -63,7 +66,7 @@ class RunSupervisor:
         self.redact = Redactor(run.secrets.values())
         self._raw_budget = LogBudget(config.log_max_bytes)  # lines that were not the runtime's events
         self._logs: list[dict[str, str]] = []
-        self._node_runs: list[dict[str, Any]] = []
+        self._node_runs: list[tuple[dict[str, Any], int]] = []  # (report, its size in bytes)
         self._running_nodes: dict[str, None] = {}  # node ids in start order: who ran when killed
         self._stderr_tail: list[str] = []
         self._process: asyncio.subprocess.Process | None = None
@@ -180,7 +183,7 @@ class RunSupervisor:
             elif event["event"] == LOG:
                 self._logs.append({"timestamp": str(event["timestamp"]), "message": str(event["message"])})
             elif event["event"] == NODE:
-                self._add_node_run(event)
+                self._add_node_run(event, size=len(raw))
             elif event["event"] == RESULT:
                 self.result = event
             self._trim_buffer()
@@ -192,16 +195,22 @@ class RunSupervisor:
             self._add_raw_log(line)
             self._trim_buffer()
 
-    def _add_node_run(self, event: dict[str, Any]) -> None:
+    def _add_node_run(self, event: dict[str, Any], *, size: int) -> None:
         node_id, status = str(event["node_id"]), event.get("status")
         if status in ("running", "retrying"):
             self._running_nodes[node_id] = None
         else:
             self._running_nodes.pop(node_id, None)
+        if size > REPORT_BATCH_BYTES:
+            self._add_log(
+                f"[dagy] node {node_id}: its {status} report ({size} bytes, mostly output) is too large "
+                "to record; a re-queued attempt would run it again"
+            )
+            return
         report = {key: event.get(key) for key in NODE_REPORT_KEYS}
         if event.get("tries") is not None:
             report["tries"] = event["tries"]
-        self._node_runs.append(report)
+        self._node_runs.append((report, size))
 
     def _add_raw_log(self, message: str) -> None:
         line = self._raw_budget.take(message)
@@ -251,7 +260,7 @@ class RunSupervisor:
         """Send buffered node runs and log lines; keep them for the next try when the server is away."""
         try:
             while self._node_runs:
-                batch = self._node_runs[:NODE_BATCH]
+                batch = self._next_node_batch()
                 await self._send(self.api.report_node_runs, node_runs=batch)
                 del self._node_runs[: len(batch)]
             while self._logs:
@@ -262,6 +271,15 @@ class RunSupervisor:
             await self._lose_lease()
         except (httpx.HTTPError, ApiError) as exc:
             log.warning("sending logs of run %s failed: %s", self.run.run_id, exc)
+
+    def _next_node_batch(self) -> list[dict[str, Any]]:
+        batch, total = [], 0
+        for report, size in self._node_runs[:NODE_BATCH]:
+            if batch and total + size > REPORT_BATCH_BYTES:
+                break
+            batch.append(report)
+            total += size
+        return batch
 
     async def _send(self, call: Any, **batch: Any) -> None:
         """A batch the server refuses for good (4xx other than 409) is dropped, not retried forever."""
