@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,9 @@ def claim_runs(
     return claimed
 
 
-def _claimed(run: Run, version: FlowVersion, lease_expires_at: Any, payload: dict[str, Any]) -> ClaimedRun:
+def _claimed(
+    run: Run, version: FlowVersion, lease_expires_at: datetime, payload: dict[str, Any]
+) -> ClaimedRun:
     return ClaimedRun(
         run_id=run.id,
         attempt=run.attempt,
@@ -200,7 +202,7 @@ def _update_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _node_retry_event(
-    run: Run, attempt: int, fields: dict[str, Any], node_id: str, now: Any
+    run: Run, attempt: int, fields: dict[str, Any], node_id: str, now: datetime
 ) -> dict[str, Any]:
     return {
         "id": new_id("rev"),
