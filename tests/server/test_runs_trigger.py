@@ -281,7 +281,7 @@ def test_one_key_across_two_server_processes_makes_one_run(
             headers = owner.headers | {"X-Idempotency-Key": unique("key")}
             answers = in_parallel(
                 [
-                    lambda c=c: c.post("/v1/runs", headers=headers, json={"flow_name": flow})
+                    lambda c=c, h=headers: c.post("/v1/runs", headers=h, json={"flow_name": flow})
                     for c in (client, replica)
                 ]
                 * 4
@@ -291,13 +291,16 @@ def test_one_key_across_two_server_processes_makes_one_run(
     assert len(client.get("/v1/runs", headers=owner.headers).json()["items"]) == 5
 
 
-def test_a_unit_that_fails_after_writing_leaves_nothing_and_the_batch_commits(app: FastAPI) -> None:
-    """Group commit itself: units that wrote a row and then raised are rolled back to their own
-    savepoint; the rest commit, in fewer transactions than units."""
+@pytest.mark.parametrize("fail_after_writing", [True, False])
+def test_a_failing_unit_leaves_nothing_and_the_batch_commits(app: FastAPI, fail_after_writing: bool) -> None:
+    """Group commit itself: a unit that raises is rolled back alone (after writing: the batch runs
+    again with savepoints; before: its error is simply its answer, nothing runs twice); the others
+    commit, in fewer transactions than units."""
     db = app.state.db
     group = GroupCommit(db)
     marker = unique("unit")
     commits: list[int] = []
+    calls: list[int] = []
 
     def count(_connection: Any) -> None:
         commits.append(1)
@@ -305,6 +308,9 @@ def test_a_unit_that_fails_after_writing_leaves_nothing_and_the_batch_commits(ap
     event.listen(db.engine, "commit", count)
 
     def write(session: Session, *, n: int) -> int:
+        calls.append(n)
+        if n % 3 == 0 and not fail_after_writing:
+            raise InvalidInput(f"unit {n} refused before writing")
         row = AuditLog(
             actor_type="system",
             action="create",
@@ -333,3 +339,5 @@ def test_a_unit_that_fails_after_writing_leaves_nothing_and_the_batch_commits(ap
         ).scalars()
         assert sorted(written) == sorted(f"{marker}-{n}" for n in range(30) if n % 3)
     assert 1 <= len(commits) < 30
+    if not fail_after_writing:
+        assert sorted(calls) == list(range(30))

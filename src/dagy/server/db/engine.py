@@ -20,6 +20,8 @@ from sqlalchemy.pool import QueuePool
 
 from dagy.server.db.batching import GroupCommit
 
+POSTGRES_GROUP_WRITERS = 4
+
 
 @dataclass
 class Database:
@@ -55,8 +57,9 @@ class Database:
 
     @cached_property
     def group_commit(self) -> GroupCommit:
-        """Concurrent writes that may share one transaction (db/batching.py)."""
-        return GroupCommit(self)
+        """Concurrent writes that may share one transaction (db/batching.py): one batch at a time on
+        SQLite (one writer anyway), a few at once on PostgreSQL."""
+        return GroupCommit(self, writers=1 if self.is_sqlite else POSTGRES_GROUP_WRITERS)
 
     def dispose(self) -> None:
         self.engine.dispose()

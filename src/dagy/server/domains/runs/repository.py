@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dagy.server.db.models import Flow, FlowVersion, NodeRun, Run, RunLog
@@ -28,10 +30,12 @@ _VERSION_OF_FLOW = (
 )
 _LATEST_VERSION = _VERSION_OF_FLOW.order_by(_version.deployment_version.desc()).limit(1)
 _NAMED_VERSION = _VERSION_OF_FLOW.where(_version.version == bindparam("version"))
-_SLUGS_TAKEN = select(_run.run_slug).where(
-    _run.org_id == bindparam("org_id"), _run.run_slug.in_(bindparam("slugs", expanding=True))
-)
-_INSERT_RUN = insert(Run.__table__)
+# A unique key already taken (the slug, or the idempotency key) inserts nothing instead of failing:
+# no savepoint needed, and a transaction waiting on another's uncommitted row goes on after it.
+_INSERT_RUN = {
+    "sqlite": sqlite_insert(Run.__table__).on_conflict_do_nothing().returning(_run.id),
+    "postgresql": postgresql_insert(Run.__table__).on_conflict_do_nothing().returning(_run.id),
+}
 # A new run has no output or error yet: left out, they are SQL NULL rather than JSON `null`.
 _INSERTED_COLUMNS = tuple(c.key for c in Run.__table__.columns if c.key not in ("output", "error"))
 
@@ -85,15 +89,12 @@ def flow_exists(session: Session, org_id: str, flow_name: str) -> bool:
     return session.execute(stmt).first() is not None
 
 
-def add_run(session: Session, run: Run) -> None:
-    """Insert a new run's row; `run`, with its id set, stays a transient object its caller answers from."""
-    session.connection().execute(_INSERT_RUN, {key: getattr(run, key) for key in _INSERTED_COLUMNS})
-
-
-def slugs_taken(session: Session, org_id: str, slugs: list[str]) -> set[str]:
-    """Which of `slugs` the org's runs already use, in one query."""
-    rows = session.connection().execute(_SLUGS_TAKEN, {"org_id": org_id, "slugs": slugs})
-    return {slug for (slug,) in rows}
+def add_run(session: Session, run: Run) -> bool:
+    """Insert a new run's row unless its slug or idempotency key is taken (False then); `run`, with
+    its id set, stays a transient object its caller answers from."""
+    connection = session.connection()
+    values = {key: getattr(run, key) for key in _INSERTED_COLUMNS}
+    return connection.execute(_INSERT_RUN[connection.dialect.name], values).first() is not None
 
 
 def add(session: Session, obj: Run | RunLog | NodeRun) -> None:

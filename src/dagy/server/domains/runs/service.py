@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import PageRequest, paginate
@@ -30,7 +29,7 @@ from dagy.server.domains.runs.schemas import (
     RunTrigger,
     RunTriggered,
 )
-from dagy.server.errors import InvalidInput, NotFound
+from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
 from dagy.server.settings import Settings
@@ -38,6 +37,7 @@ from dagy.server.settings import Settings
 MAX_PARAMETERS_BYTES = 256 * 1024
 # How long an `X-Idempotency-Key` answers the run it created; after that the key starts a new run.
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+_SLUG_ATTEMPTS = 8
 _LOG_TOKEN_PREFIX = "f/"  # noqa: S105 - a cursor prefix, not a secret
 
 
@@ -58,20 +58,11 @@ def trigger_run(
         )
     check_executor(data.executor, settings, field="executor")
     plan = _plan(session, actor.org_id, data, settings.default_executor)
-    run = _new_run(session, actor.org_id, data, plan, key=idempotency_key or None, now=now)
+    run = _new_run(actor.org_id, data, plan, key=idempotency_key or None, now=now)
     set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
-    if idempotency_key:
-        try:
-            with session.begin_nested():
-                repo.add_run(session, run)
-        except IntegrityError:
-            # Another request with the same key won the race; answer its run.
-            existing = repo.get_run_by_idempotency_key(session, actor.org_id, idempotency_key)
-            if existing is None:
-                raise
-            return _triggered(existing)
-    else:
-        repo.add_run(session, run)
+    winner = _insert(session, run)
+    if winner is not None:
+        return _triggered(winner)
     record(
         session,
         actor=actor,
@@ -84,6 +75,23 @@ def trigger_run(
     return _triggered(run)
 
 
+def _insert(session: Session, run: Run) -> Run | None:
+    """Insert `run`; None when it was inserted, else the run that took its idempotency key first
+    (a concurrent request with the same key won the race). A taken slug is replaced by a suffixed
+    one and the insert tried again."""
+    for _ in range(_SLUG_ATTEMPTS):
+        if repo.add_run(session, run):
+            _recent_slugs.taken(run)
+            return None
+        if run.idempotency_key:
+            existing = repo.get_run_by_idempotency_key(session, run.org_id, run.idempotency_key)
+            if existing is not None:
+                return existing
+        _recent_slugs.taken(run)
+        run.run_slug = _suffixed(_plain_slug(run.flow_name, run.created_at))
+    raise Conflict("Could not find a free run slug; try again.")
+
+
 def _run_for_key(session: Session, org_id: str, key: str, now: datetime) -> Run | None:
     """The run `key` answers with, or None once its window has passed (the key is then released, so
     the run this request creates can take it)."""
@@ -94,9 +102,7 @@ def _run_for_key(session: Session, org_id: str, key: str, now: datetime) -> Run 
     return None
 
 
-def _new_run(
-    session: Session, org_id: str, data: RunTrigger, plan: _Plan, *, key: str | None, now: datetime
-) -> Run:
+def _new_run(org_id: str, data: RunTrigger, plan: _Plan, *, key: str | None, now: datetime) -> Run:
     version = plan.version
     return Run(
         id=new_id("run"),
@@ -105,7 +111,7 @@ def _new_run(
         flow_version_id=version.id,
         flow_name=plan.flow_name,
         flow_version=version.version,
-        run_slug=_slug(session, org_id, plan.flow_name, now),
+        run_slug=_recent_slugs.first_try(org_id, plan.flow_name, now),
         deployment_name=plan.deployment_name,
         executor=plan.executor,
         execution_mode=plan.execution_mode,
@@ -264,19 +270,37 @@ def _flow_version(session: Session, org_id: str, data: RunTrigger) -> VersionToR
     raise NotFound(f"Flow {name} has no version {data.flow_version}.")
 
 
-def _slug(session: Session, org_id: str, flow_name: str, now: datetime) -> str:
-    """`<flow>-YYYY-MM-DD-HHMMSS`, with a short random suffix when that second is already taken.
-    The plain slug and two suffixed ones are checked in one query; under heavy load of one flow
-    (every suffix of a batch taken, 1 in 65,536 each) another round is tried."""
-    plain = f"{flow_name}-{now:%Y-%m-%d-%H%M%S}"
-    candidates = [plain]
-    while True:
-        candidates += [f"{plain}-{secrets.token_hex(2)}" for _ in range(2)]
-        taken = repo.slugs_taken(session, org_id, candidates)
-        for slug in candidates:
-            if slug not in taken:
-                return slug
-        candidates = []
+def _plain_slug(flow_name: str, now: datetime) -> str:
+    return f"{flow_name}-{now:%Y-%m-%d-%H%M%S}"
+
+
+def _suffixed(plain: str) -> str:
+    return f"{plain}-{secrets.token_hex(2)}"
+
+
+class _RecentSlugs:
+    """The plain slug (`<flow>-<second>`) each flow of this process last took or found taken: within
+    that second the next run goes straight to a suffixed slug instead of trying the plain one
+    first. A hint only; the insert's unique index decides."""
+
+    _MAX = 4096
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], str] = {}
+
+    def taken(self, run: Run) -> None:
+        if len(self._last) >= self._MAX:
+            self._last.clear()
+        self._last[(run.org_id, run.flow_name)] = _plain_slug(run.flow_name, run.created_at)
+
+    def first_try(self, org_id: str, flow_name: str, now: datetime) -> str:
+        """`<flow>-YYYY-MM-DD-HHMMSS`, suffixed with 4 random hex digits when that second is known
+        taken."""
+        plain = _plain_slug(flow_name, now)
+        return _suffixed(plain) if self._last.get((org_id, flow_name)) == plain else plain
+
+
+_recent_slugs = _RecentSlugs()
 
 
 def _log_position(token: str | None) -> int:
