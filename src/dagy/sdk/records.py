@@ -31,7 +31,29 @@ def _as_datetime(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
 
 
-class TaskRun:
+class _Timed:
+    """`started_at`/`ended_at` floats, read as a duration or as datetimes."""
+
+    __slots__ = ()
+    started_at: float | None
+    ended_at: float | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+    @property
+    def started(self) -> datetime | None:
+        return _as_datetime(self.started_at)
+
+    @property
+    def ended(self) -> datetime | None:
+        return _as_datetime(self.ended_at)
+
+
+class TaskRun(_Timed):
     """One call of a task inside a flow run: `name` is `<task name>-<n>`, n counting that task's runs
     in this flow run from 1 (in call order, or submission order for `submit`/`map`)."""
 
@@ -58,25 +80,11 @@ class TaskRun:
         self.exception: BaseException | None = None
         self.cached = False  # the result came from the flow run's cache (`cache_key_fn`)
 
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at is None or self.ended_at is None:
-            return None
-        return self.ended_at - self.started_at
-
-    @property
-    def started(self) -> datetime | None:
-        return _as_datetime(self.started_at)
-
-    @property
-    def ended(self) -> datetime | None:
-        return _as_datetime(self.ended_at)
-
     def __repr__(self) -> str:
         return f"TaskRun(name={self.name!r}, status={self.status!r}, tries={self.tries})"
 
 
-class FlowRun(Generic[R]):
+class FlowRun(_Timed, Generic[R]):
     """One call of a flow: its task runs (in the order they started), its outcome, and the state the
     tasks share while it runs (counters, cache, the thread pool of submitted tasks)."""
 
@@ -122,20 +130,6 @@ class FlowRun(Generic[R]):
 
         bound = inspect.signature(self._fn).bind(*self._args, **self._kwargs)
         return dict(bound.arguments)
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at is None or self.ended_at is None:
-            return None
-        return self.ended_at - self.started_at
-
-    @property
-    def started(self) -> datetime | None:
-        return _as_datetime(self.started_at)
-
-    @property
-    def ended(self) -> datetime | None:
-        return _as_datetime(self.ended_at)
 
     @property
     def failed_task_run(self) -> TaskRun | None:

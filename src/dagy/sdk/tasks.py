@@ -9,6 +9,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 from dagy.sdk import engine
 from dagy.sdk.context import current_flow_run
 from dagy.sdk.futures import TaskFuture
+from dagy.sdk.records import COMPLETED, FAILED, TaskRun
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,8 +97,6 @@ class Task(Generic[P, R]):
 
 def _done_future(task: Task[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> TaskFuture[R]:
     from concurrent.futures import Future  # noqa: PLC0415 - only when submitting
-
-    from dagy.sdk.records import COMPLETED, FAILED, TaskRun  # noqa: PLC0415 - import order with engine
 
     inner: Future[R] = Future()
     record = TaskRun(f"{task.name}-1", task.name)
