@@ -34,6 +34,7 @@ MAX_NODE_OUTPUT_BYTES = 256 * 1024
 NODE_TYPE = "task"
 _ENTRYPOINT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _DAGY_DIR = str(Path(dagy.__file__).resolve().parent)
+_IMPORTLIB_DIR = str(Path(importlib.__file__).parent)
 _TERMINAL = frozenset({"completed", "failed", "skipped"})
 
 
@@ -275,4 +276,4 @@ def user_traceback(exc: BaseException) -> str:
 
 
 def _is_machinery(filename: str) -> bool:
-    return filename.startswith((_DAGY_DIR, "<frozen importlib"))
+    return filename.startswith((_DAGY_DIR, _IMPORTLIB_DIR, "<frozen importlib"))
