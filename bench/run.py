@@ -1,10 +1,12 @@
-"""API throughput benchmark: `dagy server` on SQLite under wrk, on loopback.
+"""API throughput benchmark: `dagy server` under wrk, on loopback.
 
-Measures requests/s and p50/p99 latency for `GET /v1/health`, an authenticated `GET /v1/me` and
-`POST /v1/runs` (then waits until the embedded worker has drained every created run), and prints
-a table. Needs `wrk` (Debian package `wrk`).
+Measures requests/s and p50/p99 latency for `GET /v1/health` and an authenticated `GET /v1/me`
+(SQLite, 16 connections), then `POST /v1/runs` at 10 and 50 connections on SQLite and on a
+throw-away PostgreSQL database, with the embedded worker off and on (on: it claims and executes
+runs while they are created). Each figure is the median of `--repeat` rounds; errors are wrk's
+non-2xx answers plus its socket errors. Needs `wrk` (Debian package `wrk`).
 
-    python bench/run.py [--duration 10] [--connections 16] [--port 8099]
+    python bench/run.py [--duration 10] [--repeat 3] [--only reads|runs] [--databases sqlite,postgres]
 """
 
 from __future__ import annotations
@@ -97,8 +99,9 @@ def start_server(
     raise RuntimeError("the server did not start")
 
 
-def setup(base: str) -> tuple[str, str]:
-    """A signed-in owner of a fresh org with a one-node flow; returns (token, org_id)."""
+def setup(base: str, *, default_executor: str | None = None) -> tuple[str, str]:
+    """A signed-in owner of a fresh org with a one-node flow (runs on `default_executor`, default
+    the installation's); returns (token, org_id)."""
     token = httpx.post(f"{base}/v1/auth/login", json={"email": SUPERADMIN}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     org = httpx.post(f"{base}/v1/orgs", json={"org_name": "bench"}, headers=headers).json()
@@ -117,34 +120,24 @@ def setup(base: str) -> tuple[str, str]:
     }
     created = httpx.post(
         f"{base}/v1/flows",
-        json={"flow_name": "bench-flow", "flow_spec": spec},
+        json={"flow_name": "bench-flow", "flow_spec": spec}
+        | ({"default_executor": default_executor} if default_executor else {}),
         headers=headers | {"X-Org-Id": org["org_id"]},
     )
     created.raise_for_status()
     return token, org["org_id"]
 
 
-def drain(base: str, token: str, org_id: str, timeout: float = 900) -> tuple[int, float]:
-    """Wait until no run is queued or running; answer (runs completed, seconds waited)."""
+def count_runs(base: str, token: str, org_id: str, status: str) -> int:
     headers = {"Authorization": f"Bearer {token}", "X-Org-Id": org_id}
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        pending = [
-            httpx.get(f"{base}/v1/runs", params={"status": s, "limit": 1}, headers=headers).json()["items"]
-            for s in ("queued", "running")
-        ]
-        if not any(pending):
-            break
-        time.sleep(0.5)
-    waited = time.monotonic() - start
-    completed, token_ = 0, None
+    count, next_token = 0, None
     while True:
-        params = {"status": "completed", "limit": 100} | ({"next_token": token_} if token_ else {})
-        page = httpx.get(f"{base}/v1/runs", params=params, headers=headers).json()
-        completed += len(page["items"])
-        token_ = page.get("next_token")
-        if not token_:
-            return completed, waited
+        params = {"status": status, "limit": 100} | ({"next_token": next_token} if next_token else {})
+        page = httpx.get(f"{base}/v1/runs", params=params, headers=headers, timeout=30).json()
+        count += len(page["items"])
+        next_token = page.get("next_token")
+        if not next_token:
+            return count
 
 
 def post_runs_script(org_id: str) -> Path:
@@ -175,40 +168,104 @@ def print_table(results: list[Result]) -> None:
         print(f"{r.name:<28} {figures}  {r.note}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--port", type=int, default=8099)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per read endpoint; the median is shown")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install wrk")
+def measure_reads(args: argparse.Namespace) -> list[Result]:
     base = f"http://127.0.0.1:{args.port}"
     with tempfile.TemporaryDirectory() as home:
         server = start_server(Path(home), args.port)
         try:
-            token, org_id = setup(base)
+            token, _ = setup(base)
             common = {"connections": args.connections, "duration": args.duration}
-            results = [
+            return [
                 median(args.repeat, lambda: wrk("GET /v1/health", f"{base}/v1/health", token=None, **common)),
                 median(
                     args.repeat,
                     lambda: wrk("GET /v1/me (authenticated)", f"{base}/v1/me", token=token, **common),
                 ),
             ]
-            posted = wrk(
-                "POST /v1/runs", f"{base}/v1/runs", token=token, lua=post_runs_script(org_id), **common
-            )
-            completed, waited = drain(base, token, org_id)
-            posted.note = f"{completed} runs completed by the embedded worker {waited:.1f} s after the load"
-            results.append(posted)
-            print_table(results)
         finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=30)
+            stop(server)
+
+
+def measure_runs(
+    database: str, database_url: str | None, worker: bool, args: argparse.Namespace
+) -> list[Result]:
+    """`POST /v1/runs` at each connection count on one fresh server; the database keeps the runs of
+    earlier rounds, as a real one would."""
+    base = f"http://127.0.0.1:{args.port}"
+    with tempfile.TemporaryDirectory() as home:
+        server = start_server(Path(home), args.port, database_url=database_url, worker=worker)
+        try:
+            token, org_id = setup(base)
+            lua = post_runs_script(org_id)
+            results = []
+            for connections in args.runs_connections:
+                name = f"POST /v1/runs {database}, {connections} conn, worker {'on' if worker else 'off'}"
+                results.append(
+                    median(
+                        args.repeat,
+                        lambda c=connections, n=name: wrk(
+                            n, f"{base}/v1/runs", token=token, lua=lua, connections=c, duration=args.duration
+                        ),
+                    )
+                )
+            if worker:
+                done = count_runs(base, token, org_id, "completed")
+                results[-1].note += f"; the worker completed {done:,} runs meanwhile"
+            return results
+        finally:
+            stop(server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16, help="connections for the read endpoints")
+    parser.add_argument(
+        "--runs-connections",
+        type=lambda v: [int(c) for c in v.split(",")],
+        default=[10, 50],
+        help="connection counts for POST /v1/runs",
+    )
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per figure; the median is shown")
+    parser.add_argument("--only", choices=["reads", "runs"], help="measure one part only")
+    parser.add_argument("--databases", default="sqlite,postgres", help="for POST /v1/runs")
+    parser.add_argument("--workers", default="off,on", help="embedded worker settings for POST /v1/runs")
+    parser.add_argument(
+        "--postgres-server",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="where the throw-away PostgreSQL databases are created",
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    results = [] if args.only == "runs" else measure_reads(args)
+    if args.only != "reads":
+        from lists import throwaway_postgres  # noqa: PLC0415 - lists.py imports this module
+
+        for database in args.databases.split(","):
+            for worker in [w == "on" for w in args.workers.split(",")]:
+                if database == "sqlite":
+                    results += measure_runs("SQLite", None, worker, args)
+                    continue
+                with throwaway_postgres(args.postgres_server) as url:
+                    results += measure_runs("PostgreSQL", url, worker, args)
+    print_table(results)
+    print("\n| endpoint | req/s | p50 ms | p99 ms | errors | note |\n|---|---:|---:|---:|---:|---|")
+    for r in results:
+        figures = f"{r.requests_per_second:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors}"
+        print(f"| `{r.name}` | {figures} | {r.note} |")
 
 
 if __name__ == "__main__":
