@@ -4,12 +4,12 @@ node retries, secrets masked in the stored log, the deployment environment, exec
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import psutil
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -192,11 +192,11 @@ def test_a_run_over_its_memory_fails_with_memory(engine: tuple[FastAPI, TestClie
 
 
 def _alive(pid: int) -> bool:
+    """Running, not a zombie: a killed process whose new parent has not reaped it yet is dead."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return True
 
 
 @pytest.mark.slow
