@@ -50,7 +50,9 @@ def test_a_diamond_passes_outputs_downstream() -> None:
     finished = [
         (e["node_id"], e["status"]) for e in events if e["event"] == "node" and e["status"] != "running"
     ]
-    assert finished == [("a", "completed"), ("b", "completed"), ("c", "completed"), ("d", "completed")]
+    # b and c run at once, in either order; a comes before them and d after.
+    assert finished[0] == ("a", "completed") and finished[3] == ("d", "completed")
+    assert sorted(finished[1:3]) == [("b", "completed"), ("c", "completed")]
     assert events[-1] == {
         "event": "result",
         "status": "completed",

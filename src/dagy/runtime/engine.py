@@ -14,6 +14,7 @@ and cheap and are evaluated again to know where the run goes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,7 +146,7 @@ class Engine:
             return pool.submit(self._execute_mapped, node, inputs, fan_out)
         return pool.submit(self._execute, node, inputs)
 
-    def _skip(self, node: dict[str, Any] | Any) -> None:
+    def _skip(self, node: Mapping[str, Any]) -> None:
         self.state.finished.add(str(node["id"]))
         self._emit(node, "skipped", started_at=None, tries=None)
 
@@ -162,7 +163,7 @@ class Engine:
         if outcome.items is not None:
             state.fan_outs[node_id] = outcome.items
 
-    def _execute(self, node: dict[str, Any], inputs: dict[str, Any]) -> Outcome:
+    def _execute(self, node: Mapping[str, Any], inputs: dict[str, Any]) -> Outcome:
         started_at = now_iso()
         self._emit(node, "running", started_at=started_at, tries=1)
         data = node.get("data") or {}
@@ -188,7 +189,7 @@ class Engine:
             return self._failed(node, started_at, self._error(exc, node), 1)
         return self._completed(node, started_at, output, tries)
 
-    def _execute_mapped(self, node: dict[str, Any], inputs: dict[str, Any], fan_out: list[str]) -> Outcome:
+    def _execute_mapped(self, node: Mapping[str, Any], inputs: dict[str, Any], fan_out: list[str]) -> Outcome:
         started_at = now_iso()
         self._emit(node, "running", started_at=started_at, tries=1)
         try:
@@ -223,7 +224,7 @@ class Engine:
             "fail_fast": data.get("fail_fast", True) is not False,
         }
 
-    def _completed(self, node: dict[str, Any], started_at: str, output: Any, tries: int) -> Outcome:
+    def _completed(self, node: Mapping[str, Any], started_at: str, output: Any, tries: int) -> Outcome:
         outcome = Outcome("completed", output=output, tries=tries)
         shown = output
         if isinstance(output, Branch):
@@ -235,15 +236,15 @@ class Engine:
         self._emit(node, "completed", started_at=started_at, output=shown, tries=tries)
         return outcome
 
-    def _failed(self, node: dict[str, Any], started_at: str, error: dict[str, Any], tries: int) -> Outcome:
+    def _failed(self, node: Mapping[str, Any], started_at: str, error: dict[str, Any], tries: int) -> Outcome:
         error = {**error, "node_id": self.prefix + str(node["id"])}
         self._emit(node, "failed", started_at=started_at, error=error, tries=tries)
         return Outcome("failed", error=error, tries=tries)
 
-    def _retrying(self, node: dict[str, Any], started_at: str, tries: int, error: dict[str, Any]) -> None:
+    def _retrying(self, node: Mapping[str, Any], started_at: str, tries: int, error: dict[str, Any]) -> None:
         self._emit(node, "retrying", started_at=started_at, error=error, tries=tries)
 
-    def _error(self, exc: BaseException, node: dict[str, Any]) -> dict[str, Any]:
+    def _error(self, exc: BaseException, node: Mapping[str, Any]) -> dict[str, Any]:
         return error_of(exc, self.prefix + str(node["id"]), str(node.get("type")), self.scope.events.redact)
 
     def context(self, node_id: str) -> NodeContext:
@@ -289,7 +290,7 @@ class Engine:
 
     def _emit(
         self,
-        node: dict[str, Any] | Any,
+        node: Mapping[str, Any],
         status: str,
         *,
         started_at: str | None,

@@ -85,7 +85,7 @@ class RunSupervisor:
         try:
             try:
                 await self._send_payload(started)
-            except (httpx.HTTPError, ApiError, OSError) as exc:
+            except (httpx.HTTPError, ApiError) as exc:
                 await self._fail_to_start(exc)
                 return
             heartbeats = asyncio.create_task(self._heartbeats())
@@ -115,12 +115,15 @@ class RunSupervisor:
             payload |= {"artifact_path": str(dest), "entrypoint": self.run.artifact.get("entrypoint")}
         stdin = started.process.stdin
         assert stdin is not None
-        stdin.write(json.dumps(payload).encode())
-        await stdin.drain()
-        stdin.close()
+        # A process that died waiting is reported by its exit code (`crashed`), as after any start.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            stdin.write(json.dumps(payload).encode())
+            await stdin.drain()
+            stdin.close()
         log.info("run %s attempt %d started (pid %d)", self.run.run_id, self.run.attempt, started.process.pid)
 
-    async def _fail_to_start(self, exc: BaseException) -> None:
+    async def _fail_to_start(self, exc: httpx.HTTPError | ApiError) -> None:
+        """The code flow's artifact could not be fetched: the run fails without starting."""
         if isinstance(exc, LeaseLost):
             return
         error = {
