@@ -52,7 +52,7 @@ def test_independent_nodes_run_at_once() -> None:
     result, _ = execute(spec, {"n": 7}, max_parallel_nodes=4)
     elapsed = time.monotonic() - started
     assert result.output == {"a": 7, "b": 7}
-    assert elapsed < 1.7, f"two independent 1 s nodes took {elapsed:.2f}s"
+    assert elapsed < 1.9, f"two independent 1 s nodes took {elapsed:.2f}s"
 
 
 def test_max_parallel_nodes_bounds_the_pool() -> None:
@@ -154,7 +154,7 @@ def test_for_each_runs_at_most_max_concurrency_items_at_once() -> None:
     result, _ = execute(spec)
     elapsed = time.monotonic() - started
     assert result.output == list(range(8))
-    assert 0.8 <= elapsed < 1.5, elapsed  # 8 items, 2 at a time, 0.2 s each
+    assert 0.8 <= elapsed < 1.6, elapsed  # 8 items, 2 at a time, 0.2 s each (1 at a time: 1.6)
 
 
 @pytest.mark.parametrize(("fail_fast", "ran"), [(True, 3), (False, 6)])
