@@ -15,6 +15,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 
 from dagy.server.db.engine import Database
+from dagy.server.db.reads import ReadDatabase
 from dagy.server.identity import IDENTITY_CHANGED
 from dagy.server.settings import Settings
 
@@ -81,9 +82,23 @@ async def _grouped_unit_of_work(request: Request) -> GroupedUnitOfWork:
     return GroupedUnitOfWork(request.app.state.db, write=True, principal_cache=None)
 
 
+async def get_read_database(request: Request) -> ReadDatabase:
+    """The list read path's connections (db/reads.py), made on first use beside the app's database
+    and disposed with it."""
+    state = request.app.state
+    reads: ReadDatabase | None = getattr(state, "read_database", None)
+    if reads is None:
+        db: Database = state.db
+        reads = state.read_database = ReadDatabase(db.engine.url).dispose_with(db.engine)
+    return reads
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 Tx = Annotated[UnitOfWork, Depends(_unit_of_work)]
 WriteTx = Annotated[UnitOfWork, Depends(_write_unit_of_work)]
 ReadTx = Annotated[UnitOfWork, Depends(_read_unit_of_work)]
+# Lists: `await reads.run(service.list_x, ...)` gives the service `connection=`, read-only, no
+# session and no transaction (docs/adr/0007-list-read-path.md).
+Reads = Annotated[ReadDatabase, Depends(get_read_database)]
 GroupWriteTx = Annotated[GroupedUnitOfWork, Depends(_grouped_unit_of_work)]

@@ -1,16 +1,22 @@
-"""One `paginate()` for every list: keyset cursors in an opaque `next_token`, never OFFSET."""
+"""One pagination for every list: keyset cursors in an opaque `next_token`, never OFFSET.
+
+`paginate()` pages a statement through a Session. `KeysetQuery` is the list read path's form
+(docs/adr/0007-list-read-path.md): the statement and its page conditions are built once, with
+named parameters, and each request only binds values, so a page neither builds nor hashes SQL.
+Both encode the same tokens.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Connection, Integer, Row, Select, and_, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dagy.server.errors import InvalidInput
@@ -84,6 +90,53 @@ def paginate(
         last = rows[-1]
         token = _encode([getattr(last, c.key) for c in order_by])
     return Page(items=[to_item(r) for r in rows], next_token=token)
+
+
+class KeysetQuery:
+    """A list's statement in keyset order, built once: the first page and the pages after a token.
+
+    `stmt` selects the page's columns (those of `order_by` among them, under their own names) and
+    filters with named `bindparam`s, such as `org_id`, rather than literal values, so one
+    statement object serves every request and SQLAlchemy's compiled cache answers it.
+    """
+
+    _LIMIT = "page_limit"
+
+    def __init__(
+        self,
+        stmt: Select[Any],
+        *,
+        order_by: Sequence[InstrumentedAttribute[Any]],
+        descending: bool = True,
+    ) -> None:
+        self.order_by = tuple(order_by)
+        ordering = [c.desc() if descending else c.asc() for c in order_by]
+        limit = bindparam(self._LIMIT, type_=Integer)
+        after = [bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(order_by)]
+        self._first = stmt.order_by(*ordering).limit(limit)
+        self._next = stmt.where(_after(order_by, after, descending)).order_by(*ordering).limit(limit)
+
+    def page(
+        self,
+        connection: Connection,
+        page: PageRequest,
+        *,
+        params: Mapping[str, Any],
+        to_item: Callable[[Row[Any]], T],
+    ) -> Page[T]:
+        """One page: `params` binds the statement's own parameters; `to_item` maps each row."""
+        values = {**params, self._LIMIT: page.limit + 1}
+        stmt = self._first
+        if page.next_token:
+            after = _decode(page.next_token, self.order_by)
+            values |= {f"after_{i}": v for i, v in enumerate(after)}
+            stmt = self._next
+        rows = connection.execute(stmt, values).all()
+        token = None
+        if len(rows) > page.limit:
+            rows = rows[: page.limit]
+            token = _encode([getattr(rows[-1], c.key) for c in self.order_by])
+        return Page(items=[to_item(r) for r in rows], next_token=token)
 
 
 def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], descending: bool) -> Any:

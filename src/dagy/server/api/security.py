@@ -93,8 +93,11 @@ def token_hash(token: str) -> str:
 
 
 async def get_principal(request: Request) -> Principal:
-    principal = await _principal_for(request, request.headers.get("x-org-id") or None)
-    request.state.principal = principal
+    """The caller in the `X-Org-Id` org, resolved once per request and kept on the request."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = await _principal_for(request, request.headers.get("x-org-id") or None)
+        request.state.principal = principal
     return principal
 
 
@@ -130,7 +133,14 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def get_actor(request: Request, principal: CurrentPrincipal) -> Actor:
+async def get_actor(request: Request) -> Actor:
+    """The caller and the request's context. The principal comes from `get_principal` called
+    directly, not as a sub-dependency: FastAPI solves each sub-dependency anew (cached or not),
+    which on a small list costs more than the principal cache itself."""
+    return _actor(request, await get_principal(request))
+
+
+def _actor(request: Request, principal: Principal) -> Actor:
     return Actor(
         principal=principal,
         ip_address=_client_ip(request),
@@ -155,7 +165,8 @@ AnonymousActor = Annotated[Actor, Depends(get_anonymous_actor)]
 def require_permission(permission: str) -> Callable[..., Awaitable[Principal]]:
     """The dependency a route declares: `dependencies=[Depends(require_permission("flows.write"))]`."""
 
-    async def check(principal: CurrentPrincipal) -> Principal:
+    async def check(request: Request) -> Principal:
+        principal = await get_principal(request)  # directly: see `get_actor`
         if principal.org_id is None:
             raise PermissionDenied("You are not a member of any organization.")
         if permission not in principal.permissions:
@@ -187,7 +198,7 @@ def require_org_permission(permission: str) -> Callable[..., Awaitable[Actor]]:
             raise PermissionDenied(
                 f"Missing permission {permission}.", details={"required_permission": permission}
             )
-        return await get_actor(request, principal)
+        return _actor(request, principal)
 
     check.__name__ = f"require_org_{permission.replace('.', '_')}"
     check.permission = permission  # type: ignore[attr-defined] - read by the route x role matrix test

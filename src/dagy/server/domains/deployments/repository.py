@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from dagy.server.api.pagination import KeysetQuery, Page, PageRequest
 from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
+from dagy.server.db.reads import read_timestamp
 
-PAGE_COLUMNS = (
-    "schedule",
-    "default_executor",
-    "execution_mode",
-    "tags",
-    "dep_package_slugs",
-    "max_retries",
-    "status",
-    "created_at",
-    "updated_at",
-    "promoted_from_env",
-    "promoted_from_deployment",
-    "promoted_at",
-)
+T = TypeVar("T")
 
 
 def get_deployment(session: Session, org_id: str, name: str) -> Deployment | None:
@@ -38,9 +27,10 @@ def list_query(org_id: str, environment_id: str | None) -> Select[tuple[Deployme
     return stmt
 
 
-def page_query(org_id: str, environment_id: str | None) -> Select[Any]:
+def _page_statement(*, in_environment: bool) -> Select[Any]:
     """A list page's rows: the deployment's own columns with its flow's name, its version's label
-    and its environment's name joined in (`flow_name`, `flow_version`, `environment`)."""
+    and its environment's name joined in by primary key (`flow_name`, `flow_version`,
+    `environment`). `in_environment` narrows to the environment named by `environment`."""
     stmt = (
         select(
             Deployment.id,
@@ -48,16 +38,53 @@ def page_query(org_id: str, environment_id: str | None) -> Select[Any]:
             Flow.name.label("flow_name"),
             FlowVersion.version.label("flow_version"),
             Environment.name.label("environment"),
-            *(getattr(Deployment, column) for column in PAGE_COLUMNS),
+            Deployment.schedule,
+            Deployment.default_executor,
+            Deployment.execution_mode,
+            Deployment.tags,
+            Deployment.dep_package_slugs,
+            Deployment.max_retries,
+            Deployment.status,
+            read_timestamp(Deployment.created_at),
+            read_timestamp(Deployment.updated_at),
+            Deployment.promoted_from_env,
+            Deployment.promoted_from_deployment,
+            read_timestamp(Deployment.promoted_at),
         )
         .join(Flow, Flow.id == Deployment.flow_id)
         .join(FlowVersion, FlowVersion.id == Deployment.flow_version_id)
         .outerjoin(Environment, Environment.id == Deployment.environment_id)
-        .where(Deployment.org_id == org_id)
+        .where(Deployment.org_id == bindparam("org_id"))
     )
-    if environment_id is not None:
-        stmt = stmt.where(Deployment.environment_id == environment_id)
+    if in_environment:  # an unknown name holds nothing: the subquery is NULL
+        environment_id = select(Environment.id).where(
+            Environment.org_id == bindparam("org_id"), Environment.name == bindparam("environment")
+        )
+        stmt = stmt.where(Deployment.environment_id == environment_id.scalar_subquery())
     return stmt
+
+
+# By name, then id; each statement built once (api/pagination.py: KeysetQuery).
+_PAGES = {
+    flag: KeysetQuery(
+        _page_statement(in_environment=flag), order_by=[Deployment.name, Deployment.id], descending=False
+    )
+    for flag in (False, True)
+}
+
+
+def list_page(
+    connection: Connection,
+    org_id: str,
+    page: PageRequest,
+    *,
+    environment: str | None,
+    to_item: Callable[[Row[Any]], T],
+) -> Page[T]:
+    """A page of the org's deployments, or of those in the environment named `environment`."""
+    params = {"org_id": org_id} | ({"environment": environment} if environment is not None else {})
+    query = _PAGES[environment is not None]
+    return query.page(connection, page, params=params, to_item=to_item)
 
 
 def list_in_environment(session: Session, org_id: str, environment_id: str) -> list[Deployment]:

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from dagy.server.api.deps import SettingsDep, Tx
+from dagy.server.api.deps import Reads, SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.deployments import service
@@ -47,14 +48,17 @@ async def save_deployment(
     return saved.deployment
 
 
-@router.get("/deployments", response_model=DeploymentList, dependencies=_read)
+@router.get(
+    "/deployments", response_model=DeploymentList, response_class=JSONBytesResponse, dependencies=_read
+)
 async def list_deployments(
-    tx: Tx,
+    reads: Reads,
     actor: CurrentActor,
     page: Paging,
     environment: Annotated[str | None, Query(max_length=64)] = None,
-) -> DeploymentList:
-    return await tx.run(service.list_deployments, actor=actor, environment=environment, page=page)
+) -> JSONBytesResponse:
+    page_ = await reads.run(service.list_deployments, actor=actor, environment=environment, page=page)
+    return page_response(page_)
 
 
 @router.get("/deployments/{deployment_name}", response_model=DeploymentRead, dependencies=_read)

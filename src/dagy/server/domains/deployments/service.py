@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import PageRequest, paginate
+from dagy.server.api.pagination import Page, PageRequest
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
 from dagy.server.domains.audit_logs.service import Action, diff, record
@@ -30,7 +30,6 @@ from dagy.server.domains.deployments.schemas import (
     BackendRead,
     DeploymentCreate,
     DeploymentDeleted,
-    DeploymentList,
     DeploymentRead,
     DeploymentRollback,
     DeploymentRolledBack,
@@ -126,25 +125,13 @@ def save_deployment(
 
 
 def list_deployments(
-    session: Session, *, actor: Actor, environment: str | None, page: PageRequest
-) -> DeploymentList:
-    """By name; `environment` narrows to one environment (an unknown one holds nothing)."""
-    environment_id = None
-    if environment is not None:
-        found = environments.get_environment(session, actor.org_id, environment)
-        if found is None:
-            return DeploymentList(items=[])
-        environment_id = found.id
-    result = paginate(
-        session,
-        repo.page_query(actor.org_id, environment_id),
-        order_by=[Deployment.name, Deployment.id],
-        page=page,
-        to_item=_list_item,
-        descending=False,
-        scalars=False,
-    )
-    return DeploymentList(items=result.items, next_token=result.next_token)
+    connection: Connection, *, actor: Actor, environment: str | None, page: PageRequest
+) -> Page[dict[str, Any]]:
+    """By name; `environment` narrows to one environment (an unknown one holds nothing).
+
+    Read path (docs/adr/0007-list-read-path.md): the items are `DeploymentRead`'s fields as plain
+    values, rendered once by the router."""
+    return repo.list_page(connection, actor.org_id, page, environment=environment, to_item=_list_item)
 
 
 def get_deployment(session: Session, *, actor: Actor, deployment_name: str) -> DeploymentRead:
@@ -310,35 +297,41 @@ def _read(d: Deployment, flow: Flow, version: FlowVersion, environment: Environm
     return _response(d, flow.name, version.version, environment.name if environment else None)
 
 
-def _list_item(row: Row[Any]) -> DeploymentRead:
-    """A list page's row (`repo.page_query`): the names it joins in sit beside the deployment's columns."""
-    return _response(row, row.flow_name, row.flow_version, row.environment)
+def _list_item(row: Row[Any]) -> dict[str, Any]:
+    """A list page's row (`repo.list_page`): the names it joins in sit beside the deployment's columns."""
+    return _fields(row, row.flow_name, row.flow_version, row.environment)
 
 
 def _response(
     d: Deployment | Row[Any], flow_name: str, flow_version: str, environment: str | None
 ) -> DeploymentRead:
-    """`d`: a deployment, or a row carrying its columns under the same names."""
-    return DeploymentRead(
-        deployment_id=d.id,
-        deployment_name=d.name,
-        name=d.name,
-        flow_name=flow_name,
-        flow_version=flow_version,
-        environment=environment,
-        schedule=d.schedule,
-        default_executor=d.default_executor,
-        execution_mode=d.execution_mode,
-        tags={str(k): str(v) for k, v in (d.tags or {}).items()},
-        dep_package_slugs=[str(s) for s in d.dep_package_slugs or []],
-        max_retries=d.max_retries,
-        status=d.status,
-        created_at=d.created_at,
-        updated_at=d.updated_at,
-        promoted_from_env=d.promoted_from_env,
-        promoted_from_deployment=d.promoted_from_deployment,
-        promoted_at=d.promoted_at,
-    )
+    return DeploymentRead(**_fields(d, flow_name, flow_version, environment))
+
+
+def _fields(
+    d: Deployment | Row[Any], flow_name: str, flow_version: str, environment: str | None
+) -> dict[str, Any]:
+    """`DeploymentRead`'s fields; `d`: a deployment, or a row carrying its columns under the same names."""
+    return {
+        "deployment_id": d.id,
+        "deployment_name": d.name,
+        "name": d.name,
+        "flow_name": flow_name,
+        "flow_version": flow_version,
+        "environment": environment,
+        "schedule": d.schedule,
+        "default_executor": d.default_executor,
+        "execution_mode": d.execution_mode,
+        "tags": {str(k): str(v) for k, v in (d.tags or {}).items()},
+        "dep_package_slugs": [str(s) for s in d.dep_package_slugs or []],
+        "max_retries": d.max_retries,
+        "status": d.status,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "promoted_from_env": d.promoted_from_env,
+        "promoted_from_deployment": d.promoted_from_deployment,
+        "promoted_at": d.promoted_at,
+    }
 
 
 def _place(

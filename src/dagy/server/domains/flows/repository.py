@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, delete, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dagy.server.api.pagination import KeysetQuery, Page, PageRequest
 from dagy.server.db.models import Deployment, Flow, FlowVersion
+from dagy.server.db.reads import read_timestamp
+
+T = TypeVar("T")
 
 
 def get_flow(session: Session, org_id: str, name: str, *, for_update: bool = False) -> Flow | None:
@@ -66,18 +71,28 @@ def version_labels(session: Session, org_id: str, flow_id: str) -> set[str]:
     return set(session.execute(stmt).scalars())
 
 
-def list_query(org_id: str) -> Select[Any]:
-    """A page of flows reads only the list's columns of the flow row: no join, no spec."""
-    return select(
+# A page of flows reads only the list's columns of the flow row (no join, no spec), with the
+# names the response gives them; the statement is built once (api/pagination.py: KeysetQuery).
+LIST_PAGES = KeysetQuery(
+    select(
         Flow.id,
-        Flow.name,
-        Flow.latest_version,
+        Flow.name.label("flow_name"),
+        Flow.latest_version.label("flow_version"),
         Flow.namespace,
         Flow.tags,
         Flow.status,
-        Flow.created_at,
-        Flow.updated_at,
-    ).where(Flow.org_id == org_id)
+        read_timestamp(Flow.created_at),
+        read_timestamp(Flow.updated_at),
+    ).where(Flow.org_id == bindparam("org_id")),
+    order_by=[Flow.id],
+)
+
+
+def list_page(
+    connection: Connection, org_id: str, page: PageRequest, *, to_item: Callable[[Row[Any]], T]
+) -> Page[T]:
+    """Newest first, keyed on the flow id."""
+    return LIST_PAGES.page(connection, page, params={"org_id": org_id}, to_item=to_item)
 
 
 def versions_query(org_id: str, flow_id: str) -> Select[Any]:

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from dagy.server.api.deps import SettingsDep, Tx
+from dagy.server.api.deps import Reads, SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.flows import service
@@ -35,12 +36,12 @@ async def register_flow_version(
     return await tx.run(service.register_flow_version, actor=actor, data=body, settings=settings)
 
 
-@router.get("", response_model=FlowList, dependencies=_read)
+@router.get("", response_model=FlowList, response_class=JSONBytesResponse, dependencies=_read)
 async def list_flows(
-    tx: Tx, actor: CurrentActor, page: Annotated[PageRequest, Depends(page_params(20, 100))]
-) -> FlowList:
+    reads: Reads, actor: CurrentActor, page: Annotated[PageRequest, Depends(page_params(20, 100))]
+) -> JSONBytesResponse:
     """Newest flow first; each item carries its latest version's label, status, namespace and tags."""
-    return await tx.run(service.list_flows, actor=actor, page=page)
+    return page_response(await reads.run(service.list_flows, actor=actor, page=page))
 
 
 @router.get("/{flow_name}/latest", response_model=FlowVersionRead, dependencies=_read)

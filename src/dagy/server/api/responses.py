@@ -1,0 +1,35 @@
+"""JSON answers rendered once, from values that are already what the response model says.
+
+A handler on the list read path (docs/adr/0007-list-read-path.md) returns `page_response(page)`;
+its route keeps `response_model=` for the OpenAPI document, and FastAPI passes a returned
+`Response` through without validating or serialising the items a second time. The items must
+therefore be exactly the model's JSON form: names, types, UTC timestamps. The values JSON
+cannot hold natively are rendered as the schemas render them: datetimes as RFC 3339 in UTC with
+a `Z` (`api.schemas.Timestamp`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from dagy.server.api.pagination import Page
+
+# Naive datetimes do not occur (UTCDateTime answers aware UTC values); were one to, it is UTC.
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+class JSONBytesResponse(Response):
+    """`application/json` from `orjson`: what `response_class=` names on a read-path route."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=_OPTIONS)
+
+
+def page_response(page: Page[Any]) -> JSONBytesResponse:
+    """`{"items": [...], "next_token": ...}`, the body of every `Page[...]` schema."""
+    return JSONBytesResponse({"items": page.items, "next_token": page.next_token})
