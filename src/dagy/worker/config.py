@@ -39,7 +39,7 @@ class WorkerConfig:
     concurrency: int = 4
     worker_id: str = field(default_factory=default_worker_id)
     claim_wait_seconds: float = 25.0
-    stop_grace_seconds: float = 3.0  # SIGTERM to SIGKILL when a run is cancelled or out of time
+    stop_grace_seconds: float = 2.0  # SIGTERM to SIGKILL when a run is cancelled or out of time
     drain_seconds: float = 30.0  # on shutdown, how long running runs may finish before they are stopped
     log_flush_seconds: float = 0.5
     log_batch_lines: int = 500

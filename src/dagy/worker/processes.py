@@ -48,6 +48,26 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def descendants(pid: int) -> list[int]:
+    """The pids below `pid`, including those in sessions of their own (a `shell_command` starts its
+    command in a new session, out of reach of the run's process group)."""
+    import psutil  # noqa: PLC0415 - a worker dependency (the `worker` extra), not the SDK's
+
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def kill_processes(pids: list[int]) -> None:
+    """SIGKILL each process and its own process group (what it started in its session)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
 class Launcher:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config

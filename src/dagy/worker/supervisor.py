@@ -25,7 +25,7 @@ from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
 from dagy.runtime.limits import limits_for
 from dagy.runtime.redaction import Redactor
 from dagy.worker.config import WorkerConfig
-from dagy.worker.processes import Launcher, RunProcess, kill_group
+from dagy.worker.processes import Launcher, RunProcess, descendants, kill_group, kill_processes
 from dagy.worker.watchdog import Breach, watch
 
 log = logging.getLogger("dagy.worker")
@@ -161,11 +161,15 @@ class RunSupervisor:
         if process is None or process.returncode is not None:
             return
         grace = self.config.stop_grace_seconds if grace is None else grace
+        # Taken before anything ends: once the run's process dies its descendants are re-parented
+        # and can no longer be found from it.
+        below = descendants(process.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), grace)
         kill_group(process.pid)
+        kill_processes([*below, *descendants(process.pid)])
         await process.wait()
 
     async def _enforce_limits(self, pid: int) -> None:
