@@ -169,7 +169,7 @@ def test_one_node_type_by_name(client: TestClient, app: FastAPI) -> None:
         "S3 Ingest",
         "ingestion",
         True,
-        False,
+        True,
     )
     assert body["version"] is None and body["connectors"][1]["id"] == "data_out"
     assert (

@@ -36,6 +36,8 @@ class ClaimedRun:
     limits: dict[str, int] = field(default_factory=dict)
     # A code flow: {"uri", "entrypoint": "module:function"}; its zip is fetched with `download_artifact`.
     artifact: dict[str, str] | None = None
+    # node_type -> "module:Class" of the org's custom node types the specs use.
+    custom_nodes: dict[str, str] = field(default_factory=dict)
 
 
 # The server takes at most 2,000 node-run reports per request; larger buffers go in several requests.
@@ -112,6 +114,7 @@ class WorkerApi:
                 subflows=r.get("subflows") or {},
                 limits=r.get("limits") or {},
                 artifact=r.get("artifact"),
+                custom_nodes=r.get("custom_nodes") or {},
             )
             for r in answer["runs"]
         ]

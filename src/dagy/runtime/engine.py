@@ -168,7 +168,7 @@ class Engine:
         self._emit(node, "running", started_at=started_at, tries=1)
         data = node.get("data") or {}
         try:
-            node_type = executable_type(node)
+            node_type = executable_type(node, self.scope.custom_nodes)
             config = prepare_config(node_type, data, self.scope.secrets)
             context = self.context(str(node["id"]))
 
@@ -198,7 +198,7 @@ class Engine:
                     "invalid_flow", f"A node may follow one for_each only, not {', '.join(fan_out)}."
                 )
             source = fan_out[0]
-            node_type = executable_type(node)
+            node_type = executable_type(node, self.scope.custom_nodes)
             data = node.get("data") or {}
             config = prepare_config(node_type, data, self.scope.secrets)
             call = MappedCall(

@@ -7,6 +7,7 @@ cannot be killed and is abandoned (it ends with the run's process).
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
@@ -47,9 +48,15 @@ class NodeFailed(Exception):
         self.tries = tries
 
 
-def executable_type(node: Mapping[str, Any]) -> type[ExecutableNode]:
+def executable_type(
+    node: Mapping[str, Any], custom_nodes: Mapping[str, str] | None = None
+) -> type[ExecutableNode]:
+    """The class that runs `node`: a built-in type, else the org's custom type imported from the
+    `import_path` it was registered with (`module:Class`, installed on the worker)."""
     type_name, node_id = str(node.get("type")), str(node["id"])
     node_type: type[NodeType] | None = get_node_type(type_name)
+    if node_type is None and custom_nodes and type_name in custom_nodes:
+        node_type = _import_custom(type_name, custom_nodes[type_name])
     if node_type is None:
         raise NodeError("unknown_node_type", f"This worker does not know node type {type_name!r}.")
     if not issubclass(node_type, ExecutableNode):
@@ -58,12 +65,27 @@ def executable_type(node: Mapping[str, Any]) -> type[ExecutableNode]:
     return node_type
 
 
+def _import_custom(type_name: str, import_path: str) -> type[NodeType]:
+    module_name, _, class_name = import_path.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        message = f"Custom node type {type_name!r}: {import_path!r} cannot be imported here ({exc})."
+        raise NodeError("custom_node_unavailable", message) from exc
+    if not (isinstance(found, type) and issubclass(found, ExecutableNode)):
+        message = f"Custom node type {type_name!r}: {import_path!r} is not a dagy.nodes.ExecutableNode class."
+        raise NodeError("custom_node_unavailable", message)
+    return found
+
+
 def prepare_config(
     node_type: type[NodeType], data: Mapping[str, Any], secrets: Mapping[str, str]
 ) -> dict[str, Any]:
     """The node's data with its config schema's defaults filled in and every `{"secret": name}`
     (at any depth) replaced by the secret's value."""
-    config = {f.name: f.default for f in node_type.definition.config_schema if f.default is not None}
+    definition = getattr(node_type, "definition", None)  # a custom type's schema lives on the server
+    fields = definition.config_schema if definition is not None else ()
+    config = {f.name: f.default for f in fields if f.default is not None}
     config.update({k: v for k, v in data.items() if v is not None})
     resolved: dict[str, Any] = _resolve(config, secrets)
     return resolved

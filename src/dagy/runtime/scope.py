@@ -30,6 +30,7 @@ class RunScope:
     env: dict[str, str] = field(default_factory=dict)
     completed_nodes: dict[str, Any] = field(default_factory=dict)
     subflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    custom_nodes: dict[str, str] = field(default_factory=dict)  # node_type -> "module:Class"
     max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     store: ObjectStore | None = None
@@ -46,6 +47,7 @@ class RunScope:
             env={str(k): str(v) for k, v in (payload.get("env") or {}).items()},
             completed_nodes=dict(payload.get("completed_nodes") or {}),
             subflows=dict(payload.get("subflows") or {}),
+            custom_nodes={str(k): str(v) for k, v in (payload.get("custom_nodes") or {}).items()},
             max_parallel_nodes=int(payload.get("max_parallel_nodes") or DEFAULT_MAX_PARALLEL_NODES),
             settings=RuntimeSettings.from_env(),
             store=_object_store(payload),

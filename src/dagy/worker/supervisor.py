@@ -148,6 +148,7 @@ class RunSupervisor:
             "env": run.env,
             "completed_nodes": run.completed_nodes,
             "subflows": run.subflows,
+            "custom_nodes": run.custom_nodes,
             "limits": self.limits,
             "max_parallel_nodes": self.config.max_parallel_nodes,
             "objects_dir": self.config.objects_dir,

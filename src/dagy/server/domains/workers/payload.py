@@ -8,6 +8,8 @@ server for, since a run's process holds no credentials (docs/workers.md, "The cl
 - `subflows`: the flow versions that `subflow` nodes run, five levels deep at most.
 - `limits`: memory and wall time of the run's execution mode.
 - `artifact`: a code flow's artifact and entry point.
+- `custom_nodes`: the import paths of the org's custom node types the specs use; the worker's
+  Python environment provides their code.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dagy.nodes import NODE_TYPES
 from dagy.runtime.limits import DEFAULT_MODE, EXECUTION_MODE_LIMITS
 from dagy.server.db.models import FlowVersion, Run
 from dagy.server.domains.secrets import service as secrets
@@ -28,6 +31,7 @@ from dagy.server.orchestration import MISSING_SECRET, SECRET_UNREADABLE
 from dagy.server.settings import Settings
 
 MAX_SUBFLOW_DEPTH = 5
+BUILTIN_TYPES = frozenset(NODE_TYPES)
 SUBFLOW_NODE_TYPE = "subflow"
 NO_ENVIRONMENT = ""  # the secrets service's selector for the secret without an environment
 
@@ -47,7 +51,8 @@ def run_payload(session: Session, run: Run, version: FlowVersion, *, settings: S
         repo.deployment_environment(session, run.org_id, run.deployment_name) if run.deployment_name else None
     )
     env_name = environment.name if environment is not None else None
-    names = secret_names([version.flow_spec, *(s.flow_spec for s in subflows.values())])
+    specs = [version.flow_spec, *(s.flow_spec for s in subflows.values())]
+    names = secret_names(specs)
     return {
         "deployment_name": run.deployment_name,
         "secrets": {name: _secret_value(session, run.org_id, name, env_name, settings) for name in names},
@@ -58,6 +63,9 @@ def run_payload(session: Session, run: Run, version: FlowVersion, *, settings: S
             **EXECUTION_MODE_LIMITS.get(run.execution_mode, EXECUTION_MODE_LIMITS[DEFAULT_MODE])
         ),
         "artifact": _artifact(version),
+        "custom_nodes": repo.custom_node_import_paths(
+            session, run.org_id, {str(node.get("type")) for node in _nodes(specs)} - BUILTIN_TYPES
+        ),
     }
 
 

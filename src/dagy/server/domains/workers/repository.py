@@ -13,7 +13,17 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion, NodeRun, Run, RunEvent, RunLog
+from dagy.server.db.models import (
+    CustomNode,
+    Deployment,
+    Environment,
+    Flow,
+    FlowVersion,
+    NodeRun,
+    Run,
+    RunEvent,
+    RunLog,
+)
 from dagy.server.orchestration import RunState
 
 
@@ -84,6 +94,20 @@ def completed_node_outputs(session: Session, run_id: str, *, before_attempt: int
         .order_by(NodeRun.attempt)
     )
     return {node_id: output for node_id, output in session.execute(stmt)}
+
+
+def custom_node_import_paths(session: Session, org_id: str, node_types: set[str]) -> dict[str, str]:
+    """node_type -> import path of the org's custom node types among `node_types` that have one."""
+    if not node_types:
+        return {}
+    stmt = select(CustomNode.node_type, CustomNode.definition).where(
+        CustomNode.org_id == org_id, CustomNode.node_type.in_(sorted(node_types))
+    )
+    return {
+        node_type: str(definition["import_path"])
+        for node_type, definition in session.execute(stmt)
+        if definition.get("import_path")
+    }
 
 
 def get_flow_version(

@@ -70,6 +70,9 @@ class ClaimedRun(ResponseModel):
     )
     limits: ExecutionLimits
     artifact: Artifact | None = Field(description="A code flow's artifact.")
+    custom_nodes: dict[str, str] = Field(
+        description="node_type -> `module:Class` of the org's custom node types the specs use."
+    )
 
 
 class ClaimResponse(ResponseModel):
