@@ -7,6 +7,7 @@ from dagy.server.db.models.flows import Flow, FlowVersion
 from dagy.server.db.models.identity import ApiKey, AuthSession, Membership, Org, User
 from dagy.server.db.models.runs import NodeRun, Run, RunEvent, RunLog
 from dagy.server.db.models.secrets import DataKey, Secret
+from dagy.server.db.models.triggers import Schedule, ScheduleFire, Sensor, SensorEvent
 
 __all__ = [
     "ApiKey",
@@ -26,6 +27,10 @@ __all__ = [
     "Run",
     "RunEvent",
     "RunLog",
+    "Schedule",
+    "ScheduleFire",
     "Secret",
+    "Sensor",
+    "SensorEvent",
     "User",
 ]

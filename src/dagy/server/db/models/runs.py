@@ -50,6 +50,10 @@ class Run(Base, TimestampMixin):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # What started it, when a schedule or a sensor did (the rows may be gone: SET NULL).
+    schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedule.id", ondelete="SET NULL"))
+    scheduled_for: Mapped[datetime | None]
+    sensor_id: Mapped[str | None] = mapped_column(ForeignKey("sensor.id", ondelete="SET NULL"))
 
 
 class RunLog(Base):
