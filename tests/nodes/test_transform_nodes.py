@@ -59,7 +59,7 @@ INCOMING = [
 
 
 def test_schema_validator_routes_valid_and_invalid_records_apart(make_context: MakeContext) -> None:
-    out = SchemaValidatorNode().run({"orders": INCOMING}, {"schema": ORDER_SCHEMA}, make_context())
+    out = SchemaValidatorNode().run({"orders": INCOMING}, {"schema": ORDER_SCHEMA}, make_context()).values
     assert out["data_out"] == [INCOMING[0], INCOMING[4]]
     assert [(entry["index"], entry["record"]) for entry in out["invalid_out"]] == [
         (1, INCOMING[1]),
@@ -95,13 +95,14 @@ def test_schema_validator_honours_the_declared_draft(make_context: MakeContext) 
         "items": [{"type": "string"}],
         "additionalItems": False,
     }
-    out = SchemaValidatorNode().run({"pairs": [["a"], ["a", "b"], [1]]}, {"schema": draft_07}, make_context())
+    pairs = {"pairs": [["a"], ["a", "b"], [1]]}
+    out = SchemaValidatorNode().run(pairs, {"schema": draft_07}, make_context()).values
     assert out["data_out"] == [["a"]]
     assert [entry["index"] for entry in out["invalid_out"]] == [1, 2]
     single = SchemaValidatorNode().run(
         {"config": {"id": "A-9"}}, {"schema": {"required": ["id"]}}, make_context()
     )
-    assert single == {"data_out": [{"id": "A-9"}], "invalid_out": []}
+    assert single.values == {"data_out": [{"id": "A-9"}], "invalid_out": []}
 
 
 def test_an_invalid_schema_is_refused_at_registration_and_at_run_time(make_context: MakeContext) -> None:

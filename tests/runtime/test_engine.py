@@ -252,6 +252,40 @@ def test_completed_nodes_are_not_run_again(tmp_path: Path) -> None:
     assert [(e["status"], e.get("resumed"), e["output"]) for e in first] == [("completed", True, 10)]
 
 
+ROUTED_SPEC = {
+    "nodes": [
+        py("orders", "return [{'id': 1, 'amount': 5}, {'id': 2, 'amount': -1}, {'id': 3, 'amount': 7}]"),
+        {
+            "id": "check",
+            "type": "schema_validator",
+            "data": {"schema": {"properties": {"amount": {"minimum": 0}}}},
+        },
+        py("good", "return [r['id'] for r in inputs['check']]"),
+        py("bad", "return [e['record']['id'] for e in inputs['check']]"),
+    ],
+    "edges": [
+        edge("orders", "check"),
+        edge("check", "good", "data_out"),
+        edge("check", "bad", "invalid_out"),
+    ],
+}
+
+
+def test_each_edge_receives_the_connector_it_leaves_by() -> None:
+    """A node with several outbound connectors answers `Ports`: valid records go one way, invalid
+    ones the other; the node run records both."""
+    result, events = execute(ROUTED_SPEC)
+    assert result.output == {"good": [1, 3], "bad": [2]}
+    check = next(e for e in events if e["node_id"] == "check" and e["status"] == "completed")
+    assert set(check["output"]) == {"data_out", "invalid_out"}
+
+
+def test_a_resumed_node_answers_its_ports_again() -> None:
+    completed = {"check": {"data_out": [{"id": 9}], "invalid_out": []}}
+    result, _ = execute(ROUTED_SPEC, completed_nodes=completed)
+    assert result.output == {"good": [9], "bad": []}
+
+
 def test_subflows_run_inline_with_prefixed_node_runs() -> None:
     child = {"nodes": [py("double", "return params['x'] * 2")], "edges": []}
     parent = {

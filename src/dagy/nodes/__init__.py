@@ -7,7 +7,15 @@ lists them). An org's custom node types are definitions only; the server keeps t
 from __future__ import annotations
 
 from dagy.nodes import control_flow, custom, ingestion, llm, notification, transform, vectordb
-from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType, ObjectStore, SubflowRunner
+from dagy.nodes.base import (
+    ExecutableNode,
+    NodeContext,
+    NodeError,
+    NodeType,
+    ObjectStore,
+    Ports,
+    SubflowRunner,
+)
 from dagy.nodes.config import FIELD_TYPES, ConfigField, config_problems
 from dagy.nodes.connectors import (
     ANY,
@@ -57,6 +65,7 @@ __all__ = [
     "NodeError",
     "NodeType",
     "ObjectStore",
+    "Ports",
     "PythonFunctionNode",
     "RuntimeSettings",
     "SubflowRunner",

@@ -55,6 +55,16 @@ class NodeContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Ports:
+    """A node's output per outbound connector, for types with several (`schema_validator` sends
+    valid records one way and invalid ones another): each outgoing edge receives the value of the
+    connector it leaves by (its `sourceHandle`; an edge without one receives the whole mapping), and
+    an edge leaving by a connector absent here is not live. The node run records the mapping."""
+
+    values: dict[str, Any]
+
+
 class NodeError(Exception):
     """A node failed for a reason its author should read (not a bug in Dagy)."""
 

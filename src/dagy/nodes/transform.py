@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
+from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType, Ports
 from dagy.nodes.config import ConfigField
 from dagy.nodes.connectors import inbound, outbound
 from dagy.nodes.definition import NodeDefinition
@@ -69,7 +69,7 @@ class SchemaValidatorNode(ExecutableNode):
         if invalid and on_invalid == "fail":
             raise NodeError("validation_failed", _validation_summary(invalid, len(items)))
         # Two streams leave by the node's two connectors; with one stream, it is the records.
-        return {"data_out": valid, "invalid_out": invalid} if on_invalid == "route" else valid
+        return Ports({"data_out": valid, "invalid_out": invalid}) if on_invalid == "route" else valid
 
 
 class DataNormalizerNode(ExecutableNode):

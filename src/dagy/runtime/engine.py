@@ -4,7 +4,8 @@ The main thread decides and records; a bounded pool of threads (`max_parallel_no
 Outputs are keyed by node id, so what a run computes never depends on timing.
 
 A node runs when at least one incoming edge is live and none of its upstreams failed. An edge is
-live when its source completed and, for a `condition`, leaves by the branch taken. A failure skips
+live when its source completed and, for a node answering `Ports` (a `condition`'s branch is the
+one-port case), leaves by a connector the node answered; it carries that connector's value. A failure skips
 everything downstream of it ("doomed"); a branch not taken skips the nodes reached only through it.
 The direct successors of a `for_each` run once per item (`mapping.py`). Nodes an earlier attempt
 completed are not run again (`completed_nodes`), except `condition` and `for_each`, which are pure
@@ -19,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagy.nodes import NodeContext, NodeError
+from dagy.nodes import NodeContext, NodeError, Ports, get_node_type
 from dagy.nodes.control_flow import Branch, FanOut
 from dagy.runtime.events import NODE, now_iso
 from dagy.runtime.graph import FlowGraph
@@ -47,14 +48,14 @@ class Outcome:
     output: Any = None
     error: dict[str, Any] | None = None
     tries: int = 1
-    branch: str | None = None
+    ports: dict[str, Any] | None = None
     items: list[Any] | None = None
 
 
 @dataclass
 class _State:
     outputs: dict[str, Any] = field(default_factory=dict)
-    branches: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, dict[str, Any]] = field(default_factory=dict)
     fan_outs: dict[str, list[Any]] = field(default_factory=dict)
     doomed: set[str] = field(default_factory=set)  # failed, or downstream of a failure
     finished: set[str] = field(default_factory=set)
@@ -127,20 +128,23 @@ class Engine:
         if any(up in state.doomed for up in upstream):
             state.doomed.add(node_id)
             return self._skip(node)
-        live = [
-            link.source
-            for link in graph.incoming[node_id]
-            if link.source in state.outputs
-            and (link.source not in state.branches or link.handle in (None, state.branches[link.source]))
-        ]
-        if upstream and not live:
+        inputs: dict[str, Any] = {}
+        for link in graph.incoming[node_id]:
+            if link.source not in state.outputs or link.source in inputs:
+                continue
+            ports = state.ports.get(link.source)
+            if ports is None or link.handle is None:
+                inputs[link.source] = state.outputs[link.source]
+            elif link.handle in ports:
+                inputs[link.source] = ports[link.handle]
+        if upstream and not inputs:
             return self._skip(node)
         resumed = self.scope.completed_nodes.get(self.prefix + node_id, _ABSENT)
         if resumed is not _ABSENT and str(node.get("type")) not in RE_EVALUATED_ON_RESUME:
             self._emit(node, "completed", started_at=None, output=resumed, tries=None, resumed=True)
-            self._record(node_id, Outcome("completed", output=resumed, tries=0))
+            ports = _ports_of(node, resumed)
+            self._record(node_id, Outcome("completed", output=resumed, tries=0, ports=ports))
             return None
-        inputs = {up: state.outputs[up] for up in dict.fromkeys(live)}
         fan_out = [up for up in upstream if up in state.fan_outs]
         if fan_out:
             return pool.submit(self._execute_mapped, node, inputs, fan_out)
@@ -158,8 +162,8 @@ class Engine:
             state.first_error = state.first_error or outcome.error
             return
         state.outputs[node_id] = outcome.output
-        if outcome.branch is not None:
-            state.branches[node_id] = outcome.branch
+        if outcome.ports is not None:
+            state.ports[node_id] = outcome.ports
         if outcome.items is not None:
             state.fan_outs[node_id] = outcome.items
 
@@ -228,8 +232,10 @@ class Engine:
         outcome = Outcome("completed", output=output, tries=tries)
         shown = output
         if isinstance(output, Branch):
-            outcome.output, outcome.branch = output.output, output.handle
+            outcome.output, outcome.ports = output.output, {output.handle: output.output}
             shown = output.output
+        elif isinstance(output, Ports):
+            outcome.output = outcome.ports = shown = dict(output.values)
         elif isinstance(output, FanOut):
             outcome.output, outcome.items = output.items, output.items
             shown = {"items": len(output.items)}
@@ -316,3 +322,12 @@ class Engine:
 
 
 _ABSENT = object()
+
+
+def _ports_of(node: Mapping[str, Any], output: Any) -> dict[str, Any] | None:
+    """A resumed output that was a node's `Ports` (recorded as the mapping): its ports again."""
+    node_type = get_node_type(str(node.get("type")))
+    if node_type is None or not isinstance(output, dict):
+        return None
+    outbound = {c.id for c in node_type.definition.connectors if c.direction == "outbound"}
+    return output if len(outbound) > 1 and output and set(output) <= outbound else None

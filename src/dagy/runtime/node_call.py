@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dagy.nodes import ExecutableNode, NodeError, NodeType, get_node_type
+from dagy.nodes import ExecutableNode, NodeError, NodeType, Ports, get_node_type
 from dagy.nodes.control_flow import Branch, FanOut
 from dagy.runtime.redaction import Redactor
 
@@ -155,6 +155,8 @@ def check_output(output: Any) -> None:
     """Outputs are JSON values (the protocol carries them as JSON)."""
     if isinstance(output, Branch | FanOut):
         return
+    if isinstance(output, Ports):
+        output = output.values
     try:
         json.dumps(output, allow_nan=False)
     except (TypeError, ValueError) as exc:
