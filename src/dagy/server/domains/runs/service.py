@@ -30,7 +30,7 @@ from dagy.server.domains.runs.schemas import (
     RunTriggered,
 )
 from dagy.server.errors import Conflict, InvalidInput, NotFound
-from dagy.server.identity import Actor
+from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
 from dagy.server.settings import Settings
 
@@ -56,21 +56,58 @@ def trigger_run(
         raise InvalidInput(
             "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
         )
+    origin = RunOrigin(actor=actor, org_id=actor.org_id)
+    return _queue_run(session, origin, data, key=idempotency_key or None, settings=settings, now=now)
+
+
+def trigger_sensor_run(
+    session: Session, *, org_id: str, sensor_id: str, data: RunTrigger, settings: Settings
+) -> RunTriggered:
+    """Queue a run a sensor starts: validated and created as `trigger_run` creates a member's run,
+    recorded with the sensor's id and audited as the system acting in the sensor's org. The sensors
+    domain bounds the parameters (an event of up to 1 MB, docs/sensors.md), not `MAX_PARAMETERS_BYTES`."""
+    origin = RunOrigin(actor=SYSTEM_ACTOR, org_id=org_id, sensor_id=sensor_id)
+    return _queue_run(session, origin, data, key=None, settings=settings, now=utcnow())
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """Who asks for a run: a member (an actor in its org), or a sensor (the system in its org)."""
+
+    actor: Actor
+    org_id: str
+    sensor_id: str | None = None
+
+
+def _queue_run(
+    session: Session,
+    origin: RunOrigin,
+    data: RunTrigger,
+    *,
+    key: str | None,
+    settings: Settings,
+    now: datetime,
+) -> RunTriggered:
     check_executor(data.executor, settings, field="executor")
-    plan = _plan(session, actor.org_id, data, settings.default_executor)
-    run = _new_run(actor.org_id, data, plan, key=idempotency_key or None, now=now)
+    plan = _plan(session, origin.org_id, data, settings.default_executor)
+    run = _new_run(origin.org_id, data, plan, key=key, now=now)
+    run.sensor_id = origin.sensor_id
     set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
     winner = _insert(session, run)
     if winner is not None:
         return _triggered(winner)
+    changes = {"status": [None, run.status], "flow_version": [None, run.flow_version]}
+    if origin.sensor_id is not None:
+        changes["sensor_id"] = [None, origin.sensor_id]
     record(
         session,
-        actor=actor,
+        actor=origin.actor,
         action=Action.EXECUTE,
         resource_type="run",
         resource_id=run.id,
         resource_name=run.run_slug,
-        changes={"status": [None, run.status], "flow_version": [None, run.flow_version]},
+        changes=changes,
+        org_id=origin.org_id,
     )
     return _triggered(run)
 
