@@ -70,13 +70,29 @@ def trigger_sensor_run(
     return _queue_run(session, origin, data, key=None, settings=settings, now=utcnow())
 
 
+def trigger_schedule_run(
+    session: Session, *, origin: RunOrigin, data: RunTrigger, settings: Settings
+) -> RunTriggered:
+    """Queue a run of a schedule: at a fire time (`origin.scheduled_for`, the system acting in the
+    schedule's org) or triggered by a member through it. Checked and created as `trigger_run` does;
+    a refusal raises before anything is written."""
+    if len(json.dumps(data.parameters).encode()) > MAX_PARAMETERS_BYTES:
+        raise InvalidInput(
+            "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
+        )
+    return _queue_run(session, origin, data, key=None, settings=settings, now=utcnow())
+
+
 @dataclass(frozen=True)
 class RunOrigin:
-    """Who asks for a run: a member (an actor in its org), or a sensor (the system in its org)."""
+    """Who asks for a run: a member (an actor in its org), a sensor or a schedule (the system in its
+    org, or a member triggering the schedule by hand: `scheduled_for` None)."""
 
     actor: Actor
     org_id: str
     sensor_id: str | None = None
+    schedule_id: str | None = None
+    scheduled_for: datetime | None = None
 
 
 def _queue_run(
@@ -92,6 +108,7 @@ def _queue_run(
     plan = _plan(session, origin.org_id, data, settings.default_executor)
     run = _new_run(origin.org_id, data, plan, key=key, now=now)
     run.sensor_id = origin.sensor_id
+    run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
     set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
     winner = _insert(session, run)
     if winner is not None:
@@ -99,6 +116,8 @@ def _queue_run(
     changes = {"status": [None, run.status], "flow_version": [None, run.flow_version]}
     if origin.sensor_id is not None:
         changes["sensor_id"] = [None, origin.sensor_id]
+    if origin.schedule_id is not None:
+        changes["schedule_id"] = [None, origin.schedule_id]
     record(
         session,
         actor=origin.actor,
