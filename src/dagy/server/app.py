@@ -31,6 +31,7 @@ from dagy.server.domains.health.service import HealthMonitor
 from dagy.server.domains.nodes.router import router as nodes_router
 from dagy.server.domains.orgs.router import router as orgs_router
 from dagy.server.domains.runs.router import router as runs_router
+from dagy.server.domains.schedules.router import router as schedules_router
 from dagy.server.domains.secrets.router import router as secrets_router
 from dagy.server.domains.workers.router import router as workers_router
 from dagy.server.orchestration import RunQueueSignal, listen_for_queued_runs
@@ -57,6 +58,7 @@ ROUTERS = [
     api_keys_router,
     audit_logs_router,
     secrets_router,
+    schedules_router,
 ]
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from dagy.server.app import BackgroundPart
 from dagy.server.services.reaper import run_reaper
+from dagy.server.services.scheduler import run_scheduler
 from dagy.server.settings import Settings
 from dagy.worker import Worker, WorkerConfig
 
@@ -26,12 +27,14 @@ _IN_PROCESS_URL = "http://dagy.in-process"
 def background_parts(
     settings: Settings, *, worker: bool, services: bool, in_process_worker: bool = False
 ) -> list[BackgroundPart]:
-    """`services`: the reaper (later the scheduler, sensors, dispatcher). `worker`: the embedded local
+    """`services`: the reaper and the scheduler (later sensors, dispatcher). `worker`: the embedded local
     worker, talking HTTP to this server's own URL with the worker token — or, with
     `in_process_worker`, to the app through httpx's ASGI transport (same protocol, no socket; tests)."""
     parts: list[BackgroundPart] = []
     if services:
         parts.append(_reaper_part(settings))
+    if services and settings.scheduler_enabled:
+        parts.append(_scheduler_part(settings))
     if worker:
         parts.append(_embedded_worker_part(settings, in_process=in_process_worker))
     return parts
@@ -42,6 +45,13 @@ def _reaper_part(settings: Settings) -> BackgroundPart:
         return _start_loop(
             lambda stop: run_reaper(app.state.db, interval_seconds=settings.queue.reaper_seconds, stop=stop)
         )
+
+    return start
+
+
+def _scheduler_part(settings: Settings) -> BackgroundPart:
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        return _start_loop(lambda stop: run_scheduler(app.state.db, settings=settings, stop=stop))
 
     return start
 

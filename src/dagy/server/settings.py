@@ -101,6 +101,14 @@ class Settings(BaseSettings):
         4, ge=1, le=256, description="Runs the embedded worker of `dagy server` executes at once."
     )
     queue: RunQueueSettings = Field(default_factory=RunQueueSettings)
+    scheduler_enabled: bool = Field(
+        True, description="Fire due schedules in the background services of `dagy server`."
+    )
+    scheduler_tick_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often the scheduler looks for due schedules; a fire time within a tick is on time.",
+    )
     max_parallel_nodes: int = Field(
         4, ge=1, le=64, description="Nodes of one run the embedded worker executes at once."
     )

@@ -38,6 +38,7 @@ from dagy.server.domains.deployments.schemas import (
 )
 from dagy.server.domains.environments import repository as environments
 from dagy.server.domains.flows import repository as flows
+from dagy.server.domains.schedules.deployment_sync import sync_deployment_schedule
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.settings import Settings
@@ -392,6 +393,7 @@ def _save(
         repo.add(session, deployment)
     else:
         session.flush()
+    sync_deployment_schedule(session, actor=actor, deployment=deployment)
     changes = diff(before or {}, _audit_state(session, deployment)) | dict(note or {})
     record(
         session,

@@ -1,0 +1,181 @@
+"""Firing due schedules: one batch, one transaction (docs/schedules.md, docs/adr/0008).
+
+A batch locks up to `BATCH_SIZE` enabled schedules whose `next_run_at` has come (`SKIP LOCKED` on
+PostgreSQL, the writer lock on SQLite), decides for each which of its due fire times run and which
+are skipped (the catch-up policy), records every decided time as a `schedule_fire` row with
+`INSERT ... ON CONFLICT (schedule_id, scheduled_for) DO NOTHING`, queues a run for each `queued` row
+it inserted, and moves `next_run_at` past now. All of it commits together or not at all: a
+scheduler killed in the middle leaves the schedules due, and the next batch (of any scheduler)
+does the work once.
+
+Catch-up: a due time later than `now - grace` (one tick) is on time; earlier ones were missed.
+- `all`: every missed time runs, oldest first, at most `CATCHUP_ALL_LIMIT`; the rest are skipped.
+- `skip`: only the latest due time runs; the others are skipped.
+- `none`: no missed time runs; on-time ones do.
+Skipped times are recorded (`outcome: skipped`), at most `MAX_RECORDED_SKIPS` per catch-up. A run
+the runs domain refuses (the flow's version or deployment is gone, a quota) is recorded `refused`
+with the error, and the schedule moves on: a fire time is never retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dagy.server.db.base import new_id, utcnow
+from dagy.server.db.models import Schedule
+from dagy.server.domains.runs import service as runs
+from dagy.server.domains.runs.service import RunOrigin
+from dagy.server.domains.schedules import repository as repo
+from dagy.server.domains.schedules.service import SCHEDULED_TAG, run_request
+from dagy.server.domains.schedules.timing import fire_times_between, last_fire_at_or_before, next_fire_after
+from dagy.server.errors import DagyError
+from dagy.server.identity import SYSTEM_ACTOR
+from dagy.server.settings import Settings
+
+BATCH_SIZE = 500
+CATCHUP_ALL_LIMIT = 100
+MAX_RECORDED_SKIPS = 1000
+_LOOKED_AT = CATCHUP_ALL_LIMIT + MAX_RECORDED_SKIPS
+
+QUEUED = "queued"
+SKIPPED = "skipped"
+REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class FirePlan:
+    """What one schedule does in a batch: the fire times that run, those skipped, what comes next."""
+
+    run: list[datetime]
+    skipped: list[datetime]
+    next_run_at: datetime | None
+
+
+@dataclass
+class BatchResult:
+    schedules: int = 0
+    queued: int = 0
+    skipped: int = 0
+    refused: int = 0
+    run_ids: list[str] = field(default_factory=list)
+
+
+def plan_fires(schedule: Schedule, *, now: datetime, grace: timedelta) -> FirePlan:
+    """The catch-up policy applied to the schedule's due times (`next_run_at` .. `now`)."""
+    first = schedule.next_run_at
+    assert first is not None  # only due schedules are planned
+    due = [first, *fire_times_between(schedule, first, now, limit=_LOOKED_AT - 1)]
+    following = next_fire_after(schedule, due[-1])
+    if following is not None and following <= now:  # a long downtime: look at its end only
+        recent = fire_times_between(schedule, max(due[-1], now - grace), now, limit=_LOOKED_AT)
+        latest = last_fire_at_or_before(schedule, now, after=due[-1])
+        due += sorted({*recent, *([latest] if latest else [])})
+    on_time = [t for t in due if t >= now - grace]
+    missed = [t for t in due if t < now - grace]
+    if schedule.catchup_policy == "all":
+        run, skipped = missed[:CATCHUP_ALL_LIMIT] + on_time, missed[CATCHUP_ALL_LIMIT:]
+    elif schedule.catchup_policy == "none":
+        run, skipped = on_time, missed
+    else:
+        run, skipped = due[-1:], due[:-1]
+    return FirePlan(run=run, skipped=skipped[:MAX_RECORDED_SKIPS], next_run_at=next_fire_after(schedule, now))
+
+
+def fire_due_batch(
+    session: Session, *, now: datetime, grace: timedelta, settings: Settings, limit: int = BATCH_SIZE
+) -> BatchResult:
+    """Fire one batch of due schedules in the caller's transaction; never commits."""
+    due = repo.lock_due(session, now=now, limit=limit)
+    result = BatchResult(schedules=len(due))
+    plans = [
+        (schedule, deployment, plan_fires(schedule, now=now, grace=grace)) for schedule, deployment in due
+    ]
+    rows = [_fire_row(schedule, t, QUEUED) for schedule, _, plan in plans for t in plan.run]
+    skipped_rows = [
+        _fire_row(schedule, t, SKIPPED, {"catchup_policy": schedule.catchup_policy})
+        for schedule, _, plan in plans
+        for t in plan.skipped
+    ]
+    inserted = repo.insert_fires(session, rows + skipped_rows)
+    result.skipped = sum(1 for row in skipped_rows if row["id"] in inserted)
+    fresh = {(row["schedule_id"], row["scheduled_for"]): row["id"] for row in rows if row["id"] in inserted}
+    outcomes: list[dict[str, Any]] = []
+    for schedule, deployment, plan in plans:
+        for scheduled_for in plan.run:
+            fire_id = fresh.get((schedule.id, scheduled_for))
+            if fire_id is not None:
+                outcomes.append(
+                    _queue(
+                        session,
+                        schedule,
+                        deployment=deployment,
+                        scheduled_for=scheduled_for,
+                        fire_id=fire_id,
+                        settings=settings,
+                        result=result,
+                    )
+                )
+        _advance(schedule, plan)
+    repo.update_fires(session, [o for o in outcomes if "run_id" in o])
+    repo.update_fires(session, [o for o in outcomes if "run_id" not in o])
+    session.flush()
+    return result
+
+
+def _queue(
+    session: Session,
+    schedule: Schedule,
+    *,
+    deployment: str | None,
+    scheduled_for: datetime,
+    fire_id: str,
+    settings: Settings,
+    result: BatchResult,
+) -> dict[str, Any]:
+    """Queue the run of one fire time; the fire row's update (its run, or why it was refused)."""
+    origin = RunOrigin(
+        actor=SYSTEM_ACTOR, org_id=schedule.org_id, schedule_id=schedule.id, scheduled_for=scheduled_for
+    )
+    try:
+        request = run_request(
+            session,
+            schedule,
+            deployment_name=deployment,
+            parameters=dict(schedule.parameters),
+            tag=SCHEDULED_TAG,
+        )
+        run = runs.trigger_schedule_run(session, origin=origin, data=request, settings=settings)
+    except DagyError as exc:
+        result.refused += 1
+        detail = {"error": exc.code, "message": exc.message, "details": exc.details}
+        return {"id": fire_id, "outcome": REFUSED, "detail": detail}
+    result.queued += 1
+    result.run_ids.append(run.run_id)
+    schedule.last_run_at, schedule.last_run_id = scheduled_for, run.run_id
+    return {"id": fire_id, "run_id": run.run_id}
+
+
+def _advance(schedule: Schedule, plan: FirePlan) -> None:
+    """Past now; a one-time schedule that fired (or was skipped) is done: disabled."""
+    schedule.next_run_at = plan.next_run_at
+    if plan.next_run_at is None and schedule.mode == "one_time":
+        schedule.enabled = False
+
+
+def _fire_row(
+    schedule: Schedule, scheduled_for: datetime, outcome: str, detail: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "id": new_id("fire"),
+        "org_id": schedule.org_id,
+        "schedule_id": schedule.id,
+        "scheduled_for": scheduled_for,
+        "run_id": None,
+        "outcome": outcome,
+        "detail": detail,
+        "created_at": utcnow(),
+    }
