@@ -33,6 +33,8 @@ from dagy.server.domains.orgs.router import router as orgs_router
 from dagy.server.domains.runs.router import router as runs_router
 from dagy.server.domains.schedules.router import router as schedules_router
 from dagy.server.domains.secrets.router import router as secrets_router
+from dagy.server.domains.sensors.router import router as sensors_router
+from dagy.server.domains.sensors.router import webhooks_router
 from dagy.server.domains.workers.router import router as workers_router
 from dagy.server.orchestration import RunQueueSignal, listen_for_queued_runs
 from dagy.server.settings import Settings
@@ -59,6 +61,8 @@ ROUTERS = [
     audit_logs_router,
     secrets_router,
     schedules_router,
+    sensors_router,
+    webhooks_router,
 ]
 
 
@@ -105,6 +109,11 @@ def create_app(
     app.state.health = HealthMonitor(db=db, store=store, objects_dir=settings.home / "objects")
     app.state.run_queue = RunQueueSignal.attached_to(db.sessions, cross_process=not db.is_sqlite)
     app.state.exception_recorder = TraceStore(settings.home / "exceptions").record
+    app.state.webhook_limiter = RateLimiter(
+        settings.webhook_rate_limit_per_minute,
+        store,
+        address_limit_per_minute=settings.rate_limit_per_address_per_minute,
+    )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")

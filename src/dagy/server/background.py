@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from dagy.server.app import BackgroundPart
 from dagy.server.services.reaper import run_reaper
+from dagy.server.services.sensors import SensorLoop, run_sensor_loop
 from dagy.server.services.scheduler import run_scheduler
 from dagy.server.settings import Settings
 from dagy.worker import Worker, WorkerConfig
@@ -33,6 +34,8 @@ def background_parts(
     parts: list[BackgroundPart] = []
     if services:
         parts.append(_reaper_part(settings))
+    if services and settings.sensors_enabled:
+        parts.append(_sensors_part(settings))
     if services and settings.scheduler_enabled:
         parts.append(_scheduler_part(settings))
     if worker:
@@ -52,6 +55,16 @@ def _reaper_part(settings: Settings) -> BackgroundPart:
 def _scheduler_part(settings: Settings) -> BackgroundPart:
     async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
         return _start_loop(lambda stop: run_scheduler(app.state.db, settings=settings, stop=stop))
+
+    return start
+
+
+def _sensors_part(settings: Settings) -> BackgroundPart:
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        loop = SensorLoop(app.state.db, settings)
+        return _start_loop(
+            lambda stop: run_sensor_loop(loop, interval_seconds=settings.sensor_tick_seconds, stop=stop)
+        )
 
     return start
 

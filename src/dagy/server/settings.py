@@ -133,6 +133,17 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="Password of DAGY_SMTP_USERNAME.")
     smtp_from: str = Field("dagy@localhost", description="Sender of emails that name none.")
     smtp_starttls: bool = Field(True, description="Upgrade SMTP connections with STARTTLS.")
+    webhook_rate_limit_per_minute: int = Field(
+        60,
+        gt=0,
+        description="Requests per webhook token per minute to `POST /webhooks/{token}` (429 beyond).",
+    )
+    sensors_enabled: bool = Field(
+        True, description="Check s3 and polling sensors in the background services of `dagy server`."
+    )
+    sensor_tick_seconds: float = Field(
+        5.0, gt=0, description="How often the sensor loop looks for sensors due a check."
+    )
 
     @field_validator("superadmin_emails", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from dagy.server.db.models import DataKey, Secret
 from dagy.server.domains.audit_logs.service import REDACTED_CHANGE, Action, record
 from dagy.server.domains.secrets import repository as repo
 from dagy.server.domains.secrets.crypto import (
+    NONCE_BYTES,
     EncryptionKeyError,
     Keyring,
     decrypt_value,
@@ -182,6 +183,28 @@ def resolve_secret_value(
     Writes no audit row: the caller (a run) records what it resolved, if anything.
     """
     return _decrypt(session, keyring_of(settings), _select(session, org_id, name, environment))
+
+
+def seal_with_org_key(
+    session: Session, *, org_id: str, row_id: str, plaintext: bytes, settings: Settings
+) -> bytes:
+    """Encrypt a field of another domain's row (a sensor's webhook token) under the org's data key,
+    with the org and `row_id` as associated data so it decrypts on that row only: `nonce || sealed`."""
+    _row, data_key = _data_key_for_new_secret(session, keyring_of(settings), org_id)
+    nonce, sealed = encrypt_value(data_key, plaintext, org_id=org_id, secret_id=row_id)
+    return nonce + sealed
+
+
+def open_with_org_key(
+    session: Session, *, org_id: str, row_id: str, sealed: bytes, settings: Settings
+) -> bytes:
+    """The plaintext `seal_with_org_key` sealed for `row_id`; `EncryptionKeyError` when it cannot be."""
+    row = repo.get_data_key(session, org_id)
+    if row is None:
+        raise EncryptionKeyError(f"The data key of the org of {row_id} is missing.")
+    data_key = _unwrap_row(keyring_of(settings), row)
+    nonce, ciphertext = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
+    return decrypt_value(data_key, nonce, ciphertext, org_id=org_id, secret_id=row_id)
 
 
 def rotate_key_encryption_key(
