@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from dagy.server.app import BackgroundPart
 from dagy.server.services.reaper import run_reaper
-from dagy.server.services.sensors import SensorLoop, run_sensor_loop
 from dagy.server.services.scheduler import run_scheduler
+from dagy.server.services.sensors import SensorLoop, run_sensor_loop
 from dagy.server.settings import Settings
 from dagy.worker import Worker, WorkerConfig
 
@@ -34,10 +34,10 @@ def background_parts(
     parts: list[BackgroundPart] = []
     if services:
         parts.append(_reaper_part(settings))
-    if services and settings.sensors_enabled:
-        parts.append(_sensors_part(settings))
     if services and settings.scheduler_enabled:
         parts.append(_scheduler_part(settings))
+    if services and settings.sensors_enabled:
+        parts.append(_sensors_part(settings))
     if worker:
         parts.append(_embedded_worker_part(settings, in_process=in_process_worker))
     return parts
