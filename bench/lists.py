@@ -15,7 +15,7 @@ Each `--database-url` must name a fresh, empty database. By default: a SQLite fi
 temporary DAGY_HOME, and a throw-away database created on the PostgreSQL server of
 `--postgres-server` (dropped afterwards). Needs `wrk` (Debian package `wrk`).
 
-    python bench/lists.py [--duration 10] [--repeat 3] [--database-url URL ...]
+    python bench/lists.py [--duration 10] [--repeat 5] [--database-url URL ...]
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk round")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per endpoint; the median is shown")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds per endpoint; the median is shown")
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--port", type=int, default=8098)
     parser.add_argument(

@@ -155,3 +155,10 @@ def test_a_postgres_connection_that_died_in_the_pool_is_replaced(client: TestCli
     assert killed >= 1
     time.sleep(0.2)
     assert [i["flow_name"] for i in _get(client, owner, "/flows")["items"]] == [name]
+
+
+def test_the_openapi_document_still_names_the_page_models(client: TestClient) -> None:
+    paths = client.get("/v1/openapi.json").json()["paths"]
+    for path, model in (("/v1/flows", "FlowList"), ("/v1/deployments", "DeploymentList")):
+        content = paths[path]["get"]["responses"]["200"]["content"]
+        assert content == {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}

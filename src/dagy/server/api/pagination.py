@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 from sqlalchemy import Connection, Integer, Row, Select, and_, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -37,8 +38,8 @@ class Page(Generic[T]):
 
 
 def _encode(values: Sequence[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    raw = orjson.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _decode(token: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:

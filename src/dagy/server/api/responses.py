@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 from dagy.server.api.pagination import Page
 
@@ -21,10 +21,9 @@ from dagy.server.api.pagination import Page
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
-class JSONBytesResponse(Response):
-    """`application/json` from `orjson`: what `response_class=` names on a read-path route."""
-
-    media_type = "application/json"
+class JSONBytesResponse(JSONResponse):
+    """`application/json` from `orjson`: what `response_class=` names on a read-path route (a
+    `JSONResponse`, so the OpenAPI document still shows the route's `response_model`)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=_OPTIONS)

@@ -8,7 +8,8 @@ writes (`PRAGMA query_only` on SQLite, read-only session characteristics on Post
 database sees the SELECT alone: no BEGIN, no COMMIT, no pre-ping.
 
 Where the statement runs (docs/adr/0007-list-read-path.md):
-- SQLite: inline on the event loop, on one dedicated connection. A WAL reader never waits for a
+- SQLite: inline on the event loop, on one dedicated connection (in autocommit no statement
+  leaves a transaction open on it between reads). A WAL reader never waits for a
   writer, and a page is a bounded indexed read of ~0.1 ms, cheaper than the thread hop it
   saves. That connection has no busy timeout: in the rare moments a WAL reader must wait (WAL
   recovery, another process holding the file exclusively, a database not in WAL mode while a
@@ -70,11 +71,11 @@ class ReadDatabase:
         if connection is None or connection.closed or connection.invalidated:
             connection = self._inline_connection = self.engine.connect()
             connection.exec_driver_sql("PRAGMA busy_timeout=0")
-            connection.rollback()
         try:
             return fn(connection=connection, **kwargs)
-        finally:
-            connection.rollback()  # ends SQLAlchemy's bookkeeping; autocommit sends nothing
+        except BaseException:
+            connection.rollback()  # clears SQLAlchemy's state after a failed statement
+            raise
 
     def _run_pooled(self, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
         try:
