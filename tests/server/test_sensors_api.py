@@ -17,6 +17,8 @@ from tests.factories import Caller, add_member, new_org, unique
 from tests.flow_factories import python_node, register_flow, spec
 
 ECHO = "def main(inputs, params):\n    return params\n"
+EXAMPLE = "https://example.com/"
+KEY_ID = "config_json.aws_access_key_id"
 
 
 @pytest.fixture
@@ -97,7 +99,7 @@ def test_unknown_flow_is_404(client: TestClient, owner: Caller) -> None:
         ("s3", {"bucket": "Not_A_Bucket"}, "config_json.bucket"),
         ("s3", {"bucket": "data", "events": ["s3:ObjectRemoved:*"]}, "config_json.events"),
         ("s3", {"bucket": "data", "aws_access_key_id": {"secret": "k"}}, "config_json.aws_access_key_id"),
-        ("s3", {"bucket": "data", "aws_access_key_id": "AKIA", "aws_secret_access_key": "x"}, "config_json.aws_access_key_id"),
+        ("s3", {"bucket": "data", "aws_access_key_id": "AKIA", "aws_secret_access_key": "x"}, KEY_ID),
         ("s3", {"store": "local", "bucket": "data"}, "config_json.bucket"),
         ("s3", {"store": "local", "prefix": "../other-org/"}, "config_json.prefix"),
         ("s3", {"bucket": "data", "endpoint_url": "http://169.254.169.254/"}, "config_json.endpoint_url"),
@@ -108,15 +110,20 @@ def test_unknown_flow_is_404(client: TestClient, owner: Caller) -> None:
         ("polling", {"url": "http://127.0.0.1:9/"}, "config_json.url"),
         ("polling", {"url": "http://localhost/"}, "config_json.url"),
         ("polling", {"url": "https://example.com/", "interval_seconds": 10}, "config_json.interval_seconds"),
-        ("polling", {"url": "https://example.com/", "headers": {"X-Key": {"secret": "nope"}}}, "config_json.headers.X-Key"),
-        ("polling", {"url": "https://example.com/", "condition": {"jsonpath": "$[?("}}, "config_json.condition.jsonpath"),
+        ("polling", {"url": EXAMPLE, "headers": {"X-Key": {"secret": "nope"}}}, "config_json.headers.X-Key"),
+        ("polling", {"url": EXAMPLE, "condition": {"jsonpath": "$[?("}}, "config_json.condition.jsonpath"),
         ("webhook", {"anything": 1}, "config_json.anything"),
     ],
 )  # fmt: skip
 def test_bad_config_is_400_naming_the_field(
     client: TestClient, owner: Caller, sensor_type: str, config: dict[str, Any], field: str
 ) -> None:
-    body = {"name": "s", "sensor_type": sensor_type, "flow_name": new_flow(client, owner), "config_json": config}
+    body = {
+        "name": "s",
+        "sensor_type": sensor_type,
+        "flow_name": new_flow(client, owner),
+        "config_json": config,
+    }
     response = client.post("/v1/sensors", headers=owner.headers, json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_input"
@@ -138,7 +145,9 @@ def test_secret_references_are_accepted_and_never_resolved_into_the_config(
     client: TestClient, owner: Caller
 ) -> None:
     for name in ("ak", "sk", "api-token"):
-        response = client.post("/v1/secrets", headers=owner.headers, json={"secret_name": name, "value": "v-" + name})
+        response = client.post(
+            "/v1/secrets", headers=owner.headers, json={"secret_name": name, "value": "v-" + name}
+        )
         assert response.status_code == 201, response.text
     config = {
         "bucket": "data",
@@ -153,7 +162,9 @@ def test_secret_references_are_accepted_and_never_resolved_into_the_config(
     assert read["config_json"] == config
     polling = {"url": "https://example.com/status", "headers": {"Authorization": {"secret": "api-token"}}}
     created = create(client, owner, sensor_type="polling", flow_name=flow, config_json=polling)
-    assert "v-api-token" not in json.dumps(client.get(f"/v1/sensors/{created['sensor_id']}", headers=owner.headers).json())
+    assert "v-api-token" not in json.dumps(
+        client.get(f"/v1/sensors/{created['sensor_id']}", headers=owner.headers).json()
+    )
 
 
 def test_list_filters_and_pages(client: TestClient, owner: Caller) -> None:
@@ -179,17 +190,23 @@ def test_list_filters_and_pages(client: TestClient, owner: Caller) -> None:
     off = client.get("/v1/sensors", headers=owner.headers, params={"enabled": "false"}).json()
     assert [i["sensor_id"] for i in off["items"]] == [disabled]
     assert client.get("/v1/sensors", headers=owner.headers, params={"sensor_type": "x"}).status_code == 400
-    assert client.get("/v1/sensors", headers=owner.headers, params={"next_token": "garbage"}).status_code == 400
+    assert (
+        client.get("/v1/sensors", headers=owner.headers, params={"next_token": "garbage"}).status_code == 400
+    )
 
 
 def test_patch_changes_only_given_fields_and_checks_config(client: TestClient, owner: Caller) -> None:
     flow = new_flow(client, owner)
-    sensor = create(client, owner, sensor_type="polling", flow_name=flow, config_json={"url": "https://example.com/a"})
+    sensor = create(
+        client, owner, sensor_type="polling", flow_name=flow, config_json={"url": "https://example.com/a"}
+    )
     url = f"/v1/sensors/{sensor['sensor_id']}"
     response = client.patch(url, headers=owner.headers, json={"enabled": False, "flow_params_json": {"k": 1}})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["enabled"] is False and body["flow_params_json"] == {"k": 1} and body["name"] == sensor["name"]
+    assert (
+        body["enabled"] is False and body["flow_params_json"] == {"k": 1} and body["name"] == sensor["name"]
+    )
     assert body["config_json"] == {"url": "https://example.com/a"}
     bad = client.patch(url, headers=owner.headers, json={"config_json": {"url": "file:///etc/passwd"}})
     assert bad.status_code == 400 and "config_json.url" in bad.json()["details"]
@@ -256,11 +273,14 @@ def test_test_endpoint_fires_a_webhook_sensors_flow_once(client: TestClient, own
 def test_events_page_newest_first(client: TestClient, owner: Caller) -> None:
     sensor = webhook_sensor(client, owner)
     runs = [
-        client.post(f"/v1/webhooks/{sensor['webhook_token']}", json={"n": n}).json()["run_id"] for n in range(3)
+        client.post(f"/v1/webhooks/{sensor['webhook_token']}", json={"n": n}).json()["run_id"]
+        for n in range(3)
     ]
     url = f"/v1/sensors/{sensor['sensor_id']}/events"
     first = client.get(url, headers=owner.headers, params={"limit": 2}).json()
-    rest = client.get(url, headers=owner.headers, params={"limit": 2, "next_token": first["next_token"]}).json()
+    rest = client.get(
+        url, headers=owner.headers, params={"limit": 2, "next_token": first["next_token"]}
+    ).json()
     items = first["items"] + rest["items"]
     assert [e["run_id"] for e in items] == list(reversed(runs))
     assert rest["next_token"] is None
@@ -305,7 +325,9 @@ def test_webhook_refuses_what_is_not_json(client: TestClient, owner: Caller) -> 
         response = client.post(url, content=content)
         assert response.status_code == 400, content
         assert response.json()["details"] == {"body": "must be JSON"}
-    assert client.get(f"/v1/sensors/{sensor['sensor_id']}/events", headers=owner.headers).json()["items"] == []
+    assert (
+        client.get(f"/v1/sensors/{sensor['sensor_id']}/events", headers=owner.headers).json()["items"] == []
+    )
 
 
 def test_webhook_body_over_1_mb_is_413(client: TestClient, owner: Caller) -> None:
