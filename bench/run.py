@@ -39,6 +39,8 @@ class Result:
     p99_ms: float
     errors: int
     note: str = ""
+    requests: int = 0
+    server_cpu_ms: float | None = None  # the server process's CPU time per request, when measured
 
 
 def _to_ms(value: str) -> float:
@@ -68,7 +70,8 @@ def wrk(
     errors = int(non_2xx.group(1)) if non_2xx else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    return Result(name, rps, p50, p99, errors)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Result(name, rps, p50, p99, errors, requests=requests)
 
 
 def start_server(
@@ -158,6 +161,8 @@ def median(rounds: int, measure: Callable[[], Result]) -> Result:
     chosen = results[len(results) // 2]
     low, high = results[0].requests_per_second, results[-1].requests_per_second
     chosen.note = f"median of {rounds} rounds ({low:.0f}-{high:.0f} req/s)"
+    if chosen.server_cpu_ms is not None:
+        chosen.note += f"; server CPU {chosen.server_cpu_ms:.2f} ms/request"
     return chosen
 
 
@@ -200,20 +205,29 @@ def measure_runs(
             results = []
             for connections in args.runs_connections:
                 name = f"POST /v1/runs {database}, {connections} conn, worker {'on' if worker else 'off'}"
-                results.append(
-                    median(
-                        args.repeat,
-                        lambda c=connections, n=name: wrk(
-                            n, f"{base}/v1/runs", token=token, lua=lua, connections=c, duration=args.duration
-                        ),
+
+                def post_round(c: int = connections, n: str = name) -> Result:
+                    before = cpu_seconds(server.pid)
+                    result = wrk(
+                        n, f"{base}/v1/runs", token=token, lua=lua, connections=c, duration=args.duration
                     )
-                )
+                    result.server_cpu_ms = (cpu_seconds(server.pid) - before) * 1000 / max(result.requests, 1)
+                    return result
+
+                results.append(median(args.repeat, post_round))
             if worker:
                 done = count_runs(base, token, org_id, "completed")
                 results[-1].note += f"; the worker completed {done:,} runs meanwhile"
             return results
         finally:
             stop(server)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux `/proc`), a figure the machine's other
+    load does not inflate the way it inflates wall-clock throughput."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
