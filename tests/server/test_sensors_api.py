@@ -221,8 +221,10 @@ def test_patch_changes_only_given_fields_and_checks_config(client: TestClient, o
 
 def test_delete_is_204_then_404(client: TestClient, owner: Caller) -> None:
     sensor = webhook_sensor(client, owner)
+    fired = client.post(f"/v1/webhooks/{sensor['webhook_token']}", json={"before": "delete"}).json()
     url = f"/v1/sensors/{sensor['sensor_id']}"
     assert client.delete(url, headers=owner.headers).status_code == 204
+    assert client.get(f"/v1/runs/{fired['run_id']}", headers=owner.headers).status_code == 200  # runs stay
     assert client.get(url, headers=owner.headers).status_code == 404
     assert client.delete(url, headers=owner.headers).status_code == 404
     assert client.post(f"/v1/webhooks/{sensor['webhook_token']}", json={}).status_code == 404
@@ -325,9 +327,11 @@ def test_webhook_refuses_what_is_not_json(client: TestClient, owner: Caller) -> 
         response = client.post(url, content=content)
         assert response.status_code == 400, content
         assert response.json()["details"] == {"body": "must be JSON"}
-    assert (
-        client.get(f"/v1/sensors/{sensor['sensor_id']}/events", headers=owner.headers).json()["items"] == []
-    )
+    response = client.post(url, content=b'{"deep": [{"k\\u0000": 1}]}')
+    assert response.status_code == 400 and response.json()["details"] == {"body": "must not contain \\u0000"}
+    assert client.post(url, content=b'{"escaped": "\\\\u0000"}').status_code == 202  # a backslash, then u0000
+    events = client.get(f"/v1/sensors/{sensor['sensor_id']}/events", headers=owner.headers).json()["items"]
+    assert [e["outcome"] for e in events] == ["fired"]  # only the one with a backslash
 
 
 def test_webhook_body_over_1_mb_is_413(client: TestClient, owner: Caller) -> None:

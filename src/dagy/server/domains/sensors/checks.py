@@ -28,6 +28,7 @@ from dagy.server.db.models import Sensor
 from dagy.server.domains.secrets import service as secrets
 from dagy.server.domains.sensors import repository as repo
 from dagy.server.domains.sensors.config import (
+    DEFAULT_INTERVAL_SECONDS,
     LOCAL_STORE,
     PollingConfig,
     S3Config,
@@ -65,7 +66,7 @@ class DueCheck:
     config_json: dict[str, Any]  # as stored when claimed: a sensor changed meanwhile records nothing
     config: SensorConfig | None
     cursor: dict[str, Any]
-    credentials: S3Credentials | None = None
+    credentials: S3Credentials | None = field(default=None, repr=False)
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     problem: str | None = None  # why it cannot be read (a missing secret, a config no longer valid)
 
@@ -93,7 +94,7 @@ def claim_due_checks(session: Session, *, now: datetime, limit: int, settings: S
     checks = []
     for sensor in repo.claim_due(session, now=now, limit=limit):
         check = prepare_check(session, sensor, settings=settings, due_at=sensor.next_check_at or now)
-        interval = getattr(check.config, "interval_seconds", None) or 60
+        interval = getattr(check.config, "interval_seconds", None) or DEFAULT_INTERVAL_SECONDS
         sensor.next_check_at = now + timedelta(seconds=interval)
         checks.append(check)
     session.flush()

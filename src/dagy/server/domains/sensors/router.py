@@ -126,9 +126,27 @@ async def _json_body(request: Request) -> tuple[Any, bytes]:
                 "The webhook body is too large.", details={"body": f"at most {MAX_WEBHOOK_BYTES} bytes"}
             )
     try:
-        return orjson.loads(body), bytes(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InvalidInput("The webhook body is not JSON.", details={"body": "must be JSON"}) from None
+    if b"\\u0000" in body and _has_nul(payload):  # PostgreSQL's JSON cannot hold U+0000
+        raise InvalidInput("The webhook body holds U+0000.", details={"body": "must not contain \\u0000"})
+    return payload, bytes(body)
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a string or key anywhere in `value` holds U+0000 (walked without recursion)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+    return False
 
 
 @webhooks_router.post(

@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,8 +51,10 @@ class ListedObject:
 
 @dataclass(frozen=True)
 class S3Credentials:
-    access_key_id: str
-    secret_access_key: str
+    """Resolved from the sensor's secret references; never shown by a repr."""
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
 
 
 @dataclass(frozen=True)
