@@ -23,6 +23,7 @@ from dagy.server.domains.deployments.schedule import interval_seconds
 from dagy.server.domains.schedules import repository as repo
 from dagy.server.domains.schedules.audit import audit, audit_state
 from dagy.server.domains.schedules.rules import settle
+from dagy.server.errors import InvalidInput
 from dagy.server.identity import Actor
 
 DEPLOYMENT_PREFIX = "deploy-"
@@ -50,7 +51,12 @@ def sync_deployment_schedule(session: Session, *, actor: Actor, deployment: Depl
     schedule = existing or _new(session, deployment, now)
     before = audit_state(existing) if existing is not None else {}
     schedule.mode, schedule.cron_expression, schedule.interval_seconds = mode, cron, interval
-    settle(schedule, now=now)
+    try:
+        settle(schedule, now=now)
+    except InvalidInput as exc:  # a cron expression croniter parses but that never fires
+        raise InvalidInput(
+            exc.message, details={"schedule": "; ".join(map(str, exc.details.values()))}
+        ) from exc
     schedule.updated_at = now
     if existing is None:
         repo.add(session, schedule)
