@@ -41,7 +41,7 @@ async def trigger_run(
 ) -> RunTriggered:
     """Queue a run; the same `X-Idempotency-Key` answers the run it first created (for 24 h).
 
-    Concurrent triggers share one transaction (group commit), each in its own savepoint."""
+    Concurrent triggers share one transaction (group commit); each is still all or nothing."""
     return await tx.run(
         service.trigger_run,
         actor=actor,
