@@ -28,8 +28,8 @@ _IN_PROCESS_URL = "http://dagy.in-process"
 def background_parts(
     settings: Settings, *, worker: bool, services: bool, in_process_worker: bool = False
 ) -> list[BackgroundPart]:
-    """`services`: the reaper and the scheduler (later sensors, dispatcher). `worker`: the embedded local
-    worker, talking HTTP to this server's own URL with the worker token — or, with
+    """`services`: the reaper, the scheduler and the sensor loop (later the dispatcher). `worker`: the
+    embedded local worker, talking HTTP to this server's own URL with the worker token — or, with
     `in_process_worker`, to the app through httpx's ASGI transport (same protocol, no socket; tests)."""
     parts: list[BackgroundPart] = []
     if services:
