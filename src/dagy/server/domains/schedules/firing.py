@@ -66,14 +66,12 @@ class BatchResult:
 
 def plan_fires(schedule: Schedule, *, now: datetime, grace: timedelta) -> FirePlan:
     """The catch-up policy applied to the schedule's due times (`next_run_at` .. `now`)."""
-    first = schedule.next_run_at
-    assert first is not None  # only due schedules are planned
-    due = [first, *fire_times_between(schedule, first, now, limit=_LOOKED_AT - 1)]
-    following = next_fire_after(schedule, due[-1])
+    due, following = _due_times(schedule, now)
     if following is not None and following <= now:  # a long downtime: look at its end only
         recent = fire_times_between(schedule, max(due[-1], now - grace), now, limit=_LOOKED_AT)
         latest = last_fire_at_or_before(schedule, now, after=due[-1])
         due += sorted({*recent, *([latest] if latest else [])})
+        following = next_fire_after(schedule, now)
     on_time = [t for t in due if t >= now - grace]
     missed = [t for t in due if t < now - grace]
     if schedule.catchup_policy == "all":
@@ -82,7 +80,18 @@ def plan_fires(schedule: Schedule, *, now: datetime, grace: timedelta) -> FirePl
         run, skipped = on_time, missed
     else:
         run, skipped = due[-1:], due[:-1]
-    return FirePlan(run=run, skipped=skipped[:MAX_RECORDED_SKIPS], next_run_at=next_fire_after(schedule, now))
+    return FirePlan(run=run, skipped=skipped[:MAX_RECORDED_SKIPS], next_run_at=following)
+
+
+def _due_times(schedule: Schedule, now: datetime) -> tuple[list[datetime], datetime | None]:
+    """Fire times from `next_run_at` up to `now`, at most `_LOOKED_AT`, and the first time after
+    them: the next fire time, unless the limit stopped the walk before `now`."""
+    due: list[datetime] = []
+    current = schedule.next_run_at
+    while current is not None and current <= now and len(due) < _LOOKED_AT:
+        due.append(current)
+        current = next_fire_after(schedule, current)
+    return due, current
 
 
 def fire_due_batch(

@@ -17,6 +17,7 @@ Every schedule: nothing before `start_at`, nothing after `end_at`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -169,10 +170,30 @@ def _next_cron(expression: str, tz: ZoneInfo, instant: datetime) -> datetime:
 
 
 def _cron_instants(expression: str, tz: ZoneInfo, instant: datetime) -> Iterator[datetime]:
-    wall = instant.astimezone(tz).replace(tzinfo=None)
-    walls = croniter(expression, wall)
+    walls = _wall_clock(expression, instant.astimezone(tz).replace(tzinfo=None))
     while True:
         yield local_instant(walls.get_next(datetime), tz)
+
+
+_parsed = threading.local()
+_MAX_PARSED = 4096
+
+
+def _wall_clock(expression: str, start: datetime) -> croniter:
+    """A croniter over naive wall times from `start`. Parsing an expression costs more than walking
+    it, so each thread keeps one iterator per expression and moves it to `start`; a walk is done
+    before the next one begins (callers consume it at once)."""
+    cache: dict[str, croniter] | None = getattr(_parsed, "by_expression", None)
+    if cache is None:
+        cache = _parsed.by_expression = {}
+    walls = cache.get(expression)
+    if walls is None:
+        if len(cache) >= _MAX_PARSED:
+            cache.clear()
+        walls = cache[expression] = croniter(expression, start)
+    else:
+        walls.set_current(start, force=True)
+    return walls
 
 
 def local_datetime(value: datetime, timezone: str) -> datetime:
