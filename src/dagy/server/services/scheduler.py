@@ -25,7 +25,7 @@ import anyio.to_thread
 
 from dagy.server.db.base import utcnow
 from dagy.server.db.engine import Database
-from dagy.server.domains.schedules.firing import BATCH_SIZE, fire_due_batch
+from dagy.server.domains.schedules.firing import BATCH_SIZE, any_due, fire_due_batch
 from dagy.server.settings import Settings
 
 log = logging.getLogger("dagy.server.scheduler")
@@ -52,13 +52,22 @@ def tick(db: Database, *, settings: Settings, now: datetime, batch_size: int = B
     the rest at once (`SKIP LOCKED` gives each its own schedules); SQLite writes one at a time."""
     grace = timedelta(seconds=settings.scheduler_tick_seconds)
     total = TickResult()
+    with db.transaction(write=False) as session:  # an idle tick takes no write lock
+        if not any_due(session, now=now):
+            return total
     _add(total, _batch(db, settings, now, grace, batch_size))
     if total.schedules < batch_size:
         return total
-    drains = 1 if db.is_sqlite else POSTGRES_PARALLEL_BATCHES
-    with ThreadPoolExecutor(drains, thread_name_prefix="dagy-scheduler") as pool:
-        for result in pool.map(lambda _: _drain(db, settings, now, grace, batch_size), range(drains)):
-            _add(total, result)
+    if db.is_sqlite:
+        _add(total, _drain(db, settings, now, grace, batch_size))
+        return total
+    with ThreadPoolExecutor(POSTGRES_PARALLEL_BATCHES, thread_name_prefix="dagy-scheduler") as pool:
+        drains = [
+            pool.submit(_drain, db, settings, now, grace, batch_size)
+            for _ in range(POSTGRES_PARALLEL_BATCHES)
+        ]
+        for drain in drains:
+            _add(total, drain.result())
     return total
 
 

@@ -94,6 +94,11 @@ def _due_times(schedule: Schedule, now: datetime) -> tuple[list[datetime], datet
     return due, current
 
 
+def any_due(session: Session, *, now: datetime) -> bool:
+    """Whether any schedule is due at `now` (a read: idle ticks take no write lock)."""
+    return repo.any_due(session, now=now)
+
+
 def fire_due_batch(
     session: Session, *, now: datetime, grace: timedelta, settings: Settings, limit: int = BATCH_SIZE
 ) -> BatchResult:

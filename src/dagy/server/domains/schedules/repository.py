@@ -86,6 +86,12 @@ def delete(session: Session, schedule: Schedule) -> None:
     session.flush()
 
 
+def any_due(session: Session, *, now: datetime) -> bool:
+    """Whether some enabled schedule is due at `now`: one probe of `ix_schedule_due`."""
+    stmt = select(Schedule.id).where(Schedule.enabled.is_(True), Schedule.next_run_at <= now).limit(1)
+    return session.execute(stmt).first() is not None
+
+
 def lock_due(session: Session, *, now: datetime, limit: int) -> list[tuple[Schedule, str | None]]:
     """Up to `limit` enabled schedules due at `now` (`ix_schedule_due`), oldest due first, each with
     its deployment's name. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent schedulers take
