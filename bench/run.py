@@ -41,6 +41,9 @@ class Result:
     note: str = ""
     requests: int = 0
     server_cpu_ms: float | None = None  # the server process's CPU time per request, when measured
+    non_2xx: int = 0  # answers that were not 2xx or 3xx (included in `requests`)
+    socket_errors: int = 0  # connect, read, write and timeout errors (not in `requests`)
+    seconds: float = 0.0  # the round's duration as wrk measured it
 
 
 def _to_ms(value: str) -> float:
@@ -52,9 +55,20 @@ def _to_ms(value: str) -> float:
 
 
 def wrk(
-    name: str, url: str, *, token: str | None, connections: int, duration: int, lua: Path | None = None
+    name: str,
+    url: str,
+    *,
+    token: str | None,
+    connections: int,
+    duration: int,
+    lua: Path | None = None,
+    timeout: int | None = None,
 ) -> Result:
+    """One wrk round; `timeout` (s) replaces wrk's default of 2 s, after which a request counts as a
+    socket error."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if timeout:
+        command += ["--timeout", f"{timeout}s"]
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
     if lua:
@@ -67,11 +81,22 @@ def wrk(
     p99 = _to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = int(non_2xx.group(1)) if non_2xx else 0
-    if socket_errors:
-        errors += sum(int(g) for g in socket_errors.groups())
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    return Result(name, rps, p50, p99, errors, requests=requests)
+    failed = int(non_2xx.group(1)) if non_2xx else 0
+    broken = sum(int(g) for g in socket_errors.groups()) if socket_errors else 0
+    done = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    requests = int(done.group(1))  # type: ignore[union-attr]
+    seconds = float(done.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[done.group(3)]  # type: ignore[union-attr]
+    return Result(
+        name,
+        rps,
+        p50,
+        p99,
+        failed + broken,
+        requests=requests,
+        non_2xx=failed,
+        socket_errors=broken,
+        seconds=seconds,
+    )
 
 
 def start_server(
@@ -209,7 +234,13 @@ def measure_runs(
                 def post_round(c: int = connections, n: str = name) -> Result:
                     before = cpu_seconds(server.pid)
                     result = wrk(
-                        n, f"{base}/v1/runs", token=token, lua=lua, connections=c, duration=args.duration
+                        n,
+                        f"{base}/v1/runs",
+                        token=token,
+                        lua=lua,
+                        connections=c,
+                        duration=args.duration,
+                        timeout=getattr(args, "timeout", None),
                     )
                     result.server_cpu_ms = (cpu_seconds(server.pid) - before) * 1000 / max(result.requests, 1)
                     return result
@@ -252,6 +283,7 @@ def main() -> None:
         help="connection counts for POST /v1/runs",
     )
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--timeout", type=int, help="wrk's request timeout for POST /v1/runs, s (default 2)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per figure; the median is shown")
     parser.add_argument("--only", choices=["reads", "runs"], help="measure one part only")
     parser.add_argument("--databases", default="sqlite,postgres", help="for POST /v1/runs")

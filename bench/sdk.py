@@ -110,7 +110,7 @@ def measure_side(side: str, tasks: int, rounds: int) -> dict[str, Any]:
     return {"version": prefect.__version__, "flows": _per_task(_prefect_flows(), tasks, rounds)}
 
 
-def _run_side(python: Path, side: str, tasks: int, rounds: int) -> dict[str, Any]:
+def run_side(python: Path, side: str, tasks: int, rounds: int) -> dict[str, Any]:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="dagy-bench-") as home:
         env["PREFECT_HOME"] = home  # Prefect's ephemeral server and database live here, not in ~/.prefect
@@ -134,7 +134,7 @@ def _run_side(python: Path, side: str, tasks: int, rounds: int) -> dict[str, Any
     return dict(json.loads(next(line for line in done.stdout.splitlines() if line.startswith('{"version"'))))
 
 
-def _import_seconds(python: Path, statement: str, repeat: int) -> dict[str, float]:
+def import_seconds(python: Path, statement: str, repeat: int) -> dict[str, float]:
     """Median and range of `python -c statement` wall time, and its median CPU time (user + system:
     less sensitive than wall time to other load on a shared host), in ms."""
     if shutil.which("hyperfine"):
@@ -185,9 +185,9 @@ def main() -> None:
     have_prefect = PREFECT_PYTHON.exists()
     if not have_prefect:
         print("Prefect is not set up (bench/peers/setup.sh); measuring Dagy alone.", file=sys.stderr)
-    sides = {"dagy": _run_side(DAGY_PYTHON, "dagy", args.tasks, args.rounds)}
+    sides = {"dagy": run_side(DAGY_PYTHON, "dagy", args.tasks, args.rounds)}
     if have_prefect:
-        sides["prefect"] = _run_side(PREFECT_PYTHON, "prefect", args.tasks, args.rounds)
+        sides["prefect"] = run_side(PREFECT_PYTHON, "prefect", args.tasks, args.rounds)
     print(f"(a) {args.tasks} trivial tasks in a local flow, median of {args.rounds} rounds")
     print("| library | calls | per task ms (range) | flow ms |\n|---|---|---:|---:|")
     for side, result in sides.items():
@@ -201,7 +201,7 @@ def main() -> None:
     if have_prefect:
         rows += [(PREFECT_PYTHON, "pass"), (PREFECT_PYTHON, "import prefect")]
     for python, statement in rows:
-        figures = _import_seconds(python, statement, args.imports)
+        figures = import_seconds(python, statement, args.imports)
         venv = python.parent.parent.name
         print(
             f"| `{venv}: python -c '{statement}'` | {figures['median_ms']:.0f} | "
