@@ -345,3 +345,22 @@ def test_the_server_fires_schedules_and_the_worker_runs_them(running: tuple[Fast
     finished = wait_for_run(client, owner, runs[0]["run_id"])
     assert finished["status"] == "completed" and finished["output"] == {"hello": "world"}
     assert finished["tags"] == ["scheduled"]
+
+
+def test_a_schedule_that_cannot_be_computed_stops_alone(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, flow: str
+) -> None:
+    """A zone that left the host's tz database (written here behind the API's back) stops its
+    schedule with a refused fire; the other schedules of the batch fire."""
+    broken = create(client, owner, flow)
+    healthy = create(client, owner, flow)
+    first = at(broken["next_run_at"])
+    with app.state.db.transaction(write=True) as session:
+        row = repo.get_schedule(session, owner.org_id, broken["schedule_id"])
+        assert row is not None
+        row.timezone = "Gone/Zone"
+    tick(app.state.db, settings=settings, now=first + timedelta(milliseconds=100))
+    assert fired_times(client, owner, healthy["schedule_id"]) == [first]
+    refused = fires(app, client, owner, broken["schedule_id"])["refused"]
+    assert [r.detail["error"] for r in refused if r.detail] == ["unschedulable"]
+    assert schedule_of(client, owner, broken["schedule_id"])["next_run_at"] is None

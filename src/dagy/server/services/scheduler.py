@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 import anyio.to_thread
+from sqlalchemy.exc import OperationalError
 
 from dagy.server.db.base import utcnow
 from dagy.server.db.engine import Database
@@ -33,6 +34,8 @@ log = logging.getLogger("dagy.server.scheduler")
 Clock = Callable[[], datetime]
 # Batches one tick writes at once on PostgreSQL: their round trips overlap (the engine's pool has 10).
 POSTGRES_PARALLEL_BATCHES = 4
+_ATTEMPTS = 3
+_RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 @dataclass
@@ -82,8 +85,17 @@ def _drain(db: Database, settings: Settings, now: datetime, grace: timedelta, ba
 
 
 def _batch(db: Database, settings: Settings, now: datetime, grace: timedelta, batch_size: int) -> TickResult:
-    with db.transaction(write=True) as session:
-        batch = fire_due_batch(session, now=now, grace=grace, settings=settings, limit=batch_size)
+    """One batch in its own transaction; one PostgreSQL chose as a deadlock victim (two batches
+    waiting on each other's rows) is rolled back whole and written again."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with db.transaction(write=True) as session:
+                batch = fire_due_batch(session, now=now, grace=grace, settings=settings, limit=batch_size)
+            break
+        except OperationalError as exc:
+            if attempt == _ATTEMPTS or getattr(exc.orig, "sqlstate", None) not in _RETRIED_SQLSTATES:
+                raise
+            log.info("scheduler batch rolled back (%s); writing it again", exc.orig.__class__.__name__)
     return TickResult(
         schedules=batch.schedules,
         queued=batch.queued,

@@ -109,6 +109,10 @@ def _queue_run(
     run = _new_run(origin.org_id, data, plan, key=key, now=now)
     run.sensor_id = origin.sensor_id
     run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
+    if origin.schedule_id is not None and origin.scheduled_for is not None:
+        # A fire time's run is named by the fire time and its schedule (the random end of its id):
+        # scheduler batches, which hold different schedules, never wait on each other's slugs.
+        run.run_slug = f"{_plain_slug(plan.flow_name, origin.scheduled_for)}-{origin.schedule_id[-6:]}"
     set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
     winner = _insert(session, run)
     if winner is not None:

@@ -19,7 +19,8 @@ with the error, and the schedule moves on: a fire time is never retried.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,8 @@ from dagy.server.domains.schedules.timing import fire_times_between, last_fire_a
 from dagy.server.errors import DagyError
 from dagy.server.identity import SYSTEM_ACTOR
 from dagy.server.settings import Settings
+
+log = logging.getLogger("dagy.server.scheduler")
 
 BATCH_SIZE = 500
 CATCHUP_ALL_LIMIT = 100
@@ -53,6 +56,7 @@ class FirePlan:
     run: list[datetime]
     skipped: list[datetime]
     next_run_at: datetime | None
+    problem: dict[str, Any] | None = None  # why the schedule cannot be computed any more
 
 
 @dataclass
@@ -61,7 +65,6 @@ class BatchResult:
     queued: int = 0
     skipped: int = 0
     refused: int = 0
-    run_ids: list[str] = field(default_factory=list)
 
 
 def plan_fires(schedule: Schedule, *, now: datetime, grace: timedelta) -> FirePlan:
@@ -81,6 +84,18 @@ def plan_fires(schedule: Schedule, *, now: datetime, grace: timedelta) -> FirePl
     else:
         run, skipped = due[-1:], due[:-1]
     return FirePlan(run=run, skipped=skipped[:MAX_RECORDED_SKIPS], next_run_at=following)
+
+
+def _plan(schedule: Schedule, *, now: datetime, grace: timedelta) -> FirePlan:
+    """`plan_fires`, or, for a schedule whose times cannot be computed any more (its time zone
+    left the host's tz database), nothing due and no next time: one schedule must not stop the
+    batch it is in, tick after tick."""
+    try:
+        return plan_fires(schedule, now=now, grace=grace)
+    except (DagyError, ValueError, KeyError, OverflowError) as exc:
+        log.error("schedule %s (%s) stopped: %s", schedule.schedule_id, schedule.id, exc)
+        problem = {"error": "unschedulable", "message": str(exc)}
+        return FirePlan(run=[], skipped=[], next_run_at=None, problem=problem)
 
 
 def _due_times(schedule: Schedule, now: datetime) -> tuple[list[datetime], datetime | None]:
@@ -105,16 +120,20 @@ def fire_due_batch(
     """Fire one batch of due schedules in the caller's transaction; never commits."""
     due = repo.lock_due(session, now=now, limit=limit)
     result = BatchResult(schedules=len(due))
-    plans = [
-        (schedule, deployment, plan_fires(schedule, now=now, grace=grace)) for schedule, deployment in due
-    ]
+    plans = [(schedule, deployment, _plan(schedule, now=now, grace=grace)) for schedule, deployment in due]
     rows = [_fire_row(schedule, t, QUEUED) for schedule, _, plan in plans for t in plan.run]
     skipped_rows = [
         _fire_row(schedule, t, SKIPPED, {"catchup_policy": schedule.catchup_policy})
         for schedule, _, plan in plans
         for t in plan.skipped
     ]
-    inserted = repo.insert_fires(session, rows + skipped_rows)
+    stopped = [
+        _fire_row(schedule, schedule.next_run_at, REFUSED, plan.problem)
+        for schedule, _, plan in plans
+        if plan.problem is not None and schedule.next_run_at is not None
+    ]
+    result.refused += len(stopped)
+    inserted = repo.insert_fires(session, rows + skipped_rows + stopped)
     result.skipped = sum(1 for row in skipped_rows if row["id"] in inserted)
     fresh = {(row["schedule_id"], row["scheduled_for"]): row["id"] for row in rows if row["id"] in inserted}
     outcomes: list[dict[str, Any]] = []
@@ -168,7 +187,6 @@ def _queue(
         detail = {"error": exc.code, "message": exc.message, "details": exc.details}
         return {"id": fire_id, "outcome": REFUSED, "detail": detail}
     result.queued += 1
-    result.run_ids.append(run.run_id)
     schedule.last_run_at, schedule.last_run_id = scheduled_for, run.run_id
     return {"id": fire_id, "run_id": run.run_id}
 
