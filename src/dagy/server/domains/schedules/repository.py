@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from dagy.server.db.models import Deployment, Environment, Run, Schedule, ScheduleFire
 
-# Rows per multi-row INSERT of fire times: far below SQLite's 32,766 bound parameters.
-_FIRE_ROWS_PER_STATEMENT = 1000
-_INSERT_FIRES = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_FIRE_ID = ScheduleFire.__table__.c.id
+_INSERT_FIRES = {
+    "sqlite": sqlite_insert(ScheduleFire.__table__).on_conflict_do_nothing().returning(_FIRE_ID),
+    "postgresql": postgresql_insert(ScheduleFire.__table__).on_conflict_do_nothing().returning(_FIRE_ID),
+}
 
 
 def get_schedule(session: Session, org_id: str, schedule_id: str) -> Schedule | None:
@@ -110,15 +112,13 @@ def lock_due(session: Session, *, now: datetime, limit: int) -> list[tuple[Sched
 def insert_fires(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     """`INSERT ... ON CONFLICT (schedule_id, scheduled_for) DO NOTHING`; the ids of the rows
     inserted. A fire time already recorded (by another scheduler, or before a change of the
-    schedule moved it back) inserts nothing, so it never fires twice."""
+    schedule moved it back) inserts nothing, so it never fires twice. One statement per page of
+    rows (SQLAlchemy's insertmanyvalues), compiled once."""
+    if not rows:
+        return set()
     connection = session.connection()
-    insert = _INSERT_FIRES[connection.dialect.name]
-    inserted: set[str] = set()
-    for start in range(0, len(rows), _FIRE_ROWS_PER_STATEMENT):
-        chunk = list(rows[start : start + _FIRE_ROWS_PER_STATEMENT])
-        stmt = insert(ScheduleFire.__table__).values(chunk).on_conflict_do_nothing()
-        inserted.update(connection.execute(stmt.returning(ScheduleFire.__table__.c.id)).scalars())
-    return inserted
+    stmt = _INSERT_FIRES[connection.dialect.name]
+    return set(connection.execute(stmt, list(rows)).scalars())
 
 
 def update_fires(session: Session, rows: Sequence[dict[str, Any]]) -> None:
