@@ -1,8 +1,9 @@
 """`python -m dagy.runtime [--parent-pid PID]`: run one run, payload on stdin, events on stdout.
 
-The worker starts one of these per run, so a run that crashes, leaks or hangs takes only its own
-process with it, and stopping a run is stopping a process. The process imports what it needs
-before it reads its payload, so a worker may start one ahead and hand it the next run.
+Each run has a process of its own, so a run that crashes, leaks or hangs takes only its own
+process with it, and stopping a run is stopping a process. A worker forks these processes from a
+template (`--template --control-fd FD`, see template.py) that has the runtime imported already;
+a fresh `python -m dagy.runtime` runs the same `run_one`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dagy.runtime.scope import RunResult
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent_pid: int | None) -> None:
+def die_with_parent(parent_pid: int | None) -> None:
     """On Linux, ask the kernel to kill this process when its worker dies (even by SIGKILL), so a
     killed worker leaves no run behind that nobody reports on."""
     if sys.platform != "linux":
@@ -49,8 +50,21 @@ def execute(payload: dict[str, Any], events: EventWriter) -> RunResult:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dagy.runtime")
     parser.add_argument("--parent-pid", type=int, default=None)
+    parser.add_argument("--template", action="store_true", help="serve forks of this process")
+    parser.add_argument("--control-fd", type=int, default=None, help="the template's control socket")
     args = parser.parse_args(argv)
-    _die_with_parent(args.parent_pid)
+    if args.template:
+        if args.control_fd is None:
+            parser.error("--template needs --control-fd")
+        from dagy.runtime.template import serve  # noqa: PLC0415 - only the template serves
+
+        return serve(args.control_fd, args.parent_pid)
+    die_with_parent(args.parent_pid)
+    return run_one()
+
+
+def run_one() -> int:
+    """Read the payload on stdin, run it, write the events on stdout; end the process."""
     payload = json.loads(sys.stdin.read() or "{}")
     real_stdout = sys.stdout
     # The deployment environment's variables are the process's too, as a program would expect.

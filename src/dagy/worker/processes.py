@@ -1,33 +1,41 @@
-"""Starting run processes: `python -m dagy.runtime` in a fresh temporary directory, its own session
-and process group, without the worker's credentials in its environment.
+"""Starting run processes: one per run, in a fresh temporary directory, its own session and process
+group, without the worker's credentials in its environment.
 
-A run process imports the runtime before it reads its payload, so the launcher keeps one started
-ahead (`spare_process`): the next run skips interpreter start and imports. Each run still gets a
-process of its own, never one another run used.
+The launcher keeps a template process (`python -m dagy.runtime --template`, see
+dagy/runtime/template.py) that has the runtime imported, and asks it to fork each run's process:
+the run skips interpreter start and imports, and still gets a process no other run used. When the
+template cannot be started the launcher starts `python -m dagy.runtime` for each run instead; a
+template that died is started again for the next run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
 import signal
+import socket
+import sys
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 from dagy.worker.config import WorkerConfig
 
 log = logging.getLogger("dagy.worker")
 
 STREAM_LIMIT = 32 * 1024 * 1024  # one event line may carry a large node output
+MAX_MESSAGE = 64 * 1024  # one message from the template (a pid, an exit status)
+TEMPLATE_START_SECONDS = 60.0
 _TOKEN_VARIABLES = ("DAGY_WORKER_TOKEN", "DAGY_TOKEN", "DAGY_API_KEY")
 
 
 @dataclass
 class RunProcess:
-    process: asyncio.subprocess.Process
+    process: asyncio.subprocess.Process | ForkedProcess
     workdir: str
 
     @property
@@ -38,6 +46,8 @@ class RunProcess:
         """Kill the process group (what the run left running too) and remove the directory."""
         kill_group(self.process.pid)
         await self.process.wait()
+        if isinstance(self.process, ForkedProcess):
+            self.process.close_pipes()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -68,37 +78,297 @@ def kill_processes(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+class ForkedProcess:
+    """A run process the template forked, as the supervisor uses an `asyncio.subprocess.Process`:
+    `pid`, `returncode`, `wait()`, and the worker's ends of its stdin, stdout and stderr pipes."""
+
+    def __init__(
+        self,
+        pid: int,
+        *,
+        stdin: asyncio.StreamWriter,
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        transports: list[asyncio.BaseTransport],
+        closed: list[asyncio.Future[None]],
+    ) -> None:
+        self.pid = pid
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.returncode: int | None = None
+        self._exited = asyncio.Event()
+        self._transports = transports
+        self._closed = closed
+
+    def exited(self, returncode: int) -> None:
+        if self.returncode is None:
+            self.returncode = returncode
+            self._exited.set()
+
+    async def wait(self) -> int:
+        """Like `asyncio.subprocess.Process.wait()`: the process ended and its stdout and stderr
+        reached their end (a child still holding them keeps the run waiting, then is killed)."""
+        await self._exited.wait()
+        await asyncio.gather(*self._closed)
+        assert self.returncode is not None
+        return self.returncode
+
+    def close_pipes(self) -> None:
+        for transport in self._transports:
+            transport.close()
+
+
+class _ReadPipe(asyncio.StreamReaderProtocol):
+    """A stdout or stderr pipe: `closed` is done once the pipe is (EOF, or closed by the worker)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        super().__init__(reader)
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def eof_received(self) -> bool:
+        super().eof_received()
+        return False  # close the transport (uvloop keeps a pipe open when told True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class Template:
+    """The worker's side of the template process: requests out, pids and exit statuses in."""
+
+    def __init__(self, process: asyncio.subprocess.Process, control: socket.socket) -> None:
+        self.process = process
+        self.control = control
+        self._next_id = 0
+        self._requests: dict[int, asyncio.Future[int]] = {}
+        self._children: dict[int, ForkedProcess] = {}
+        self._early_exits: dict[int, int] = {}  # exits reported before the pid was handed out
+        self._reader = asyncio.create_task(self._read())
+
+    @property
+    def alive(self) -> bool:
+        return not self._reader.done()
+
+    @classmethod
+    async def start(cls, config: WorkerConfig, env: dict[str, str]) -> Template:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                config.python,
+                "-m",
+                "dagy.runtime",
+                "--template",
+                "--control-fd",
+                str(theirs.fileno()),
+                "--parent-pid",
+                str(os.getpid()),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                pass_fds=(theirs.fileno(),),
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        loop = asyncio.get_running_loop()
+        try:
+            ready = await asyncio.wait_for(loop.sock_recv(ours, MAX_MESSAGE), TEMPLATE_START_SECONDS)
+        except BaseException:
+            ours.close()
+            kill_group(process.pid)
+            await process.wait()
+            raise
+        if not ready or "ready" not in json.loads(ready):
+            ours.close()
+            await process.wait()
+            raise OSError(f"the template process exited with code {process.returncode} before it was ready")
+        return cls(process, ours)
+
+    async def fork(self, workdir: str, env: dict[str, str]) -> ForkedProcess:
+        """Ask for a run process with fresh pipes; OSError when the template cannot give one."""
+        if not self.alive:
+            raise OSError("the template process is gone")
+        loop = asyncio.get_running_loop()
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        stderr_r, stderr_w = os.pipe()
+        theirs, ours = (stdin_r, stdout_w, stderr_w), (stdin_w, stdout_r, stderr_r)
+        self._next_id += 1
+        request_id = self._next_id
+        reply: asyncio.Future[int] = loop.create_future()
+        self._requests[request_id] = reply
+        try:
+            message = json.dumps({"id": request_id, "cwd": workdir, "env": env}).encode()
+            socket.send_fds(self.control, [message], list(theirs))
+        except OSError:
+            self._requests.pop(request_id, None)
+            for fd in (*theirs, *ours):
+                os.close(fd)
+            raise
+        for fd in theirs:
+            os.close(fd)
+        try:
+            pid = await reply
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        stdout = asyncio.StreamReader(limit=STREAM_LIMIT)
+        stderr = asyncio.StreamReader(limit=STREAM_LIMIT)
+        transports: list[asyncio.BaseTransport] = []
+        closed: list[asyncio.Future[None]] = []
+        for reader, fd in ((stdout, stdout_r), (stderr, stderr_r)):
+            protocol = _ReadPipe(reader)
+            transport, _ = await loop.connect_read_pipe(
+                lambda protocol=protocol: protocol,
+                open(fd, "rb", buffering=0),  # noqa: SIM115 - the transport closes it
+            )
+            transports.append(transport)
+            closed.append(protocol.closed)
+        stdin_transport, stdin_protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin,
+            open(stdin_w, "wb", buffering=0),  # noqa: SIM115 - the transport closes it
+        )
+        transports.append(stdin_transport)
+        stdin = asyncio.StreamWriter(stdin_transport, stdin_protocol, None, loop)
+        child = ForkedProcess(
+            pid, stdin=stdin, stdout=stdout, stderr=stderr, transports=transports, closed=closed
+        )
+        self._children[pid] = child
+        if pid in self._early_exits:
+            self._children.pop(pid)
+            child.exited(self._early_exits.pop(pid))
+        return child
+
+    async def close(self) -> None:
+        """Close the control socket (the template exits), then make sure it did."""
+        self.control.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            kill_group(self.process.pid)
+            await self.process.wait()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                message = await loop.sock_recv(self.control, MAX_MESSAGE)
+                if not message:
+                    break
+                self._handle(json.loads(message))
+        except OSError:
+            pass
+        finally:
+            self._gone()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        if "exited" in message:
+            pid, returncode = int(message["exited"]), int(message["returncode"])
+            child = self._children.pop(pid, None)
+            if child is None:
+                self._early_exits[pid] = returncode
+            else:
+                child.exited(returncode)
+            return
+        reply = self._requests.pop(int(message["id"]), None)
+        if reply is None or reply.done():
+            return
+        if "pid" in message:
+            reply.set_result(int(message["pid"]))
+        else:
+            reply.set_exception(OSError(f"the template could not fork: {message.get('error')}"))
+
+    def _gone(self) -> None:
+        """The template ended: its children died with it (their parent-death signal)."""
+        for reply in self._requests.values():
+            if not reply.done():
+                reply.set_exception(OSError("the template process is gone"))
+        self._requests.clear()
+        for pid, child in self._children.items():
+            kill_group(pid)
+            child.exited(-signal.SIGKILL)
+        self._children.clear()
+
+
 class Launcher:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self._spare: asyncio.Task[RunProcess] | None = None
+        self._template: asyncio.Task[Template] | None = None
+        self._fallback_logged = False
 
     def prepare(self) -> None:
-        """Start the spare process now (the worker is starting), so the first run is quick too."""
-        if self.config.spare_process and self._spare is None:
-            self._spare = asyncio.create_task(self._start())
+        """Start the template now (the worker is starting), so the first run is quick too."""
+        if self.config.template_process and self._template is None and sys.platform == "linux":
+            self._template = asyncio.create_task(Template.start(self.config, self._env()))
 
     async def take(self) -> RunProcess:
-        """A started process waiting for its payload: the spare when it is alive, else a new one."""
-        spare, self._spare = self._spare, None
-        process = await _spare_result(spare)
-        if process is None:
-            process = await self._start()
-        self.prepare()
-        return process
+        """A started process for one run, waiting for its payload on stdin: forked from the
+        template, or a fresh `python -m dagy.runtime` when there is no template."""
+        workdir = tempfile.mkdtemp(prefix="dagy-run-")
+        env = self._env()
+        try:
+            template = await self._live_template()
+            if template is not None:
+                try:
+                    return RunProcess(await template.fork(workdir, env), workdir)
+                except OSError as exc:
+                    log.warning("the template process could not fork a run process: %s", exc)
+            return RunProcess(await self._start(workdir, env), workdir)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
 
     async def close(self) -> None:
-        spare, self._spare = self._spare, None
-        process = await _spare_result(spare)
-        if process is not None:
-            await process.discard()
+        task, self._template = self._template, None
+        if task is None:
+            return
+        task.cancel()  # a template still starting is killed; a started one is unaffected
+        try:
+            template = await task
+        except (asyncio.CancelledError, OSError, TimeoutError, ValueError):
+            return
+        await template.close()
 
-    async def _start(self) -> RunProcess:
-        workdir = tempfile.mkdtemp(prefix="dagy-run-")
+    async def _live_template(self) -> Template | None:
+        """The template; a new one when it died; None when none can be started (logged once)."""
+        if self._template is None:
+            self.prepare()
+        task = self._template
+        if task is None:
+            return None
+        if task.done() and task.exception() is None and not task.result().alive:
+            log.warning(
+                "the template process ended (code %s); starting a new one", task.result().process.returncode
+            )
+            self._template = None
+            self.prepare()
+            task = self._template
+            assert task is not None
+        try:
+            return await asyncio.shield(task)
+        except (OSError, TimeoutError, ValueError) as exc:
+            if not self._fallback_logged:
+                self._fallback_logged = True
+                log.warning("the template process could not be started (%s): starting a process per run", exc)
+            return None
+
+    def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _TOKEN_VARIABLES}  # user code never sees it
         env.update(self.config.runtime_env)
         env["PYTHONUNBUFFERED"] = "1"
-        process = await asyncio.create_subprocess_exec(
+        return env
+
+    async def _start(self, workdir: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             self.config.python,
             "-m",
             "dagy.runtime",
@@ -112,18 +382,3 @@ class Launcher:
             start_new_session=True,
             limit=STREAM_LIMIT,
         )
-        return RunProcess(process, workdir)
-
-
-async def _spare_result(spare: asyncio.Task[RunProcess] | None) -> RunProcess | None:
-    if spare is None:
-        return None
-    try:
-        process = await spare
-    except OSError as exc:
-        log.warning("starting a spare run process failed: %s", exc)
-        return None
-    if process.alive:
-        return process
-    await process.discard()
-    return None

@@ -1,9 +1,10 @@
 """One claimed run: its subprocess, its heartbeats, its logs and node runs, its limits, its result.
 
-The run executes in its own process (`python -m dagy.runtime`, see processes.py), in its own
-session and process group, so stopping it (cancel, lease lost, limits, shutdown) stops everything
-it started. Logs and node runs are forwarded in batches; a 409 from any write means the lease was
-lost: the process is stopped and nothing more is reported, because another attempt owns the run now.
+The run executes in its own process (forked from the worker's template process, or a fresh
+`python -m dagy.runtime`; see processes.py), in its own session and process group, so stopping it
+(cancel, lease lost, limits, shutdown) stops everything it started. Logs and node runs are
+forwarded in batches; a 409 from any write means the lease was lost: the process is stopped and
+nothing more is reported, because another attempt owns the run now.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
 from dagy.runtime.limits import limits_for
 from dagy.runtime.redaction import Redactor
 from dagy.worker.config import WorkerConfig
-from dagy.worker.processes import Launcher, RunProcess, descendants, kill_group, kill_processes
+from dagy.worker.processes import (
+    ForkedProcess,
+    Launcher,
+    RunProcess,
+    descendants,
+    kill_group,
+    kill_processes,
+)
 from dagy.worker.watchdog import Breach, watch
 
 log = logging.getLogger("dagy.worker")
@@ -69,7 +77,7 @@ class RunSupervisor:
         self._node_runs: list[tuple[dict[str, Any], int]] = []  # (report, its size in bytes)
         self._running_nodes: dict[str, None] = {}  # node ids in start order: who ran when killed
         self._stderr_tail: list[str] = []
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: asyncio.subprocess.Process | ForkedProcess | None = None
         self._finished = asyncio.Event()  # the process ended: the flusher sends what is left and stops
         self._stopper: asyncio.Task[None] | None = None
 
