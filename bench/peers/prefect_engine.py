@@ -135,10 +135,26 @@ def start_workers(home: Path, count: int, limit: int | None) -> list[subprocess.
     return workers
 
 
-def wait_run(client: httpx.Client, run_id: str, timeout: float = 300) -> dict[str, Any]:
+def call(client: httpx.Client, method: str, url: str, retries: list[int], **kwargs: Any) -> httpx.Response:
+    """One API call as Prefect's own client makes it: a 503 (on SQLite, 'database is locked') or a
+    connection the server closed after one is retried with a back-off; `retries[0]` counts them."""
+    for attempt in range(20):
+        try:
+            answer = client.request(method, url, **kwargs)
+        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError):
+            answer = None
+        if answer is not None and answer.status_code != 503:
+            answer.raise_for_status()
+            return answer
+        retries[0] += 1
+        time.sleep(min(0.1 * 2**attempt, 5))
+    raise RuntimeError(f"{method} {url} failed 20 times")
+
+
+def wait_run(client: httpx.Client, run_id: str, retries: list[int], timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run: dict[str, Any] = client.get(f"/flow_runs/{run_id}").json()
+        run: dict[str, Any] = call(client, "GET", f"/flow_runs/{run_id}", retries).json()
         if run["state_type"] in TERMINAL and run.get("end_time"):
             return run
         time.sleep(0.05)
@@ -151,12 +167,13 @@ def latency(runs: int, warmup: int) -> dict[str, Any]:
         workers = start_workers(home, 1, None)
         try:
             figures: dict[str, list[float]] = {"trigger to completed": [], "queued": [], "executing": []}
+            retries = [0]
             with httpx.Client(base_url=api, timeout=60) as client:
                 for i in range(warmup + runs):
                     sent = time.time()
-                    answer = client.post(f"/deployments/{deployment_id}/create_flow_run", json={})
-                    answer.raise_for_status()
-                    run = wait_run(client, answer.json()["id"])
+                    url = f"/deployments/{deployment_id}/create_flow_run"
+                    answer = call(client, "POST", url, retries, json={})
+                    run = wait_run(client, answer.json()["id"], retries)
                     if run["state_type"] != "COMPLETED":
                         raise RuntimeError(f"flow run ended {run['state_type']}")
                     if i >= warmup:
@@ -170,7 +187,11 @@ def latency(runs: int, warmup: int) -> dict[str, Any]:
                     "mean_ms": statistics.mean(values) * 1000,
                 }
                 for name, values in figures.items()
-            } | {"runs": runs, "worker": "1 x prefect worker start --type process (query every 10 s)"}
+            } | {
+                "runs": runs,
+                "worker": "1 x prefect worker start --type process (query every 10 s)",
+                "retries": retries[0],
+            }
         finally:
             for worker in workers:
                 stop(worker)
@@ -186,29 +207,21 @@ def throughput(runs: int, worker_count: int, limit: int) -> dict[str, Any]:
                 retries = [0]
 
                 def create(_: int) -> None:
-                    # Prefect's own client retries a 503 ('database is locked' on SQLite) with a
-                    # back-off; so does this, and counts the retries.
-                    for attempt in range(20):
-                        answer = client.post(f"/deployments/{deployment_id}/create_flow_run", json={})
-                        if answer.status_code != 503:
-                            answer.raise_for_status()
-                            return
-                        retries[0] += 1
-                        time.sleep(min(0.1 * 2**attempt, 5))
-                    raise RuntimeError("a create was refused 20 times")
+                    call(client, "POST", f"/deployments/{deployment_id}/create_flow_run", retries, json={})
 
                 with ThreadPoolExecutor(16) as threads:
                     list(threads.map(create, range(runs)))
                 created_seconds = time.time() - started
                 done = {"flow_runs": {"state": {"type": {"any_": TERMINAL}}}}
                 deadline = time.monotonic() + 3600
-                while client.post("/flow_runs/count", json=done).json() < runs:
+                while call(client, "POST", "/flow_runs/count", retries, json=done).json() < runs:
                     if time.monotonic() > deadline:
                         raise RuntimeError("the runs did not finish in an hour")
                     time.sleep(1)
                 items: list[dict[str, Any]] = []
                 while len(items) < runs:
-                    page = client.post("/flow_runs/filter", json={"limit": 200, "offset": len(items)}).json()
+                    body = {"limit": 200, "offset": len(items)}
+                    page = call(client, "POST", "/flow_runs/filter", retries, json=body).json()
                     if not page:
                         break
                     items += page
@@ -221,7 +234,7 @@ def throughput(runs: int, worker_count: int, limit: int) -> dict[str, Any]:
                 "seconds": last - first,
                 "runs_per_second": len(completed) / (last - first),
                 "trigger_seconds": created_seconds,
-                "create_retries": retries[0],
+                "retries": retries[0],
                 "workers": f"{worker_count} x prefect worker start --type process --limit {limit}",
             }
         finally:
