@@ -49,6 +49,20 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def test_the_schedule_field_takes_the_cron_language_of_schedules(
+    client: TestClient, owner: Caller, flow: str
+) -> None:
+    """Aliases such as `@daily` work in a deployment's `schedule` as on `POST /v1/schedules`; what
+    neither accepts is a 400 naming `schedule`."""
+    name = deploy(client, owner, flow, schedule="@daily")["deployment_name"]
+    daily = schedule(client, owner, name).json()
+    assert (daily["mode"], daily["cron_expression"]) == ("cron", "@daily")
+    assert at(daily["next_run_at"]).hour == 0
+    settings = f"/v1/deployments/{name}/settings"
+    bad = client.put(settings, headers=owner.headers, json={"schedule": "@sometimes"})
+    assert bad.status_code == 400 and "schedule" in bad.json()["details"]
+
+
 def test_the_schedule_field_creates_changes_and_removes_the_schedule(
     client: TestClient, owner: Caller, flow: str
 ) -> None:

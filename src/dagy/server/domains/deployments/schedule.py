@@ -1,4 +1,5 @@
-"""Deployment schedules: a 5-field cron expression or a fixed interval such as `15m`.
+"""Deployment schedules: a cron expression (as `/v1/schedules` takes it, aliases such as `@daily`
+included) or a fixed interval such as `15m`.
 
 Checked when a deployment is saved, so a schedule the scheduler could not fire is a 400 at the
 moment someone types it, not a silent gap later.
@@ -8,14 +9,16 @@ from __future__ import annotations
 
 import re
 
-from croniter import croniter
-
+from dagy.server.domains.schedules.timing import check_cron
 from dagy.server.errors import InvalidInput
 
 MIN_INTERVAL_SECONDS = 60
 _INTERVAL = re.compile(r"^(\d{1,7})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_PROBLEM = "a 5-field cron expression (such as '0 9 * * 1-5') or an interval such as '30m' (at least 60s)"
+_PROBLEM = (
+    "a 5-field cron expression (such as '0 9 * * 1-5'), an alias such as '@daily', or an interval "
+    "such as '30m' (at least 60s)"
+)
 
 
 def interval_seconds(value: str) -> int | None:
@@ -39,6 +42,7 @@ def check_schedule(value: str | None) -> str | None:
                 details={"schedule": f"intervals are at least {MIN_INTERVAL_SECONDS}s"},
             )
         return value
-    if len(value.split(" ")) != 5 or not croniter.is_valid(value):
-        raise InvalidInput(f"Invalid schedule {value!r}.", details={"schedule": _PROBLEM})
-    return value
+    try:
+        return check_cron(value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"Invalid schedule {value!r}.", details={"schedule": _PROBLEM}) from exc
