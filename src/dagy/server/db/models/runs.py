@@ -19,6 +19,8 @@ class Run(Base, TimestampMixin):
         Index("ix_run_claim", "status", "executor", "priority", "created_at", "id"),
         Index("ix_run_lease", "status", "lease_expires_at"),
         Index("ix_run_org_flow", "org_id", "flow_name", "id"),
+        Index("ix_run_schedule", "schedule_id"),  # a schedule's runs; unlinking them when it goes
+        Index("ix_run_sensor", "sensor_id"),
     )
 
     id: Mapped[str] = id_column("run")
