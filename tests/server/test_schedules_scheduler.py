@@ -267,6 +267,53 @@ def test_a_refused_run_is_recorded_and_the_schedule_moves_on(
     assert len(fires(app, client, owner, made["schedule_id"])["refused"]) == 1  # never retried
 
 
+def test_one_batch_queues_refuses_and_audits_each_fire_on_its_own(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, flow: str
+) -> None:
+    """A batch creates its runs together: schedules sharing a flow and an environment's deployment
+    each get their own run, slug and audit row; the one whose deployment is gone is refused alone."""
+    envs = {name: unique(name) for name in ("kept", "gone")}
+    deployments = {name: unique("dep") for name in envs}
+    for name, env in envs.items():
+        assert (
+            client.post("/v1/environments", headers=owner.headers, json={"env_name": env}).status_code == 201
+        )
+        body = {"name": deployments[name], "flow_name": flow, "environment": env}
+        assert client.post("/v1/deployments", headers=owner.headers, json=body).status_code == 201
+    plain = [create(client, owner, flow, parameters={"n": i}) for i in range(3)]
+    in_kept = [create(client, owner, flow, environment=envs["kept"]) for _ in range(2)]
+    refused = create(client, owner, flow, environment=envs["gone"])
+    assert client.delete(f"/v1/deployments/{deployments['gone']}", headers=owner.headers).status_code == 200
+    first = at(refused["next_run_at"])
+    result = tick(app.state.db, settings=settings, now=first + timedelta(milliseconds=100))
+    assert (result.queued, result.refused) == (5, 1)
+    runs = {s["schedule_id"]: runs_of(client, owner, s["schedule_id"]) for s in plain + in_kept}
+    assert all(len(found) == 1 for found in runs.values())
+    assert len({found[0]["run_slug"] for found in runs.values()}) == 5
+    for made in plain:
+        run = client.get(f"/v1/runs/{runs[made['schedule_id']][0]['run_id']}", headers=owner.headers).json()
+        assert run["parameters"] == made["parameters"] and run["deployment_name"] is None
+    for made in in_kept:
+        run = client.get(f"/v1/runs/{runs[made['schedule_id']][0]['run_id']}", headers=owner.headers).json()
+        assert run["deployment_name"] == deployments["kept"]
+    assert runs_of(client, owner, refused["schedule_id"]) == []
+    assert fires(app, client, owner, refused["schedule_id"])["refused"][0].detail["error"] == "not_found"
+    audited = client.get(
+        "/v1/audit-logs", headers=owner.headers, params={"resource_type": "run", "limit": 100}
+    ).json()["items"]
+    run_ids = {found[0]["run_id"] for found in runs.values()}
+    rows = [row for row in audited if row["resource_id"] in run_ids]
+    assert len(rows) == 5 and {row["action"] for row in rows} == {"execute"}
+    assert all(row["changes"]["status"] == [None, "queued"] for row in rows)
+    assert {row["resource_name"] for row in rows} == {found[0]["run_slug"] for found in runs.values()}
+    schedules = [schedule_of(client, owner, s["schedule_id"]) for s in plain + in_kept]
+    assert {s["last_run_id"] for s in schedules} == run_ids
+    assert all(
+        at(s["next_run_at"]) == first + HOUR
+        for s in [*schedules, schedule_of(client, owner, refused["schedule_id"])]
+    )
+
+
 def test_a_tick_that_dies_half_way_leaves_nothing_and_the_next_fires_once(
     app: FastAPI, client: TestClient, settings: Settings, owner: Caller, flow: str
 ) -> None:

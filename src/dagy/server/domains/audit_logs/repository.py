@@ -6,11 +6,11 @@ resource's trail; the other filters narrow rows already reached through those in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import Page, PageRequest, paginate
@@ -80,3 +80,8 @@ def latest_resource_name(
     )
     row = session.execute(stmt).first()
     return (False, None) if row is None else (True, row[0])
+
+
+def insert_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """One multi-row INSERT (SQLAlchemy's insertmanyvalues) of complete audit rows."""
+    session.connection().execute(insert(AuditLog.__table__), list(rows))

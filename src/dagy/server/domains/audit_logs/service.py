@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import PageRequest
 from dagy.server.api.schemas import Page
+from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.models import AuditLog
 from dagy.server.domains.audit_logs import repository as repo
 from dagy.server.domains.audit_logs.schemas import AuditLogQuery, AuditLogRead, AuditTrailItem, AuditTrailRead
@@ -47,18 +48,49 @@ def record(
     """Add one audit row. `org_id` defaults to the actor's org; callers pass it for org-less actors."""
     session.add(
         AuditLog(
-            org_id=org_id if org_id is not None else actor.org_id,
-            actor_email=actor.email,
-            actor_type=actor.actor_type,
-            action=str(action),
-            resource_type=resource_type,
-            resource_id=resource_id,
-            resource_name=resource_name,
-            changes=dict(changes or {}),
-            ip_address=actor.ip_address,
-            user_agent=actor.user_agent,
+            **_row(
+                actor=actor,
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                resource_name=resource_name,
+                changes=changes,
+                org_id=org_id,
+            )
         )
     )
+
+
+def record_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Add many audit rows at once (one multi-row INSERT); each entry holds `record`'s arguments."""
+    if entries:
+        repo.insert_many(
+            session, [_row(**entry) | {"id": new_id("audit"), "timestamp": utcnow()} for entry in entries]
+        )
+
+
+def _row(
+    *,
+    actor: Actor,
+    action: Action,
+    resource_type: str,
+    resource_id: str,
+    resource_name: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    org_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "org_id": org_id if org_id is not None else actor.org_id,
+        "actor_email": actor.email,
+        "actor_type": actor.actor_type,
+        "action": str(action),
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "resource_name": resource_name,
+        "changes": dict(changes or {}),
+        "ip_address": actor.ip_address,
+        "user_agent": actor.user_agent,
+    }
 
 
 def list_audit_logs(

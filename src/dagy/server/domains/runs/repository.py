@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,16 @@ def add_run(session: Session, run: Run) -> bool:
     connection = session.connection()
     values = {key: getattr(run, key) for key in _INSERTED_COLUMNS}
     return connection.execute(_INSERT_RUN[connection.dialect.name], values).first() is not None
+
+
+def add_runs(session: Session, runs: Sequence[Run]) -> set[str]:
+    """Insert new runs' rows in one multi-row INSERT, skipping any whose slug or idempotency key is
+    taken; the ids of those inserted."""
+    if not runs:
+        return set()
+    connection = session.connection()
+    rows = [{key: getattr(run, key) for key in _INSERTED_COLUMNS} for run in runs]
+    return set(connection.execute(_INSERT_RUN[connection.dialect.name], rows).scalars())
 
 
 def add(session: Session, obj: Run | RunLog | NodeRun) -> None:

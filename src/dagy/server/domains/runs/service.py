@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import PageRequest, paginate
 from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.models import NodeRun, Run
-from dagy.server.domains.audit_logs.service import Action, record
+from dagy.server.domains.audit_logs.service import Action, record, record_many
 from dagy.server.domains.deployments import service as deployments
 from dagy.server.domains.deployments.backends import check_executor
+from dagy.server.domains.deployments.service import DeploymentRunSettings
 from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.runs.repository import VersionToRun
 from dagy.server.domains.runs.schemas import (
@@ -29,7 +32,7 @@ from dagy.server.domains.runs.schemas import (
     RunTrigger,
     RunTriggered,
 )
-from dagy.server.errors import Conflict, InvalidInput, NotFound
+from dagy.server.errors import Conflict, DagyError, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
 from dagy.server.settings import Settings
@@ -52,10 +55,7 @@ def trigger_run(
         existing = _run_for_key(session, actor.org_id, idempotency_key, now)
         if existing is not None:
             return _triggered(existing)
-    if len(json.dumps(data.parameters).encode()) > MAX_PARAMETERS_BYTES:
-        raise InvalidInput(
-            "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
-        )
+    _check_parameters(data)
     origin = RunOrigin(actor=actor, org_id=actor.org_id)
     return _queue_run(session, origin, data, key=idempotency_key or None, settings=settings, now=now)
 
@@ -73,14 +73,44 @@ def trigger_sensor_run(
 def trigger_schedule_run(
     session: Session, *, origin: RunOrigin, data: RunTrigger, settings: Settings
 ) -> RunTriggered:
-    """Queue a run of a schedule: at a fire time (`origin.scheduled_for`, the system acting in the
-    schedule's org) or triggered by a member through it. Checked and created as `trigger_run` does;
-    a refusal raises before anything is written."""
-    if len(json.dumps(data.parameters).encode()) > MAX_PARAMETERS_BYTES:
-        raise InvalidInput(
-            "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
-        )
+    """Queue a run a member starts through a schedule (`POST /schedules/{id}/trigger`). Checked and
+    created as `trigger_run` does; a refusal raises before anything is written."""
+    _check_parameters(data)
     return _queue_run(session, origin, data, key=None, settings=settings, now=utcnow())
+
+
+def trigger_scheduled_runs(
+    session: Session, requests: Sequence[RunRequest], *, settings: Settings
+) -> list[RunTriggered | DagyError]:
+    """Queue the runs of a scheduler batch, one answer per request in order: the run, or why it was
+    refused (nothing is written for a refused one). Each is checked and created as
+    `trigger_schedule_run` creates one, but the batch looks each flow version or deployment up once,
+    inserts its runs with one multi-row INSERT and audits them with one more."""
+    now = utcnow()
+    targets = _Targets(session)
+    answers: list[Run | DagyError] = []
+    for request in requests:
+        try:
+            _check_parameters(request.data)
+            answers.append(
+                _prepared_run(targets, request.origin, request.data, key=None, settings=settings, now=now)
+            )
+        except DagyError as exc:
+            answers.append(exc)
+    runs = [a for a in answers if isinstance(a, Run)]
+    taken = {run.id for run in runs} - repo.add_runs(session, runs)
+    for run in runs:
+        if run.id in taken:  # its slug was taken: `_insert` retries with a suffixed one
+            _insert(session, run)
+    record_many(
+        session,
+        [
+            _audit_entry(request.origin, a)
+            for request, a in zip(requests, answers, strict=True)
+            if isinstance(a, Run)
+        ],
+    )
+    return [a if isinstance(a, DagyError) else _triggered(a) for a in answers]
 
 
 @dataclass(frozen=True)
@@ -95,6 +125,21 @@ class RunOrigin:
     scheduled_for: datetime | None = None
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """One run of a batch (`trigger_scheduled_runs`): who asks, and for what."""
+
+    origin: RunOrigin
+    data: RunTrigger
+
+
+def _check_parameters(data: RunTrigger) -> None:
+    if len(json.dumps(data.parameters).encode()) > MAX_PARAMETERS_BYTES:
+        raise InvalidInput(
+            "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
+        )
+
+
 def _queue_run(
     session: Session,
     origin: RunOrigin,
@@ -104,8 +149,26 @@ def _queue_run(
     settings: Settings,
     now: datetime,
 ) -> RunTriggered:
+    run = _prepared_run(_Targets(session), origin, data, key=key, settings=settings, now=now)
+    winner = _insert(session, run)
+    if winner is not None:
+        return _triggered(winner)
+    record(session, **_audit_entry(origin, run))
+    return _triggered(run)
+
+
+def _prepared_run(
+    targets: _Targets,
+    origin: RunOrigin,
+    data: RunTrigger,
+    *,
+    key: str | None,
+    settings: Settings,
+    now: datetime,
+) -> Run:
+    """The run `data` asks for, checked and in its first state, not yet inserted."""
     check_executor(data.executor, settings, field="executor")
-    plan = _plan(session, origin.org_id, data, settings.default_executor)
+    plan = _plan(targets, origin.org_id, data, settings.default_executor)
     run = _new_run(origin.org_id, data, plan, key=key, now=now)
     run.sensor_id = origin.sensor_id
     run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
@@ -113,26 +176,26 @@ def _queue_run(
         # A fire time's run is named by the fire time and its schedule (the random end of its id):
         # scheduler batches, which hold different schedules, never wait on each other's slugs.
         run.run_slug = f"{_plain_slug(plan.flow_name, origin.scheduled_for)}-{origin.schedule_id[-6:]}"
-    set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
-    winner = _insert(session, run)
-    if winner is not None:
-        return _triggered(winner)
+    set_run_state(targets.session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
+    return run
+
+
+def _audit_entry(origin: RunOrigin, run: Run) -> dict[str, Any]:
+    """The audit row of a new run (`record`'s arguments)."""
     changes = {"status": [None, run.status], "flow_version": [None, run.flow_version]}
     if origin.sensor_id is not None:
         changes["sensor_id"] = [None, origin.sensor_id]
     if origin.schedule_id is not None:
         changes["schedule_id"] = [None, origin.schedule_id]
-    record(
-        session,
-        actor=origin.actor,
-        action=Action.EXECUTE,
-        resource_type="run",
-        resource_id=run.id,
-        resource_name=run.run_slug,
-        changes=changes,
-        org_id=origin.org_id,
-    )
-    return _triggered(run)
+    return {
+        "actor": origin.actor,
+        "action": Action.EXECUTE,
+        "resource_type": "run",
+        "resource_id": run.id,
+        "resource_name": run.run_slug,
+        "changes": changes,
+        "org_id": origin.org_id,
+    }
 
 
 def _insert(session: Session, run: Run) -> Run | None:
@@ -275,13 +338,54 @@ class _Plan:
     max_retries: int
 
 
-def _plan(session: Session, org_id: str, data: RunTrigger, default_executor: str) -> _Plan:
+class _Targets:
+    """The flow versions and deployments runs are created from, each looked up once per request or
+    batch (a scheduler batch names the same few many times). A lookup that failed fails again."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._found: dict[tuple[str, ...], VersionToRun | DeploymentRunSettings | DagyError] = {}
+
+    def version(self, org_id: str, data: RunTrigger) -> VersionToRun:
+        key = (
+            "version",
+            org_id,
+            str(data.flow_name),
+            "" if data.flow_version is None else str(data.flow_version),
+        )
+        found = self._lookup(key, lambda: _flow_version(self.session, org_id, data))
+        assert isinstance(found, VersionToRun)
+        return found
+
+    def deployment(self, org_id: str, name: str) -> DeploymentRunSettings:
+        key = ("deployment", org_id, name)
+        found = self._lookup(
+            key, lambda: deployments.run_settings(self.session, org_id=org_id, deployment_name=name)
+        )
+        assert isinstance(found, DeploymentRunSettings)
+        return found
+
+    def _lookup(
+        self, key: tuple[str, ...], find: Callable[[], VersionToRun | DeploymentRunSettings]
+    ) -> VersionToRun | DeploymentRunSettings:
+        if key not in self._found:
+            try:
+                self._found[key] = find()
+            except DagyError as exc:
+                self._found[key] = exc
+        found = self._found[key]
+        if isinstance(found, DagyError):
+            raise found
+        return found
+
+
+def _plan(targets: _Targets, org_id: str, data: RunTrigger, default_executor: str) -> _Plan:
     """What to run and how: a deployment's version and settings, or a flow version. What the
     request names explicitly wins over what the deployment or version says."""
     given = data.model_fields_set
     _check_flow_or_deployment(data)
     if data.deployment is None:
-        version = _flow_version(session, org_id, data)
+        version = targets.version(org_id, data)
         return _Plan(
             flow_name=str(data.flow_name),
             version=version,
@@ -290,7 +394,7 @@ def _plan(session: Session, org_id: str, data: RunTrigger, default_executor: str
             execution_mode=data.execution_mode,
             max_retries=data.max_retries,
         )
-    deployed = deployments.run_settings(session, org_id=org_id, deployment_name=data.deployment)
+    deployed = targets.deployment(org_id, data.deployment)
     deployed_version = deployed.version
     return _Plan(
         flow_name=deployed.flow_name,

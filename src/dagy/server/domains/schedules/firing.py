@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.models import Schedule
 from dagy.server.domains.runs import service as runs
-from dagy.server.domains.runs.service import RunOrigin
+from dagy.server.domains.runs.service import RunOrigin, RunRequest
 from dagy.server.domains.schedules import repository as repo
 from dagy.server.domains.schedules.service import SCHEDULED_TAG, run_request
 from dagy.server.domains.schedules.timing import fire_times_between, last_fire_at_or_before, next_fire_after
@@ -136,66 +136,80 @@ def fire_due_batch(
     inserted = repo.insert_fires(session, rows + skipped_rows + stopped)
     result.skipped = sum(1 for row in skipped_rows if row["id"] in inserted)
     fresh = {(row["schedule_id"], row["scheduled_for"]): row["id"] for row in rows if row["id"] in inserted}
+    fires = [
+        (schedule, deployment, scheduled_for, fresh[(schedule.id, scheduled_for)])
+        for schedule, deployment, plan in plans
+        for scheduled_for in plan.run
+        if (schedule.id, scheduled_for) in fresh
+    ]
+    requests = _run_requests(session, fires)
+    answers = runs.trigger_scheduled_runs(
+        session, [r for r in requests if isinstance(r, RunRequest)], settings=settings
+    )
+    answered = iter(answers)
     outcomes: list[dict[str, Any]] = []
-    for schedule, deployment, plan in plans:
-        for scheduled_for in plan.run:
-            fire_id = fresh.get((schedule.id, scheduled_for))
-            if fire_id is not None:
-                outcomes.append(
-                    _queue(
-                        session,
-                        schedule,
-                        deployment=deployment,
-                        scheduled_for=scheduled_for,
-                        fire_id=fire_id,
-                        settings=settings,
-                        result=result,
-                    )
-                )
-        _advance(schedule, plan)
+    last_runs: dict[str, tuple[datetime, str]] = {}
+    for (schedule, _, scheduled_for, fire_id), request in zip(fires, requests, strict=True):
+        answer = next(answered) if isinstance(request, RunRequest) else request
+        if isinstance(answer, DagyError):
+            result.refused += 1
+            detail = {"error": answer.code, "message": answer.message, "details": answer.details}
+            outcomes.append({"id": fire_id, "outcome": REFUSED, "detail": detail})
+        else:
+            result.queued += 1
+            last_runs[schedule.id] = (scheduled_for, answer.run_id)
+            outcomes.append({"id": fire_id, "run_id": answer.run_id})
     repo.update_fires(session, [o for o in outcomes if "run_id" in o])
     repo.update_fires(session, [o for o in outcomes if "run_id" not in o])
-    session.flush()
+    repo.advance(
+        session, [_advanced(schedule, plan, last_runs.get(schedule.id)) for schedule, _, plan in plans]
+    )
     return result
 
 
-def _queue(
-    session: Session,
-    schedule: Schedule,
-    *,
-    deployment: str | None,
-    scheduled_for: datetime,
-    fire_id: str,
-    settings: Settings,
-    result: BatchResult,
-) -> dict[str, Any]:
-    """Queue the run of one fire time; the fire row's update (its run, or why it was refused)."""
-    origin = RunOrigin(
-        actor=SYSTEM_ACTOR, org_id=schedule.org_id, schedule_id=schedule.id, scheduled_for=scheduled_for
-    )
-    try:
-        request = run_request(
-            session,
-            schedule,
-            deployment_name=deployment,
-            parameters=dict(schedule.parameters),
-            tag=SCHEDULED_TAG,
+def _run_requests(
+    session: Session, fires: list[tuple[Schedule, str | None, datetime, str]]
+) -> list[RunRequest | DagyError]:
+    """The run each fire time asks for, or why it cannot ask for one. A flow's deployment in an
+    environment is looked up once per batch."""
+    in_environment: dict[tuple[str, str, str], str | None] = {}
+    requests: list[RunRequest | DagyError] = []
+    for schedule, deployment_name, scheduled_for, _ in fires:
+        deployment = deployment_name
+        if deployment is None and schedule.environment is not None:
+            key = (schedule.org_id, schedule.flow_id, schedule.environment)
+            if key not in in_environment:
+                in_environment[key] = repo.deployment_in_environment(session, *key)
+            deployment = in_environment[key]
+        origin = RunOrigin(
+            actor=SYSTEM_ACTOR, org_id=schedule.org_id, schedule_id=schedule.id, scheduled_for=scheduled_for
         )
-        run = runs.trigger_schedule_run(session, origin=origin, data=request, settings=settings)
-    except DagyError as exc:
-        result.refused += 1
-        detail = {"error": exc.code, "message": exc.message, "details": exc.details}
-        return {"id": fire_id, "outcome": REFUSED, "detail": detail}
-    result.queued += 1
-    schedule.last_run_at, schedule.last_run_id = scheduled_for, run.run_id
-    return {"id": fire_id, "run_id": run.run_id}
+        try:
+            data = run_request(
+                session,
+                schedule,
+                deployment_name=deployment,
+                parameters=dict(schedule.parameters),
+                tag=SCHEDULED_TAG,
+            )
+        except DagyError as exc:
+            requests.append(exc)
+            continue
+        requests.append(RunRequest(origin=origin, data=data))
+    return requests
 
 
-def _advance(schedule: Schedule, plan: FirePlan) -> None:
-    """Past now; a one-time schedule that fired (or was skipped) is done: disabled."""
-    schedule.next_run_at = plan.next_run_at
-    if plan.next_run_at is None and schedule.mode == "one_time":
-        schedule.enabled = False
+def _advanced(schedule: Schedule, plan: FirePlan, last_run: tuple[datetime, str] | None) -> dict[str, Any]:
+    """The schedule's row after the batch: past now, with its latest run; a one-time schedule that
+    fired (or was skipped) is done: disabled. Written with the batch's other schedules at once."""
+    last_run_at, last_run_id = last_run or (schedule.last_run_at, schedule.last_run_id)
+    return {
+        "id": schedule.id,
+        "next_run_at": plan.next_run_at,
+        "enabled": schedule.enabled and not (plan.next_run_at is None and schedule.mode == "one_time"),
+        "last_run_at": last_run_at,
+        "last_run_id": last_run_id,
+    }
 
 
 def _fire_row(

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -125,3 +125,23 @@ def update_fires(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """One UPDATE by primary key for the batch (executemany); each row carries `id`."""
     if rows:
         session.execute(update(ScheduleFire), list(rows))
+
+
+_SCHEDULE = Schedule.__table__.c
+_ADVANCE = (
+    update(Schedule.__table__)
+    .where(_SCHEDULE.id == bindparam("schedule_pk"))
+    .values(
+        next_run_at=bindparam("next_run_at"),
+        enabled=bindparam("enabled"),
+        last_run_at=bindparam("last_run_at"),
+        last_run_id=bindparam("last_run_id"),
+    )
+)
+
+
+def advance(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Move fired schedules on, one UPDATE by primary key for the batch (executemany); each row
+    carries `id`, `next_run_at`, `enabled`, `last_run_at` and `last_run_id`."""
+    if rows:
+        session.connection().execute(_ADVANCE, [{**row, "schedule_pk": row["id"]} for row in rows])
