@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dagy.server.db.bulk import insert_new
 from dagy.server.db.models import Flow, FlowVersion, NodeRun, Run, RunLog
 
 # The hot path of `POST /runs` runs these statements, built once with bound parameters, on the
@@ -99,13 +100,10 @@ def add_run(session: Session, run: Run) -> bool:
 
 
 def add_runs(session: Session, runs: Sequence[Run]) -> set[str]:
-    """Insert new runs' rows in one multi-row INSERT, skipping any whose slug or idempotency key is
-    taken; the ids of those inserted."""
-    if not runs:
-        return set()
-    connection = session.connection()
+    """Insert new runs' rows at once, skipping any whose slug or idempotency key is taken; the ids
+    of those inserted."""
     rows = [{key: getattr(run, key) for key in _INSERTED_COLUMNS} for run in runs]
-    return set(connection.execute(_INSERT_RUN[connection.dialect.name], rows).scalars())
+    return insert_new(session.connection(), Run.__table__, rows)
 
 
 def add(session: Session, obj: Run | RunLog | NodeRun) -> None:

@@ -8,17 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dagy.server.db.bulk import insert_new
 from dagy.server.db.models import Deployment, Environment, Run, Schedule, ScheduleFire
-
-_FIRE_ID = ScheduleFire.__table__.c.id
-_INSERT_FIRES = {
-    "sqlite": sqlite_insert(ScheduleFire.__table__).on_conflict_do_nothing().returning(_FIRE_ID),
-    "postgresql": postgresql_insert(ScheduleFire.__table__).on_conflict_do_nothing().returning(_FIRE_ID),
-}
 
 
 def get_schedule(session: Session, org_id: str, schedule_id: str) -> Schedule | None:
@@ -112,13 +105,8 @@ def lock_due(session: Session, *, now: datetime, limit: int) -> list[tuple[Sched
 def insert_fires(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     """`INSERT ... ON CONFLICT (schedule_id, scheduled_for) DO NOTHING`; the ids of the rows
     inserted. A fire time already recorded (by another scheduler, or before a change of the
-    schedule moved it back) inserts nothing, so it never fires twice. One statement per page of
-    rows (SQLAlchemy's insertmanyvalues), compiled once."""
-    if not rows:
-        return set()
-    connection = session.connection()
-    stmt = _INSERT_FIRES[connection.dialect.name]
-    return set(connection.execute(stmt, list(rows)).scalars())
+    schedule moved it back) inserts nothing, so it never fires twice."""
+    return insert_new(session.connection(), ScheduleFire.__table__, rows)
 
 
 def update_fires(session: Session, rows: Sequence[dict[str, Any]]) -> None:
