@@ -38,6 +38,9 @@ class ClaimedRun:
     artifact: dict[str, str] | None = None
     # node_type -> "module:Class" of the org's custom node types the specs use.
     custom_nodes: dict[str, str] = field(default_factory=dict)
+    # The credential of this attempt's process for the object routes (`/workers/runs/{id}/objects`):
+    # a run on a worker without the server's folder reaches the object store with it.
+    objects_token: str | None = field(default=None, repr=False)
 
 
 # The server takes at most 2,000 node-run reports per request; larger buffers go in several requests.
@@ -115,6 +118,7 @@ class WorkerApi:
                 limits=r.get("limits") or {},
                 artifact=r.get("artifact"),
                 custom_nodes=r.get("custom_nodes") or {},
+                objects_token=r.get("objects_token"),
             )
             for r in answer["runs"]
         ]

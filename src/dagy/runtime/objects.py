@@ -1,11 +1,13 @@
 """Dagy's object store as a run on the embedded worker sees it: the server's local folder
 (`DAGY_HOME/objects`), scoped to the run's org.
 
-The folder holds every org's objects: flow artifacts under `dagy/flows/<org_id>/<flow_name>/` and
-the data flows read and write under `dagy/data/<org_id>/`. A run names a key relative to its org's
+The folder holds every org's objects: flow artifacts under `dagy/flows/<org_id>/<flow_name>/`,
+the data flows read and write under `dagy/data/<org_id>/`, and what runs persist of themselves
+(large node outputs) under `dagy/runs/<org_id>/<run_id>/`. A run names a key relative to its org's
 data (`reports/latest.json` is `dagy/data/<org_id>/reports/latest.json`) or a full key inside its
-org's two folders; anything else (`..`, an absolute path, another org's key) is refused. Flow
-artifacts are read-only for runs: the server writes them.
+org's folders; anything else (`..`, an absolute path, another org's key) is refused. Flow
+artifacts are read-only for runs (the server writes them); the org's run folders are readable,
+and a store made for one run (`run_id`) writes only that run's folder.
 """
 
 from __future__ import annotations
@@ -23,13 +25,18 @@ _TEMP_SUFFIX = ".dagy-partial"
 class DirectoryObjectStore:
     """The `ObjectStore` of `dagy.nodes.base` over a local folder, for one org."""
 
-    def __init__(self, root: Path, org_id: str) -> None:
-        if not org_id or "/" in org_id or org_id in (".", ".."):
+    def __init__(self, root: Path, org_id: str, run_id: str | None = None) -> None:
+        if not _is_segment(org_id):
             raise ValueError(f"not an org id: {org_id!r}")
+        if run_id is not None and not _is_segment(run_id):
+            raise ValueError(f"not a run id: {run_id!r}")
         self.root = root
         self.org_id = org_id
         self.data_prefix = f"dagy/data/{org_id}/"
         self.flows_prefix = f"dagy/flows/{org_id}/"
+        self.runs_prefix = run_objects_prefix(org_id)
+        # The one run folder this store may write; None: no run's folder (a store outside a run).
+        self.run_prefix = run_objects_prefix(org_id, run_id) if run_id else None
 
     def key(self, key: str) -> str:
         """The full key `key` names for this org; NodeError("forbidden_key") when it is not the org's."""
@@ -40,12 +47,27 @@ class DirectoryObjectStore:
             raise NodeError("forbidden_key", f"{key!r}: an object key has no empty, . or .. segments.")
         if not key.startswith(ROOT_PREFIX):
             return self.data_prefix + key
-        if key.startswith((self.data_prefix, self.flows_prefix)):
+        if key.startswith((self.data_prefix, self.flows_prefix, self.runs_prefix)):
             return key
         raise NodeError(
             "forbidden_key",
-            f"{key!r} is outside this org's objects ({self.data_prefix}, {self.flows_prefix}).",
+            f"{key!r} is outside this org's objects "
+            f"({self.data_prefix}, {self.flows_prefix}, {self.runs_prefix}).",
         )
+
+    def writable_key(self, key: str) -> str:
+        """The full key of `key` when this store may write it: the org's data, or this run's folder."""
+        full = self.key(key)
+        if full.startswith(self.flows_prefix):
+            raise NodeError(
+                "forbidden_key", f"{key!r}: flow artifacts are written by the server, not by runs."
+            )
+        own = self.run_prefix is not None and full.startswith(self.run_prefix)
+        if full.startswith(self.runs_prefix) and not own:
+            raise NodeError(
+                "forbidden_key", f"{key!r}: a run writes only its own folder ({self.run_prefix})."
+            )
+        return full
 
     def get(self, key: str) -> bytes:
         path = self._path(self.key(key))
@@ -54,14 +76,17 @@ class DirectoryObjectStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise NodeError("object_not_found", f"No object {key!r} in the object store.") from exc
 
+    def file(self, key: str) -> Path:
+        """The file holding a readable object (to stream it); NodeError as `get`."""
+        path = self._path(self.key(key))
+        if not path.is_file() or path.name.endswith(_TEMP_SUFFIX):
+            raise NodeError("object_not_found", f"No object {key!r} in the object store.")
+        return path
+
     def put(self, key: str, data: bytes) -> str:
         """Store `data` under `key` atomically (a reader sees the old object or the new one, never
         part of it); answers the full key."""
-        full = self.key(key)
-        if full.startswith(self.flows_prefix):
-            raise NodeError(
-                "forbidden_key", f"{key!r}: flow artifacts are written by the server, not by runs."
-            )
+        full = self.writable_key(key)
         path = self._path(full)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
@@ -94,9 +119,20 @@ class DirectoryObjectStore:
     def _path(self, full_key: str) -> Path:
         """Where a full key lives; a symbolic link leading out of the org's folder is refused."""
         path = self.root / full_key
-        org_root = self.root / (
-            self.flows_prefix if full_key.startswith(self.flows_prefix) else self.data_prefix
+        prefix = next(
+            (p for p in (self.flows_prefix, self.runs_prefix) if full_key.startswith(p)), self.data_prefix
         )
+        org_root = self.root / prefix
         if not path.resolve().is_relative_to(org_root.resolve()):
             raise NodeError("forbidden_key", f"{full_key!r} leads outside the org's objects.")
         return path
+
+
+def run_objects_prefix(org_id: str, run_id: str | None = None) -> str:
+    """`dagy/runs/<org_id>/`, or `dagy/runs/<org_id>/<run_id>/`: what a run persists of itself
+    (large node outputs); removed with the run."""
+    return f"dagy/runs/{org_id}/" + (f"{run_id}/" if run_id else "")
+
+
+def _is_segment(value: str) -> bool:
+    return bool(value) and "/" not in value and "\\" not in value and value not in (".", "..")

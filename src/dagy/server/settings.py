@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         2 * 1024 * 1024, gt=0, description="Largest request body accepted (413 beyond); routes may set less."
     )
+    max_object_bytes: int = Field(
+        256 * 1024 * 1024,
+        gt=0,
+        description="Largest object a remote worker's run may store through the worker protocol "
+        "(`PUT /v1/workers/runs/{id}/objects/...`, 413 `object_too_large` beyond).",
+    )
     max_flow_spec_bytes: int = Field(
         1024 * 1024, gt=0, description="Largest flow spec accepted, as canonical JSON (413 beyond)."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 
@@ -21,6 +22,9 @@ from dagy.server.api.ratelimit import RateLimiter
 # Not counted per caller: the API docs, and the worker protocol, whose callers share the
 # installation's worker token and are bounded by their own concurrency (heartbeats must not 429).
 _UNLIMITED_PATHS = ("/v1/docs", "/v1/openapi.json", "/v1/workers/")
+# Object uploads of the worker protocol: the route applies a limit of its own (`max_object_bytes`,
+# 413 `object_too_large`) while it streams the body.
+_OBJECT_UPLOAD = re.compile(r"^/v1/workers/runs/[^/]+/objects/")
 
 
 def _limit_keys(scope: Scope) -> tuple[str, str | None]:
@@ -61,15 +65,16 @@ class RequestContextMiddleware:
                 )
                 await _reply(send, 429, body, [(b"retry-after", str(retry_after).encode()), *headers])
                 return
-        if _declared_length(scope) > self.max_body_bytes:
-            body = error_body(
-                "payload_too_large",
-                f"The request body exceeds {self.max_body_bytes} bytes.",
-                {"body": f"at most {self.max_body_bytes} bytes"},
-            )
-            await _reply(send, 413, body, headers)
-            return
-        receive = _limited(receive, self.max_body_bytes)
+        if not (scope["method"] == "PUT" and _OBJECT_UPLOAD.match(scope["path"])):
+            if _declared_length(scope) > self.max_body_bytes:
+                body = error_body(
+                    "payload_too_large",
+                    f"The request body exceeds {self.max_body_bytes} bytes.",
+                    {"body": f"at most {self.max_body_bytes} bytes"},
+                )
+                await _reply(send, 413, body, headers)
+                return
+            receive = _limited(receive, self.max_body_bytes)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -6,14 +6,18 @@ Authenticated by the installation worker token (every org's runs) or by an org's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
-from dagy.server.api.deps import SettingsDep, Tx
-from dagy.server.api.security import CurrentActor
-from dagy.server.domains.workers import long_poll, service
+from dagy.runtime.objects import DirectoryObjectStore
+from dagy.server.api.deps import ReadTx, SettingsDep, Tx
+from dagy.server.api.security import CurrentActor, bearer_token, get_actor
+from dagy.server.domains.workers import long_poll, objects, service
+from dagy.server.domains.workers.objects import ObjectCaller
 from dagy.server.domains.workers.schemas import (
     WORKER_ID_PATTERN,
     Accepted,
@@ -24,9 +28,12 @@ from dagy.server.domains.workers.schemas import (
     HeartbeatResponse,
     LogBatch,
     NodeRunBatch,
+    ObjectList,
+    ObjectWritten,
     RunCompletion,
 )
 from dagy.server.domains.workers.service import WorkerScope
+from dagy.server.domains.workers.tokens import RUN_TOKEN_PREFIX
 from dagy.server.errors import PermissionDenied
 from dagy.server.identity import PrincipalKind
 from dagy.server.orchestration import RunQueueSignal
@@ -62,8 +69,32 @@ async def run_queue(request: Request) -> RunQueueSignal:
     return signal
 
 
+async def object_caller(request: Request) -> ObjectCaller:
+    """The object routes also take a run's object token (its process's credential, see tokens.py)."""
+    token = bearer_token(request)
+    if token is not None and token.startswith(RUN_TOKEN_PREFIX):
+        return ObjectCaller(run_token=token)
+    return ObjectCaller(scope=await worker_scope(await get_actor(request)))
+
+
+@dataclass(frozen=True)
+class Lease:
+    """`?worker_id=&attempt=`: the lease a read names (writes carry it in their body)."""
+
+    worker_id: str
+    attempt: int
+
+
+async def lease_query(
+    worker_id: Annotated[str, Query(pattern=WORKER_ID_PATTERN)], attempt: Annotated[int, Query(ge=1)]
+) -> Lease:
+    return Lease(worker_id=worker_id, attempt=attempt)
+
+
 Scope = Annotated[WorkerScope, Depends(worker_scope)]
 Signal = Annotated[RunQueueSignal, Depends(run_queue)]
+Caller = Annotated[ObjectCaller, Depends(object_caller)]
+LeaseQuery = Annotated[Lease, Depends(lease_query)]
 
 
 @router.post("/claim", response_model=ClaimResponse)
@@ -130,3 +161,72 @@ async def download_artifact(
         settings=settings,
     )
     return FileResponse(path, media_type="application/zip", filename=f"{run_id}.zip")
+
+
+@router.get("/runs/{run_id}/objects", response_model=ObjectList)
+async def list_objects(
+    run_id: str,
+    tx: ReadTx,
+    caller: Caller,
+    *,
+    lease: LeaseQuery,
+    settings: SettingsDep,
+    prefix: Annotated[str, Query(max_length=1024)] = "",
+) -> ObjectList:
+    """Full keys under `prefix` (relative to the org's data, like any key), for the run's lease holder."""
+    store = await _run_store(tx, caller, run_id, lease, settings)
+    return ObjectList(keys=await anyio.to_thread.run_sync(objects.list_objects, store, prefix))
+
+
+@router.get("/runs/{run_id}/objects/{key:path}", response_class=FileResponse)
+async def get_object(
+    run_id: str, key: str, tx: ReadTx, caller: Caller, *, lease: LeaseQuery, settings: SettingsDep
+) -> FileResponse:
+    """One object of the run's org, streamed."""
+    store = await _run_store(tx, caller, run_id, lease, settings)
+    path = await anyio.to_thread.run_sync(objects.object_file, store, key)
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+@router.put("/runs/{run_id}/objects/{key:path}", response_model=ObjectWritten)
+async def put_object(
+    run_id: str,
+    key: str,
+    request: Request,
+    tx: ReadTx,
+    *,
+    caller: Caller,
+    lease: LeaseQuery,
+    settings: SettingsDep,
+) -> ObjectWritten:
+    """Store the body under `key` (replacing it atomically): the org's data or the run's own folder."""
+    store = await _run_store(tx, caller, run_id, lease, settings)
+    objects.object_key(store, key, write=True)  # refuse before reading the body
+    data = await _object_body(request, settings.max_object_bytes)
+    full = await anyio.to_thread.run_sync(objects.write_object, store, key, data)
+    return ObjectWritten(key=full, bytes=len(data))
+
+
+async def _run_store(
+    tx: ReadTx, caller: ObjectCaller, run_id: str, lease: Lease, settings: SettingsDep
+) -> DirectoryObjectStore:
+    return await tx.run(
+        objects.run_store,
+        caller=caller,
+        run_id=run_id,
+        worker_id=lease.worker_id,
+        attempt=lease.attempt,
+        settings=settings,
+    )
+
+
+async def _object_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise objects.object_too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise objects.object_too_large(limit)
+    return bytes(body)

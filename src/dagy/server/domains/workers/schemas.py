@@ -73,6 +73,10 @@ class ClaimedRun(ResponseModel):
     custom_nodes: dict[str, str] = Field(
         description="node_type -> `module:Class` of the org's custom node types the specs use."
     )
+    objects_token: str = Field(
+        description="The credential of this attempt's process for the object routes "
+        "(`/workers/runs/{run_id}/objects/...`), valid while this worker holds this attempt's lease."
+    )
 
 
 class ClaimResponse(ResponseModel):
@@ -139,3 +143,12 @@ class Accepted(ResponseModel):
 class CompletionResponse(ResponseModel):
     run_id: str
     status: str = Field(description="The run's state afterwards: `queued` when the failure is retried.")
+
+
+class ObjectWritten(ResponseModel):
+    key: str = Field(description="The object's full key (`dagy/...`).")
+    bytes: int
+
+
+class ObjectList(ResponseModel):
+    keys: list[str] = Field(description="Full keys under the prefix, sorted.")

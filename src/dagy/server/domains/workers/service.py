@@ -35,6 +35,7 @@ from dagy.server.domains.workers.schemas import (
     NodeRunBatch,
     RunCompletion,
 )
+from dagy.server.domains.workers.tokens import run_object_token
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import (
@@ -88,6 +89,9 @@ def claim_runs(
             set_run_state(session, run, RunState.FAILED, now=now, error=missing.error)
             continue
         _audit_secret_reads(session, scope, run, data.worker_id, sorted(payload["secrets"]))
+        payload["objects_token"] = run_object_token(
+            settings, run_id=run.id, attempt=run.attempt, worker_id=data.worker_id
+        )
         claimed.append(_claimed(run, version, lease_expires_at, payload))
     session.flush()
     return claimed
@@ -132,7 +136,7 @@ def heartbeat(
     session: Session, *, scope: WorkerScope, run_id: str, data: HeartbeatRequest, lease_seconds: float
 ) -> HeartbeatResponse:
     """Extend the lease of a running attempt; the answer carries the user's cancel request."""
-    run = _current_attempt(session, scope, run_id, data.worker_id, data.attempt)
+    run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
     if run.status == RunState.RUNNING:
         run.lease_expires_at = repo.database_now(session) + timedelta(seconds=lease_seconds)
     return HeartbeatResponse(
@@ -141,7 +145,7 @@ def heartbeat(
 
 
 def append_logs(session: Session, *, scope: WorkerScope, run_id: str, data: LogBatch) -> Accepted:
-    run = _current_attempt(session, scope, run_id, data.worker_id, data.attempt)
+    run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
     now = utcnow()
     rows = [
         RunLog(
@@ -160,7 +164,7 @@ def append_logs(session: Session, *, scope: WorkerScope, run_id: str, data: LogB
 def report_node_runs(session: Session, *, scope: WorkerScope, run_id: str, data: NodeRunBatch) -> Accepted:
     """Insert or advance one node-run row per (attempt, node): the batch's new rows in one INSERT,
     its changed rows in one UPDATE, and an `on_retry` run event for each `retrying` report."""
-    run = _current_attempt(session, scope, run_id, data.worker_id, data.attempt)
+    run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
     known = repo.node_run_states(session, run.id, data.attempt, {r.node_id for r in data.node_runs})
     now = utcnow()
     new: dict[str, dict[str, Any]] = {}
@@ -219,7 +223,7 @@ def artifact_path(
     session: Session, *, scope: WorkerScope, run_id: str, worker_id: str, attempt: int, settings: Settings
 ) -> Path:
     """The code flow's zip in the local object store, for the worker holding the run's lease."""
-    run = _current_attempt(session, scope, run_id, worker_id, attempt, lock=False)
+    run = current_attempt(session, scope, run_id, worker_id, attempt, lock=False)
     version = repo.flow_versions(session, [run.flow_version_id])[run.flow_version_id]
     uri = version.artifact_s3_uri
     if uri is None:
@@ -243,7 +247,7 @@ def complete_run(
 ) -> CompletionResponse:
     """The attempt's result. A failure with retries left goes back to the queue (orchestration decides);
     a run the user cancelled stays cancelled whatever the worker found."""
-    run = _current_attempt(session, scope, run_id, data.worker_id, data.attempt)
+    run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
     if run.status in (RunState.CANCELLED, data.status):
         return CompletionResponse(run_id=run.id, status=run.status)  # already recorded: a repeat or a cancel
     status, output, error = RunState(data.status), data.output, data.error
@@ -281,9 +285,11 @@ def reap_expired_leases(session: Session, *, limit: int) -> int:
     return len(runs)
 
 
-def _current_attempt(
+def current_attempt(
     session: Session, scope: WorkerScope, run_id: str, worker_id: str, attempt: int, *, lock: bool = True
 ) -> Run:
+    """The run when `worker_id` holds the lease of its current attempt `attempt`: NotFound outside
+    the scope's org, Conflict (`lease_lost`) otherwise."""
     find = repo.lock_run if lock else repo.get_run
     run = find(session, run_id, org_id=scope.org_id)
     if run is None:
