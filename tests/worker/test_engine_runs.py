@@ -120,18 +120,25 @@ def test_node_retries_are_counted(engine: tuple[FastAPI, TestClient, Caller], tm
     assert (row.status, row.tries) == ("completed", 3)
 
 
-def test_a_node_output_too_large_to_record_is_logged(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+def test_a_node_output_too_large_to_report_inline_is_stored(
+    engine: tuple[FastAPI, TestClient, Caller], settings: Settings
+) -> None:
     _, client, owner = engine
     flow_spec = spec(fn("big", "return 'x' * 2_000_000"), fn("size", "return len(inputs['big'])"),
                      edges=(("big", "size"),))  # fmt: skip
     run = run_flow(client, owner, flow_spec)
     assert (run["status"], run["output"]) == ("completed", 2_000_000)
-    assert {n: r["status"] for n, r in tasks(client, owner, run["run_id"]).items()} == {
-        "big": "running",
-        "size": "completed",
+    rows = tasks(client, owner, run["run_id"])
+    assert {n: r["status"] for n, r in rows.items()} == {"big": "completed", "size": "completed"}
+    stored = rows["big"]["output"]["$dagy_output"]
+    assert stored == {
+        "key": f"dagy/runs/{owner.org_id}/{run['run_id']}/outputs/1/big.json",
+        "format": "json",
+        "rows": None,
+        "bytes": 2_000_002,
     }
-    [line] = log_lines(client, owner, run["run_id"])
-    assert line.startswith("[dagy] node big: its completed report (") and "too large to record" in line
+    assert (settings.home / "objects" / stored["key"]).read_text() == '"' + "x" * 2_000_000 + '"'
+    assert log_lines(client, owner, run["run_id"]) == []
 
 
 def test_secret_values_are_masked_in_the_stored_log(engine: tuple[FastAPI, TestClient, Caller]) -> None:

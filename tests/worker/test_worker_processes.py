@@ -7,13 +7,8 @@ nodes the dead one completed. Two workers never run the same run.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +19,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dagy.server.db.models import NodeRun, Run
-from dagy.server.settings import Settings
-from tests.factories import Caller, new_org, unique
+from tests.factories import new_org
 from tests.flow_factories import python_node, spec
+from tests.worker.live import Workers
+from tests.worker.live import api_for as _api
+from tests.worker.live import register as _register
+from tests.worker.live import wait as _wait
 
 pytestmark = pytest.mark.slow
 
-DAGY = str(Path(sys.executable).parent / "dagy")
 SLEEPER = """
 import time
 
@@ -40,135 +37,6 @@ def main(inputs, params):
     return {"slept": params["sleep"]}
 """
 ECHO = "def main(inputs, params):\n    return {'n': params['n']}\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def pool() -> str:
-    """The test's own worker pool: its workers claim only the runs this test queues."""
-    return unique("pool")
-
-
-@pytest.fixture
-def settings(settings: Settings, pool: str) -> Settings:
-    return settings.model_copy(update={"worker_pools": [pool]})
-
-
-@pytest.fixture
-def live_server(settings: Settings, app: FastAPI, tmp_path: Path) -> Iterator[str]:
-    """`dagy server --no-worker` (API + reaper) on a free loopback port, on the tests' database."""
-    port = _free_port()
-    env = os.environ | {
-        "DAGY_HOME": str(settings.home),
-        "DAGY_DATABASE_URL": settings.database_url,
-        "DAGY_HOST": "127.0.0.1",
-        "DAGY_PORT": str(port),
-        "DAGY_AUTH_MODE": "email",
-        "DAGY_RATE_LIMIT_PER_MINUTE": "1000000",
-        "DAGY_AUTH_CACHE_SECONDS": "0",
-        "DAGY_LOG_LEVEL": "warning",
-        "DAGY_QUEUE__LEASE_SECONDS": "3",
-        "DAGY_QUEUE__HEARTBEAT_SECONDS": "0.5",
-        "DAGY_QUEUE__REAPER_SECONDS": "0.5",
-        "DAGY_QUEUE__CLAIM_WAIT_SECONDS": "2",
-        "DAGY_WORKER_POOLS": ",".join(settings.worker_pools),
-    }
-    with open(tmp_path / "server.log", "wb") as log:
-        process = subprocess.Popen(
-            [DAGY, "server", "--no-worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/v1/openapi.json", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-class Workers:
-    """`dagy worker` subprocesses against the live server, stopped at the end of the test."""
-
-    def __init__(self, url: str, settings: Settings, tmp_path: Path) -> None:
-        assert settings.worker_token is not None
-        self.url, self.token, self.tmp_path = url, settings.worker_token.get_secret_value(), tmp_path
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self, worker_id: str, executor: str, concurrency: int = 4) -> subprocess.Popen[bytes]:
-        env = os.environ | {"DAGY_WORKER_TOKEN": self.token}
-        command = [
-            DAGY,
-            "worker",
-            "--url",
-            self.url,
-            "--executor",
-            executor,
-            "--concurrency",
-            str(concurrency),
-            "--worker-id",
-            worker_id,
-            "--drain-seconds",
-            "0",
-        ]
-        with open(self.tmp_path / f"{worker_id}.log", "wb") as log:
-            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@pytest.fixture
-def workers(live_server: str, settings: Settings, tmp_path: Path) -> Iterator[Workers]:
-    pool = Workers(live_server, settings, tmp_path)
-    yield pool
-    pool.stop_all()
-
-
-def _api(url: str, caller: Caller) -> httpx.Client:
-    return httpx.Client(base_url=f"{url}/v1", headers=caller.headers, timeout=10)
-
-
-def _register(api: httpx.Client, flow_spec: dict[str, Any], executor: str) -> str:
-    name = unique("flow")
-    response = api.post(
-        "/flows", json={"flow_name": name, "flow_spec": flow_spec, "default_executor": executor}
-    )
-    assert response.status_code == 201, response.text
-    return name
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_a_killed_worker_loses_its_run_to_the_next_worker_once(

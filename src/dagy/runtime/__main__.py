@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     return run_one()
 
 
+def _credentials(payload: dict[str, Any]) -> list[str]:
+    """What never reaches the run's log: its secret values and its object token."""
+    objects_api = payload.get("objects_api") or {}
+    return [*(payload.get("secrets") or {}).values(), str(objects_api.get("token") or "")]
+
+
 def run_one() -> int:
     """Read the payload on stdin, run it, write the events on stdout; end the process."""
     payload = json.loads(sys.stdin.read() or "{}")
@@ -71,7 +77,7 @@ def run_one() -> int:
     os.environ.update({str(k): str(v) for k, v in (payload.get("env") or {}).items()})
     events = EventWriter(
         real_stdout,
-        redactor=Redactor((payload.get("secrets") or {}).values()),
+        redactor=Redactor(_credentials(payload)),
         log_max_bytes=int(payload.get("log_max_bytes") or DEFAULT_LOG_MAX_BYTES),
     )
     stream = LogStream(events)

@@ -9,7 +9,9 @@ one-port case), leaves by a connector the node answered; it carries that connect
 everything downstream of it ("doomed"); a branch not taken skips the nodes reached only through it.
 The direct successors of a `for_each` run once per item (`mapping.py`). Nodes an earlier attempt
 completed are not run again (`completed_nodes`), except `condition` and `for_each`, which are pure
-and cheap and are evaluated again to know where the run goes.
+and cheap and are evaluated again to know where the run goes. A large output is persisted in the
+run's object store and reported as a reference (outputs.py); a resumed node's reference is read
+back, so its successors get the value the earlier attempt computed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from dagy.runtime.node_call import (
     executable_type,
     prepare_config,
 )
+from dagy.runtime.objects import run_objects_prefix
+from dagy.runtime.outputs import is_reference, load, output_key, persist
 from dagy.runtime.scope import RunResult, RunScope
 
 MAX_SUBFLOW_DEPTH = 5
@@ -50,11 +54,13 @@ class Outcome:
     tries: int = 1
     ports: dict[str, Any] | None = None
     items: list[Any] | None = None
+    reference: dict[str, Any] | None = None  # the output persisted in the object store
 
 
 @dataclass
 class _State:
     outputs: dict[str, Any] = field(default_factory=dict)
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)  # outputs in the object store
     ports: dict[str, dict[str, Any]] = field(default_factory=dict)
     fan_outs: dict[str, list[Any]] = field(default_factory=dict)
     doomed: set[str] = field(default_factory=set)  # failed, or downstream of a failure
@@ -96,6 +102,8 @@ class Engine:
         if self.state.first_error is not None:
             return RunResult(status="failed", error=self.state.first_error)
         outputs = self.state.outputs
+        if self.depth == 0:  # the run's result shows a persisted sink output as its reference
+            outputs = {**outputs, **self.state.references}
         if len(graph.sinks) == 1:
             return RunResult(status="completed", output=outputs.get(graph.sinks[0]))
         return RunResult(status="completed", output={s: outputs[s] for s in graph.sinks if s in outputs})
@@ -139,16 +147,36 @@ class Engine:
                 inputs[link.source] = ports[link.handle]
         if upstream and not inputs:
             return self._skip(node)
-        resumed = self.scope.completed_nodes.get(self.prefix + node_id, _ABSENT)
-        if resumed is not _ABSENT and str(node.get("type")) not in RE_EVALUATED_ON_RESUME:
-            self._emit(node, "completed", started_at=None, output=resumed, tries=None, resumed=True)
-            ports = _ports_of(node, resumed)
-            self._record(node_id, Outcome("completed", output=resumed, tries=0, ports=ports))
+        resumed = self._resumed(node)
+        if resumed is not None:
+            shown = resumed.reference or resumed.output
+            self._emit(node, "completed", started_at=None, output=shown, tries=None, resumed=True)
+            self._record(node_id, resumed)
             return None
         fan_out = [up for up in upstream if up in state.fan_outs]
         if fan_out:
             return pool.submit(self._execute_mapped, node, inputs, fan_out)
         return pool.submit(self._execute, node, inputs)
+
+    def _resumed(self, node: Mapping[str, Any]) -> Outcome | None:
+        """The outcome an earlier attempt recorded for `node`, its persisted output read back; None
+        when the node runs (never completed, re-evaluated on resume, or its object is unreadable)."""
+        recorded = self.scope.completed_nodes.get(self.prefix + str(node["id"]), _ABSENT)
+        if recorded is _ABSENT or str(node.get("type")) in RE_EVALUATED_ON_RESUME:
+            return None
+        value, reference = recorded, None
+        if is_reference(recorded):
+            try:
+                value, reference = load(self.scope.store, recorded), recorded
+            except Exception as exc:
+                self.scope.events.log(
+                    f"[dagy] node {self.prefix}{node['id']}: its persisted output could not be read "
+                    f"({self.scope.events.redact(str(exc))}); running it again"
+                )
+                return None
+        outcome = Outcome("completed", output=value, tries=0, ports=_ports_of(node, value))
+        outcome.reference = reference
+        return outcome
 
     def _skip(self, node: Mapping[str, Any]) -> None:
         self.state.finished.add(str(node["id"]))
@@ -162,6 +190,8 @@ class Engine:
             state.first_error = state.first_error or outcome.error
             return
         state.outputs[node_id] = outcome.output
+        if outcome.reference is not None:
+            state.references[node_id] = outcome.reference
         if outcome.ports is not None:
             state.ports[node_id] = outcome.ports
         if outcome.items is not None:
@@ -239,8 +269,27 @@ class Engine:
         elif isinstance(output, FanOut):
             outcome.output, outcome.items = output.items, output.items
             shown = {"items": len(output.items)}
-        self._emit(node, "completed", started_at=started_at, output=shown, tries=tries)
+        else:
+            outcome.reference = self._persist(node, shown)
+        self._emit(node, "completed", started_at=started_at, output=outcome.reference or shown, tries=tries)
         return outcome
+
+    def _persist(self, node: Mapping[str, Any], output: Any) -> dict[str, Any] | None:
+        """A large output written to the run's object store: its reference; None when it stays
+        inline. A store that refuses the write leaves it inline (the report may then be too large
+        to record, as it would have been without a store)."""
+        scope, node_id = self.scope, self.prefix + str(node["id"])
+        if scope.store is None or not scope.run_id or not scope.org_id:
+            return None
+        folder = run_objects_prefix(scope.org_id, scope.run_id)
+        try:
+            return persist(scope.store, lambda fmt: output_key(folder, scope.attempt, node_id, fmt), output)
+        except Exception as exc:
+            scope.events.log(
+                f"[dagy] node {node_id}: its output could not be written to the object store "
+                f"({scope.events.redact(str(exc))}); reported inline"
+            )
+            return None
 
     def _failed(self, node: Mapping[str, Any], started_at: str, error: dict[str, Any], tries: int) -> Outcome:
         error = {**error, "node_id": self.prefix + str(node["id"])}

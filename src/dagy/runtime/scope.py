@@ -55,10 +55,19 @@ class RunScope:
 
 
 def _object_store(payload: dict[str, Any]) -> ObjectStore | None:
-    objects_dir = payload.get("objects_dir")
-    if not objects_dir:
-        return None
-    from dagy.runtime.objects import DirectoryObjectStore  # noqa: PLC0415 - only runs that have a store
+    """The server's folder on the embedded worker (`objects_dir`); over HTTP on a worker that has
+    an object token for the run (`objects_api`); else none."""
+    run_id, org_id = str(payload.get("run_id") or ""), str(payload.get("org_id") or "")
+    store: ObjectStore
+    if payload.get("objects_dir"):
+        from dagy.runtime.objects import DirectoryObjectStore  # noqa: PLC0415 - only runs that have a store
 
-    store: ObjectStore = DirectoryObjectStore(Path(objects_dir), str(payload.get("org_id") or ""))
-    return store
+        store = DirectoryObjectStore(Path(payload["objects_dir"]), org_id, run_id or None)
+        return store
+    api = payload.get("objects_api")
+    if isinstance(api, dict) and api.get("token") and run_id:
+        from dagy.runtime.http_objects import HttpObjectStore  # noqa: PLC0415 - only remote runs
+
+        store = HttpObjectStore.from_payload(api, run_id=run_id, attempt=int(payload.get("attempt") or 1))
+        return store
+    return None

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from dagy.client import ApiError, ClaimedRun, LeaseLost, WorkerApi
+from dagy.client.workers import api_base_url
 from dagy.runtime import LOG, NODE, RESULT, parse_event
 from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
 from dagy.runtime.limits import limits_for
@@ -40,8 +41,10 @@ log = logging.getLogger("dagy.worker")
 
 MAX_BUFFERED_LINES = 20_000
 NODE_BATCH = 500
-# A batch of node runs stays under this (the server's request limit is 2 MB by default); a single
-# report over it is not sent: its node is not recorded, so a re-queued attempt runs it again.
+# A batch of node runs stays under this (the server's request limit is 2 MB by default). A large
+# output reaches the worker as a reference to the object store (dagy/runtime/outputs.py); a single
+# report still over it (a run without a store, a large error) is not sent: its node is not
+# recorded, so a re-queued attempt runs it again.
 REPORT_BATCH_BYTES = 1024 * 1024
 # The fields of a node event the server's node-run report takes.
 NODE_REPORT_KEYS = ("node_id", "node_type", "status", "started_at", "completed_at", "output", "error")
@@ -71,7 +74,7 @@ class RunSupervisor:
             **run.limits,
             **config.mode_limits.get(run.execution_mode, {}),
         }
-        self.redact = Redactor(run.secrets.values())
+        self.redact = Redactor([*run.secrets.values(), run.objects_token or ""])
         self._raw_budget = LogBudget(config.log_max_bytes)  # lines that were not the runtime's events
         self._logs: list[dict[str, str]] = []
         self._node_runs: list[tuple[dict[str, Any], int]] = []  # (report, its size in bytes)
@@ -160,7 +163,19 @@ class RunSupervisor:
             "limits": self.limits,
             "max_parallel_nodes": self.config.max_parallel_nodes,
             "objects_dir": self.config.objects_dir,
+            "objects_api": self._objects_api(),
             "log_max_bytes": self.config.log_max_bytes,
+        }
+
+    def _objects_api(self) -> dict[str, str] | None:
+        """Without the server's folder, the run reaches the object store over HTTP with its own
+        object token (never the worker's credential, which may serve every org)."""
+        if self.config.objects_dir or not self.run.objects_token:
+            return None
+        return {
+            "url": api_base_url(self.config.url),
+            "token": self.run.objects_token,
+            "worker_id": self.config.worker_id,
         }
 
     async def stop_process(self, *, grace: float | None = None) -> None:

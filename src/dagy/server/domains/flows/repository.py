@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import KeysetQuery, Page, PageRequest
-from dagy.server.db.models import Deployment, Flow, FlowVersion
+from dagy.server.db.models import Deployment, Flow, FlowVersion, Run
 from dagy.server.db.reads import read_timestamp
 
 T = TypeVar("T")
@@ -129,6 +129,11 @@ def deployment_for_version(session: Session, org_id: str, version: FlowVersion) 
         .limit(1)
     )
     return session.execute(stmt).scalar_one_or_none()
+
+
+def run_ids_of_flow(session: Session, org_id: str, flow_id: str) -> list[str]:
+    """The ids of the flow's runs (deleting the flow deletes them; their objects go after it)."""
+    return list(session.execute(select(Run.id).where(Run.org_id == org_id, Run.flow_id == flow_id)).scalars())
 
 
 def delete_flow(session: Session, org_id: str, flow_id: str) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, event
 from sqlalchemy.orm import Session
 
+from dagy.runtime.objects import run_objects_prefix
 from dagy.server.api.pagination import Page, PageRequest, paginate
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import Deployment, Flow, FlowVersion
@@ -135,9 +136,16 @@ def list_flow_versions(
 
 def delete_flow(session: Session, *, actor: Actor, flow_name: str, settings: Settings) -> FlowDeleted:
     """One statement: the database cascades to versions, deployments, runs, node runs, run logs and
-    everything else that references the flow. The flow's artifacts in the local object store go
-    once the transaction has committed, so a failed delete leaves them in place."""
+    everything else that references the flow. The flow's artifacts and its runs' objects (their
+    persisted node outputs) in the local object store go once the transaction has committed, so a
+    failed delete leaves them in place."""
     flow = _flow(session, actor.org_id, flow_name)
+    objects = settings.home / OBJECTS_DIR
+    folders = [objects / artifact_prefix(actor.org_id, flow.name)]
+    folders += [
+        objects / run_objects_prefix(actor.org_id, run_id)
+        for run_id in repo.run_ids_of_flow(session, actor.org_id, flow.id)
+    ]
     repo.delete_flow(session, actor.org_id, flow.id)
     record(
         session,
@@ -148,13 +156,13 @@ def delete_flow(session: Session, *, actor: Actor, flow_name: str, settings: Set
         resource_name=flow.name,
         changes={"flow_version": [flow.latest_version, None]},
     )
-    artifacts = settings.home / OBJECTS_DIR / artifact_prefix(actor.org_id, flow.name)
-    event.listen(session, "after_commit", lambda _session: _remove_tree(artifacts), once=True)
+    event.listen(session, "after_commit", lambda _session: _remove_trees(folders), once=True)
     return FlowDeleted(flow_name=flow.name)
 
 
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+def _remove_trees(paths: list[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _flow(session: Session, org_id: str, flow_name: str) -> Flow:

@@ -1,0 +1,89 @@
+"""Real processes for worker tests: a `dagy server --no-worker` on loopback and `dagy worker`
+subprocesses against it (fixtures in conftest.py), and helpers to talk to it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dagy.server.settings import Settings
+from tests.factories import Caller, unique
+
+DAGY = str(Path(sys.executable).parent / "dagy")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Workers:
+    """`dagy worker` subprocesses against the live server, stopped at the end of the test."""
+
+    def __init__(self, url: str, settings: Settings, tmp_path: Path) -> None:
+        assert settings.worker_token is not None
+        self.url, self.token, self.tmp_path = url, settings.worker_token.get_secret_value(), tmp_path
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, worker_id: str, executor: str, concurrency: int = 4) -> subprocess.Popen[bytes]:
+        env = os.environ | {"DAGY_WORKER_TOKEN": self.token}
+        command = [
+            DAGY,
+            "worker",
+            "--url",
+            self.url,
+            "--executor",
+            executor,
+            "--concurrency",
+            str(concurrency),
+            "--worker-id",
+            worker_id,
+            "--drain-seconds",
+            "0",
+        ]
+        with open(self.tmp_path / f"{worker_id}.log", "wb") as log:
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def api_for(url: str, caller: Caller) -> httpx.Client:
+    return httpx.Client(base_url=f"{url}/v1", headers=caller.headers, timeout=10)
+
+
+def register(api: httpx.Client, flow_spec: dict[str, Any], executor: str) -> str:
+    name = unique("flow")
+    response = api.post(
+        "/flows", json={"flow_name": name, "flow_spec": flow_spec, "default_executor": executor}
+    )
+    assert response.status_code == 201, response.text
+    return name
+
+
+def wait(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
