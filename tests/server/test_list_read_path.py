@@ -157,6 +157,38 @@ def test_a_postgres_connection_that_died_in_the_pool_is_replaced(client: TestCli
     assert [i["flow_name"] for i in _get(client, owner, "/flows")["items"]] == [name]
 
 
+def test_postgres_reads_run_on_the_event_loop_without_holding_it(app: FastAPI) -> None:
+    """No thread hop: the read's function runs on the loop's thread, and while PostgreSQL works on
+    one read the loop serves another."""
+    if app.state.db.is_sqlite:
+        pytest.skip("PostgreSQL's async read connections")
+    reads = ReadDatabase(app.state.db.engine.url)
+
+    def read(*, connection: Connection, seconds: float) -> tuple[int, float]:
+        connection.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+        return threading.get_ident(), time.monotonic()
+
+    async def slow_and_quick() -> tuple[int, list[tuple[int, float]]]:
+        done: list[tuple[int, float]] = []
+
+        async def one(seconds: float) -> None:
+            done.append(await reads.run(read, seconds=seconds))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(one, 0.5)
+            group.start_soon(one, 0.0)
+        return threading.get_ident(), done
+
+    try:
+        started = time.monotonic()
+        loop_thread, done = anyio.run(slow_and_quick)
+        assert [thread for thread, _ in done] == [loop_thread, loop_thread]
+        assert done[0][1] - started < 0.4  # the quick read finished while the slow one waited
+        assert time.monotonic() - started < 0.9
+    finally:
+        reads.dispose()
+
+
 def test_the_openapi_document_still_names_the_page_models(client: TestClient) -> None:
     paths = client.get("/v1/openapi.json").json()["paths"]
     for path, model in (("/v1/flows", "FlowList"), ("/v1/deployments", "DeploymentList")):

@@ -14,26 +14,33 @@ Where the statement runs (docs/adr/0007-list-read-path.md):
   saves. That connection has no busy timeout: in the rare moments a WAL reader must wait (WAL
   recovery, another process holding the file exclusively, a database not in WAL mode while a
   writer commits) the read fails at once and is retried in a worker thread, which may wait.
-- PostgreSQL: in a worker thread (a network round trip must not hold the loop), on a pooled
-  connection. Without pre-ping a connection that died while idle in the pool (a restarted
-  server) fails its first statement; the pool discards it and the read is retried once.
+- PostgreSQL: on the event loop too, without blocking it: the engine is SQLAlchemy's asyncio
+  engine over psycopg's async connection, and `AsyncConnection.run_sync` runs the synchronous
+  function in a greenlet whose statements await the network. A read costs no thread hop (the
+  hand-off to a worker thread and back, with its wait for the GIL, cost more than the query on a
+  busy server), and while PostgreSQL answers, the loop serves other requests. Without pre-ping a
+  connection that died while idle in the pool (a restarted server) fails its first statement;
+  the pool discards it and the read is retried once.
 
 Only functions that read may run here: the connection cannot write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
 from sqlalchemy import Connection, DateTime, Engine, TypeDecorator, create_engine, event, type_coerce
-from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.elements import Label
@@ -48,8 +55,9 @@ class ReadDatabase:
     """Read-only connections for list pages, beside the `Database` that serves units of work."""
 
     def __init__(self, url: str | URL) -> None:
-        self.engine = _read_engine(url)
-        self.inline = self.engine.dialect.name == "sqlite"
+        self.inline = make_url(url).get_backend_name() == "sqlite"
+        self.async_engine = None if self.inline else _postgres_read_engine(url)
+        self.engine = _sqlite_read_engine(url) if self.async_engine is None else self.async_engine.sync_engine
         self._inline_connection: Connection | None = None
         # Held only while a function runs inline: inline reads never overlap on one event loop,
         # but one app may be driven by several loops (tests), which then take the thread path.
@@ -64,7 +72,20 @@ class ReadDatabase:
                 pass  # the database asked this reader to wait: the thread path may
             finally:
                 self._inline_lock.release()
+        if self.async_engine is not None:
+            return await self._run_async(self.async_engine, fn, kwargs)
         return await anyio.to_thread.run_sync(self._run_pooled, fn, kwargs)
+
+    async def _run_async(self, engine: AsyncEngine, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
+        call = partial(_call, fn, kwargs)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(call)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        async with engine.connect() as connection:  # a dead pooled connection: once more, on a new one
+            return await connection.run_sync(call)
 
     def _run_inline(self, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
         connection = self._inline_connection
@@ -78,13 +99,7 @@ class ReadDatabase:
             raise
 
     def _run_pooled(self, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
-        try:
-            with self.engine.connect() as connection:
-                return fn(connection=connection, **kwargs)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        with self.engine.connect() as connection:  # a dead pooled connection: once more, on a new one
+        with self.engine.connect() as connection:
             return fn(connection=connection, **kwargs)
 
     def dispose(self) -> None:
@@ -92,7 +107,14 @@ class ReadDatabase:
             if self._inline_connection is not None:
                 self._inline_connection.close()
                 self._inline_connection = None
-        self.engine.dispose()
+        if self.async_engine is None:
+            self.engine.dispose()
+            return
+        # Closing an async connection awaits; psycopg's are not bound to the loop that opened them,
+        # so they are closed on a loop of their own, whether or not one runs in this thread.
+        closer = threading.Thread(target=asyncio.run, args=(self.async_engine.dispose(),))
+        closer.start()
+        closer.join()
 
     def dispose_with(self, engine: Engine) -> ReadDatabase:
         """Dispose of these connections when `engine` (the unit-of-work engine) is disposed."""
@@ -145,31 +167,37 @@ def _json_loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-def _read_engine(url: str | URL) -> Engine:
-    engine: Engine
-    if str(url).startswith("sqlite"):
-        engine = create_engine(
-            url,
-            json_deserializer=_json_loads,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=QueuePool,
-            pool_size=8,
-            max_overflow=8,
-            isolation_level="AUTOCOMMIT",
-            pool_reset_on_return=None,
-        )
-        event.listen(engine, "connect", _sqlite_read_only)
-    else:
-        engine = create_engine(
-            url,
-            connect_args={"application_name": APPLICATION_NAME},
-            json_deserializer=_json_loads,
-            pool_size=5,
-            max_overflow=15,
-            isolation_level="AUTOCOMMIT",
-            pool_reset_on_return=None,
-        )
-        event.listen(engine, "connect", _postgres_read_only)
+def _call(fn: Callable[..., R], kwargs: dict[str, Any], connection: Connection) -> R:
+    return fn(connection=connection, **kwargs)
+
+
+def _sqlite_read_engine(url: str | URL) -> Engine:
+    engine = create_engine(
+        url,
+        json_deserializer=_json_loads,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=8,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+    )
+    event.listen(engine, "connect", _sqlite_read_only)
+    return engine
+
+
+def _postgres_read_engine(url: str | URL) -> AsyncEngine:
+    """psycopg's async connections (`postgresql+psycopg` names both of its APIs)."""
+    engine = create_async_engine(
+        make_url(url).set(drivername="postgresql+psycopg"),
+        connect_args={"application_name": APPLICATION_NAME},
+        json_deserializer=_json_loads,
+        pool_size=5,
+        max_overflow=15,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+    )
+    event.listen(engine.sync_engine, "connect", _postgres_read_only)
     return engine
 
 
