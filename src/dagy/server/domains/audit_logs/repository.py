@@ -82,6 +82,9 @@ def latest_resource_name(
     return (False, None) if row is None else (True, row[0])
 
 
+_INSERT = insert(AuditLog.__table__)
+
+
 def insert_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """One multi-row INSERT (SQLAlchemy's insertmanyvalues) of complete audit rows."""
-    session.connection().execute(insert(AuditLog.__table__), list(rows))
+    """Complete audit rows: one INSERT, executed once per row (psycopg pipelines them)."""
+    session.connection().execute(_INSERT, rows[0] if len(rows) == 1 else list(rows))

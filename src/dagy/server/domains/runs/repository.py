@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Insert, Select, String, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,6 +40,41 @@ _INSERT_RUN = {
 }
 # A new run has no output or error yet: left out, they are SQL NULL rather than JSON `null`.
 _INSERTED_COLUMNS = tuple(c.key for c in Run.__table__.columns if c.key not in ("output", "error"))
+
+
+def _insert_from_version(named: bool) -> dict[str, Insert]:
+    """`INSERT INTO run (...) SELECT ... FROM flow_version ... LIMIT 1 ON CONFLICT DO NOTHING
+    RETURNING ...`: a run of a flow's latest (or named) version, looked up and inserted in one
+    round trip. Every column is a bound parameter but the version's: its ids, its label, and the
+    executor (the one asked for, else the version's default, else the installation's)."""
+    from_version = {
+        "flow_id": _version.flow_id,
+        "flow_version_id": _version.id,
+        "flow_version": _version.version,
+        "executor": func.coalesce(
+            bindparam("executor_asked", type_=String),
+            func.nullif(_version.default_executor, ""),
+            bindparam("executor_default", type_=String),
+        ),
+    }
+    values = [
+        from_version.get(key, bindparam(key, type_=Run.__table__.c[key].type)) for key in _INSERTED_COLUMNS
+    ]
+    source = _VERSION_OF_FLOW.with_only_columns(*values).order_by(_version.deployment_version.desc()).limit(1)
+    if named:
+        source = source.where(_version.version == bindparam("version"))
+    returned = (_run.flow_id, _run.flow_version_id, _run.flow_version, _run.executor)
+    return {
+        name: dialect_insert(Run.__table__)
+        .from_select(_INSERTED_COLUMNS, source)
+        .on_conflict_do_nothing()
+        .returning(*returned)
+        for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+    }
+
+
+_INSERT_FROM_LATEST = _insert_from_version(named=False)
+_INSERT_FROM_NAMED = _insert_from_version(named=True)
 
 
 @dataclass(frozen=True)
@@ -104,6 +139,25 @@ def add_runs(session: Session, runs: Sequence[Run]) -> set[str]:
     of those inserted."""
     rows = [{key: getattr(run, key) for key in _INSERTED_COLUMNS} for run in runs]
     return insert_new(session.connection(), Run.__table__, rows)
+
+
+def add_run_of_version(
+    session: Session, run: Run, *, version: str | None, executor: str | None, default_executor: str
+) -> tuple[str, str, str, str] | None:
+    """Insert `run` as a run of its flow's latest version (or of `version`), whose ids, label and
+    executor the insert fills in; those four, or None when nothing was inserted (no such flow or
+    version, or the run's slug or idempotency key is taken)."""
+    connection = session.connection()
+    values = {key: getattr(run, key) for key in _INSERTED_COLUMNS} | {
+        "executor_asked": executor or None,
+        "executor_default": default_executor,
+    }
+    if version is None:
+        stmt = _INSERT_FROM_LATEST[connection.dialect.name]
+    else:
+        stmt, values["version"] = _INSERT_FROM_NAMED[connection.dialect.name], version
+    row = connection.execute(stmt, values).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def add(session: Session, obj: Run | RunLog | NodeRun) -> None:

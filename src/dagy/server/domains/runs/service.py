@@ -35,6 +35,7 @@ from dagy.server.domains.runs.schemas import (
 from dagy.server.errors import Conflict, DagyError, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
+from dagy.server.orchestration.wakeup import mark_runs_queued
 from dagy.server.settings import Settings
 
 MAX_PARAMETERS_BYTES = 256 * 1024
@@ -92,6 +93,7 @@ def trigger_scheduled_runs(
     for request in requests:
         try:
             _check_parameters(request.data)
+            check_executor(request.data.executor, settings, field="executor")
             answers.append(
                 _prepared_run(targets, request.origin, request.data, key=None, settings=settings, now=now)
             )
@@ -149,6 +151,13 @@ def _queue_run(
     settings: Settings,
     now: datetime,
 ) -> RunTriggered:
+    check_executor(data.executor, settings, field="executor")
+    _check_flow_or_deployment(data)
+    if data.deployment is None:
+        inserted = _insert_run_of_version(session, origin, data, key=key, settings=settings, now=now)
+        if inserted is not None:
+            record(session, **_audit_entry(origin, inserted))
+            return _triggered(inserted)
     run = _prepared_run(_Targets(session), origin, data, key=key, settings=settings, now=now)
     winner = _insert(session, run)
     if winner is not None:
@@ -165,10 +174,12 @@ def _prepared_run(
     key: str | None,
     settings: Settings,
     now: datetime,
+    plan: _Plan | None = None,
 ) -> Run:
-    """The run `data` asks for, checked and in its first state, not yet inserted."""
-    check_executor(data.executor, settings, field="executor")
-    plan = _plan(targets, origin.org_id, data, settings.default_executor)
+    """The run `data` asks for (as `plan` says, else as planned from `targets`) in its first state,
+    not yet inserted. The executor asked for is checked by the caller."""
+    if plan is None:
+        plan = _plan(targets, origin.org_id, data, settings.default_executor)
     run = _new_run(origin.org_id, data, plan, key=key, now=now)
     run.sensor_id = origin.sensor_id
     run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
@@ -177,6 +188,45 @@ def _prepared_run(
         # scheduler batches, which hold different schedules, never wait on each other's slugs.
         run.run_slug = f"{_plain_slug(plan.flow_name, origin.scheduled_for)}-{origin.schedule_id[-6:]}"
     set_run_state(targets.session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
+    return run
+
+
+def _insert_run_of_version(
+    session: Session,
+    origin: RunOrigin,
+    data: RunTrigger,
+    *,
+    key: str | None,
+    settings: Settings,
+    now: datetime,
+) -> Run | None:
+    """The common case in one round trip: the run of a flow version, the version looked up by the
+    insert itself. None when nothing was inserted (no such flow or version, or a taken slug or
+    idempotency key): the caller then goes the long way, which tells those apart."""
+    unknown = VersionToRun(id="", flow_id="", version="", default_executor=None)
+    expected_executor = data.executor or settings.default_executor  # unless the version names one
+    plan = _Plan(
+        flow_name=str(data.flow_name),
+        version=unknown,
+        deployment_name=None,
+        executor=expected_executor,
+        execution_mode=data.execution_mode,
+        max_retries=data.max_retries,
+    )
+    run = _prepared_run(_Targets(session), origin, data, key=key, settings=settings, now=now, plan=plan)
+    found = repo.add_run_of_version(
+        session,
+        run,
+        version=None if data.flow_version is None else str(data.flow_version),
+        executor=data.executor,
+        default_executor=settings.default_executor,
+    )
+    if found is None:
+        return None
+    run.flow_id, run.flow_version_id, run.flow_version, run.executor = found
+    if run.executor != expected_executor and run.status == RunState.QUEUED:
+        mark_runs_queued(session, run.executor)
+    _recent_slugs.taken(run)
     return run
 
 
