@@ -27,13 +27,22 @@ class HttpObjectStore:
     """The `ObjectStore` of `dagy.nodes.base` over the worker protocol, for one run's attempt."""
 
     def __init__(self, url: str, token: str, *, run_id: str, worker_id: str, attempt: int) -> None:
+        self._url, self._token = url.rstrip("/"), token
         self._base = f"/workers/runs/{quote(run_id, safe='')}/objects"
         self._params = {"worker_id": worker_id, "attempt": str(attempt)}
-        self._http = httpx.Client(
-            base_url=url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "User-Agent": "dagy-run"},
-            timeout=TIMEOUT_SECONDS,
-        )
+        self._client: httpx.Client | None = None
+
+    @property
+    def _http(self) -> httpx.Client:
+        """Made on first use: most runs never touch the store, and a client costs ~20 ms (its TLS
+        context) in every run process that makes one."""
+        if self._client is None:
+            self._client = httpx.Client(
+                base_url=self._url,
+                headers={"Authorization": f"Bearer {self._token}", "User-Agent": "dagy-run"},
+                timeout=TIMEOUT_SECONDS,
+            )
+        return self._client
 
     @classmethod
     def from_payload(cls, api: dict[str, Any], *, run_id: str, attempt: int) -> HttpObjectStore:

@@ -32,8 +32,9 @@ from dagy.runtime.__main__ import die_with_parent, run_one
 
 MAX_MESSAGE = 4 * 1024 * 1024  # one request: a run's environment and directory
 _template_cwd = os.getcwd()
-# The engine and the node modules (flow specs), the SDK (code flows).
-WARM_MODULES = ("dagy.runtime.flow_spec", "dagy.nodes", "dagy.runtime.code_flow")
+# The engine and the node modules (flow specs), the SDK (code flows), the object store over HTTP
+# (remote workers' runs: httpx).
+WARM_MODULES = ("dagy.runtime.flow_spec", "dagy.nodes", "dagy.runtime.code_flow", "dagy.runtime.http_objects")
 
 
 def warm_up() -> None:
