@@ -150,6 +150,37 @@ def test_a_batch_of_two_thousand_reports_is_one_request(
     assert too_many.status_code == 400
 
 
+def test_the_result_carries_the_last_node_runs_and_log_lines_once(
+    client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    """A short run reports in one request: the result with its node runs and log lines. A repeat
+    of that request (its answer was lost) records nothing twice."""
+    run_id = claimed_run(client, settings, owner, pool)
+    body = {
+        "worker_id": "w1",
+        "attempt": 1,
+        "status": "completed",
+        "output": {"ok": True},
+        "node_runs": [
+            node("only", "running", started_at="2026-01-01T00:00:00Z"),
+            node("only", "completed", completed_at="2026-01-01T00:00:01Z", output={"ok": True}),
+        ],
+        "logs": [{"timestamp": "2026-01-01T00:00:00.5Z", "message": "hello"}],
+    }
+    for _ in range(2):
+        done = client.post(f"/v1/workers/runs/{run_id}/complete", headers=worker_headers(settings), json=body)
+        assert done.status_code == 200 and done.json()["status"] == "completed", done.text
+    tasks = client.get(f"/v1/runs/{run_id}/tasks", headers=owner.headers).json()["items"]
+    assert [(t["node_id"], t["status"], t["output"]) for t in tasks] == [("only", "completed", {"ok": True})]
+    logs = client.get(f"/v1/runs/{run_id}/logs", headers=owner.headers).json()["events"]
+    assert [line["message"] for line in logs] == ["hello"]
+    too_many = body | {"logs": [{"timestamp": "2026-01-01T00:00:00Z", "message": "x"}] * 1001}
+    refused = client.post(
+        f"/v1/workers/runs/{run_id}/complete", headers=worker_headers(settings), json=too_many
+    )
+    assert refused.status_code == 400 and "logs" in str(refused.json()["details"])
+
+
 def test_a_retried_attempt_leaves_an_on_retry_event(
     app: FastAPI, client: TestClient, settings: Settings, owner: Caller, pool: str
 ) -> None:

@@ -45,6 +45,7 @@ class ClaimedRun:
 
 # The server takes at most 2,000 node-run reports per request; larger buffers go in several requests.
 NODE_RUN_BATCH = 1000
+MAX_LOG_LINES = 1000  # log lines the server takes in one request
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 
 
@@ -176,14 +177,20 @@ class WorkerApi:
         status: str,
         output: Any,
         error: dict[str, Any] | None,
+        node_runs: list[dict[str, Any]] | None = None,
+        logs: list[dict[str, str]] | None = None,
     ) -> str:
-        """Report the attempt's result; answer the run's state afterwards (`queued` when retried)."""
+        """Report the attempt's result, with its last node runs and log lines (at most
+        `NODE_RUN_BATCH` and `MAX_LOG_LINES`, within the server's request size); answer the run's
+        state afterwards (`queued` when retried)."""
         body = {
             "worker_id": worker_id,
             "attempt": attempt,
             "status": status,
             "output": output,
             "error": error,
+            "node_runs": node_runs or [],
+            "logs": logs or [],
         }
         answer = await self._post(f"/workers/runs/{run_id}/complete", body)
         return str(answer["status"])

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from dagy.client import ApiError, ClaimedRun, LeaseLost, WorkerApi
-from dagy.client.workers import api_base_url
+from dagy.client.workers import MAX_LOG_LINES, api_base_url
 from dagy.runtime import LOG, NODE, RESULT, parse_event
 from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
 from dagy.runtime.limits import limits_for
@@ -46,6 +46,8 @@ NODE_BATCH = 500
 # report still over it (a run without a store, a large error) is not sent: its node is not
 # recorded, so a re-queued attempt runs it again.
 REPORT_BATCH_BYTES = 1024 * 1024
+# The last node runs and log lines ride with the result when they come to no more than this.
+FOLDED_BYTES = 256 * 1024
 # The fields of a node event the server's node-run report takes.
 NODE_REPORT_KEYS = ("node_id", "node_type", "status", "started_at", "completed_at", "output", "error")
 ARTIFACT_FILE = "artifact.zip"
@@ -280,11 +282,13 @@ class RunSupervisor:
         await self.stop_process()
 
     async def _flushes(self) -> None:
-        """Every flush interval until the process ends; never cancelled mid-request, so no batch is
-        sent twice."""
-        while not self._finished.is_set():
+        """Every flush interval until the process ends (`_report` sends the rest); never cancelled
+        mid-request, so no batch is sent twice."""
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._finished.wait(), self.config.log_flush_seconds)
+            if self._finished.is_set():
+                return
             await self._flush()
 
     async def _flush(self) -> None:
@@ -302,6 +306,20 @@ class RunSupervisor:
             await self._lose_lease()
         except (httpx.HTTPError, ApiError) as exc:
             log.warning("sending logs of run %s failed: %s", self.run.run_id, exc)
+
+    def _last_batches(self) -> tuple[list[dict[str, Any]] | None, list[dict[str, str]] | None]:
+        """What is left to send, when it fits in the result's request (`FOLDED_BYTES` at most,
+        beside an output of up to 1 MB): the node runs and the log lines; None when it does not."""
+        node_bytes = sum(size for _, size in self._node_runs)
+        log_bytes = sum(len(line["message"]) for line in self._logs)
+        if (
+            len(self._logs) > min(self.config.log_batch_lines, MAX_LOG_LINES)
+            or len(self._node_runs) > NODE_BATCH
+        ):
+            return None, None
+        if node_bytes + log_bytes > FOLDED_BYTES:
+            return None, None
+        return [report for report, _ in self._node_runs], list(self._logs)
 
     def _next_node_batch(self) -> list[dict[str, Any]]:
         batch, total = [], 0
@@ -343,12 +361,25 @@ class RunSupervisor:
         )
 
     async def _report(self, returncode: int) -> None:
-        await self._flush()
+        """The result, carrying the last node runs and log lines when they fit in its request (a
+        short run's whole report: one request); what does not fit is flushed before."""
+        node_runs, logs = self._last_batches()
+        if node_runs is None or logs is None:
+            await self._flush()
+            node_runs, logs = [], []
+        else:
+            self._node_runs, self._logs = [], []
         status, output, error = self._outcome(returncode)
         for delay in (0.5, 1, 2, 4, 8, 0):
             try:
                 final = await self.api.complete(
-                    self.run.run_id, **self._ids, status=status, output=output, error=error
+                    self.run.run_id,
+                    **self._ids,
+                    status=status,
+                    output=output,
+                    error=error,
+                    node_runs=node_runs,
+                    logs=logs,
                 )
                 log.info("run %s attempt %d: %s -> %s", self.run.run_id, self.run.attempt, status, final)
                 return

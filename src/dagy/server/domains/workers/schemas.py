@@ -101,10 +101,13 @@ class LogLine(RequestModel):
     message: str = Field(max_length=16_000)
 
 
+MAX_LOG_LINES = 1000
+
+
 class LogBatch(RequestModel):
     worker_id: WorkerId
     attempt: Attempt
-    lines: list[LogLine] = Field(max_length=1000)
+    lines: list[LogLine] = Field(max_length=MAX_LOG_LINES)
 
 
 class NodeRunReport(RequestModel):
@@ -133,6 +136,9 @@ class RunCompletion(RequestModel):
     status: Literal["completed", "failed", "cancelled"]
     output: Any = None
     error: dict[str, Any] | None = None
+    # The attempt's last node runs and log lines, recorded with the result (one request, not three).
+    node_runs: list[NodeRunReport] = Field(default_factory=list, max_length=MAX_NODE_RUN_REPORTS)
+    logs: list[LogLine] = Field(default_factory=list, max_length=MAX_LOG_LINES)
 
 
 class Accepted(ResponseModel):

@@ -12,6 +12,7 @@ comes back after its lease expired cannot overwrite the attempt that replaced it
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,7 +33,9 @@ from dagy.server.domains.workers.schemas import (
     HeartbeatRequest,
     HeartbeatResponse,
     LogBatch,
+    LogLine,
     NodeRunBatch,
+    NodeRunReport,
     RunCompletion,
 )
 from dagy.server.domains.workers.tokens import run_object_token
@@ -146,31 +149,38 @@ def heartbeat(
 
 def append_logs(session: Session, *, scope: WorkerScope, run_id: str, data: LogBatch) -> Accepted:
     run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
+    _add_logs(session, run, data.attempt, data.lines)
+    return Accepted(run_id=run.id, accepted=len(data.lines))
+
+
+def _add_logs(session: Session, run: Run, attempt: int, lines: Sequence[LogLine]) -> None:
     now = utcnow()
     rows = [
         RunLog(
-            run_id=run.id,
-            attempt=data.attempt,
-            timestamp=line.timestamp,
-            message=line.message,
-            ingestion_time=now,
+            run_id=run.id, attempt=attempt, timestamp=line.timestamp, message=line.message, ingestion_time=now
         )
-        for line in data.lines
+        for line in lines
     ]
     repo.add_all(session, rows)
-    return Accepted(run_id=run.id, accepted=len(rows))
 
 
 def report_node_runs(session: Session, *, scope: WorkerScope, run_id: str, data: NodeRunBatch) -> Accepted:
+    run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
+    _record_node_runs(session, run, data.attempt, data.node_runs)
+    return Accepted(run_id=run.id, accepted=len(data.node_runs))
+
+
+def _record_node_runs(session: Session, run: Run, attempt: int, reports: Sequence[NodeRunReport]) -> None:
     """Insert or advance one node-run row per (attempt, node): the batch's new rows in one INSERT,
     its changed rows in one UPDATE, and an `on_retry` run event for each `retrying` report."""
-    run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
-    known = repo.node_run_states(session, run.id, data.attempt, {r.node_id for r in data.node_runs})
+    if not reports:
+        return
+    known = repo.node_run_states(session, run.id, attempt, {r.node_id for r in reports})
     now = utcnow()
     new: dict[str, dict[str, Any]] = {}
     changed: dict[str, dict[str, Any]] = {}
     events: list[dict[str, Any]] = []
-    for report in data.node_runs:
+    for report in reports:
         current = new.get(report.node_id) or changed.get(report.node_id) or known.get(report.node_id)
         fields = advance_node_run(
             current,
@@ -186,16 +196,15 @@ def report_node_runs(session: Session, *, scope: WorkerScope, run_id: str, data:
         if report.node_id in known:
             changed[report.node_id] = {**known[report.node_id], **fields, "updated_at": now}
         else:
-            identity = {"run_id": run.id, "attempt": data.attempt, "node_id": report.node_id}
+            identity = {"run_id": run.id, "attempt": attempt, "node_id": report.node_id}
             row_id = new[report.node_id]["id"] if report.node_id in new else new_id("node")
             new[report.node_id] = {"id": row_id, **identity, "node_type": report.node_type, **fields}
             new[report.node_id]["updated_at"] = now
         if report.status == NodeRunState.RETRYING:
-            events.append(_node_retry_event(run, data.attempt, fields, report.node_id, now))
+            events.append(_node_retry_event(run, attempt, fields, report.node_id, now))
     repo.insert_node_runs(session, list(new.values()))
     repo.update_node_runs(session, [_update_row(row) for row in changed.values()])
     repo.insert_run_events(session, events)
-    return Accepted(run_id=run.id, accepted=len(data.node_runs))
 
 
 _UPDATED_FIELDS = ("id", "status", "tries", "started_at", "completed_at", "output", "error", "updated_at")
@@ -245,11 +254,16 @@ def artifact_path(
 def complete_run(
     session: Session, *, scope: WorkerScope, run_id: str, data: RunCompletion
 ) -> CompletionResponse:
-    """The attempt's result. A failure with retries left goes back to the queue (orchestration decides);
-    a run the user cancelled stays cancelled whatever the worker found."""
+    """The attempt's result, with its last node runs and log lines. A failure with retries left goes
+    back to the queue (orchestration decides); a run the user cancelled stays cancelled whatever the
+    worker found."""
     run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
-    if run.status in (RunState.CANCELLED, data.status):
-        return CompletionResponse(run_id=run.id, status=run.status)  # already recorded: a repeat or a cancel
+    if run.status == data.status:
+        return CompletionResponse(run_id=run.id, status=run.status)  # already recorded: a repeat
+    _record_node_runs(session, run, data.attempt, data.node_runs)
+    _add_logs(session, run, data.attempt, data.logs)
+    if run.status == RunState.CANCELLED:
+        return CompletionResponse(run_id=run.id, status=run.status)
     status, output, error = RunState(data.status), data.output, data.error
     if status == RunState.COMPLETED and len(json.dumps(output).encode()) > MAX_OUTPUT_BYTES:
         status, output = RunState.FAILED, None
