@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from dagy.server.app import create_app
 from dagy.server.db.batching import GroupCommit
 from dagy.server.db.models import AuditLog, Run
+from dagy.server.domains.runs.schemas import RunTriggered
 from dagy.server.errors import InvalidInput
 from dagy.server.settings import Settings
 from tests.factories import Caller, new_org, unique
@@ -341,3 +342,18 @@ def test_a_failing_unit_leaves_nothing_and_the_batch_commits(app: FastAPI, fail_
     assert 1 <= len(commits) < 30
     if not fail_after_writing:
         assert sorted(calls) == list(range(30))
+
+
+def test_the_trigger_answer_is_exactly_the_response_model(app: FastAPI, client: TestClient) -> None:
+    """`POST /runs` renders its answer with orjson: it must be the `RunTriggered` JSON form, the
+    same the run's own read shows (timestamps in UTC with `Z`)."""
+    owner = new_org(app, client)
+    flow = register_flow(client, owner, spec(python_node("only", OK)))
+    answer = client.post("/v1/runs", headers=owner.headers, json={"flow_name": flow, "parameters": {"n": 1}})
+    assert answer.status_code == 202 and answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert RunTriggered.model_validate(body).model_dump(mode="json") == body
+    read = client.get(f"/v1/runs/{body['run_id']}", headers=owner.headers).json()
+    assert {key: read[key] for key in ("run_slug", "flow_version", "status", "created_at")} == {
+        key: body[key] for key in ("run_slug", "flow_version", "status", "created_at")
+    }

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query
 
 from dagy.server.api.deps import GroupWriteTx, SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
+from dagy.server.api.responses import JSONBytesResponse
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.runs import service
@@ -30,6 +31,7 @@ _read = [Depends(require_permission("runs.read"))]
     "",
     status_code=202,
     response_model=RunTriggered,
+    response_class=JSONBytesResponse,
     dependencies=[Depends(require_permission("runs.trigger"))],
 )
 async def trigger_run(
@@ -38,17 +40,19 @@ async def trigger_run(
     actor: CurrentActor,
     settings: SettingsDep,
     x_idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> RunTriggered:
+) -> JSONBytesResponse:
     """Queue a run; the same `X-Idempotency-Key` answers the run it first created (for 24 h).
 
-    Concurrent triggers share one transaction (group commit); each is still all or nothing."""
-    return await tx.run(
+    Concurrent triggers share one transaction (group commit); each is still all or nothing. The
+    answer, already a `RunTriggered`, is rendered once (api/responses.py)."""
+    triggered = await tx.run(
         service.trigger_run,
         actor=actor,
         data=body,
         idempotency_key=x_idempotency_key,
         settings=settings,
     )
+    return JSONBytesResponse(triggered.model_dump(), status_code=202)
 
 
 @router.get("", response_model=RunPage, dependencies=_read)
