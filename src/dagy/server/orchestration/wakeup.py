@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,8 +78,12 @@ class RunQueueSignal:
         event.listen(sessions, "after_rollback", self._after_rollback)
 
     def _before_commit(self, session: Session) -> None:
-        for executor in sorted(session.info.get(RUNS_QUEUED, ())):
-            session.execute(select(func.pg_notify(NOTIFY_CHANNEL, executor)))
+        executors = session.info.get(RUNS_QUEUED)
+        if not executors:
+            return
+        connection = session.connection()  # the statement as psycopg takes it: no ORM execution
+        for executor in sorted(executors):
+            connection.exec_driver_sql("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, executor))
 
     def _after_commit(self, session: Session) -> None:
         for executor in session.info.pop(RUNS_QUEUED, ()):
