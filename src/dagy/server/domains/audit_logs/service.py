@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy.orm import Session
 
@@ -34,66 +34,47 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[
     return {k: [before.get(k), after.get(k)] for k in keys if before.get(k) != after.get(k)}
 
 
-def record(
-    session: Session,
-    *,
-    actor: Actor,
-    action: Action,
-    resource_type: str,
-    resource_id: str,
-    resource_name: str | None = None,
-    changes: Mapping[str, Any] | None = None,
-    org_id: str | None = None,
-) -> None:
-    """Add one audit row. `org_id` defaults to the actor's org; callers pass it for org-less actors.
+class AuditEntry(TypedDict, total=False):
+    """One audit row as services describe it. `org_id` defaults to the actor's org; callers pass it
+    for org-less actors."""
+
+    actor: Required[Actor]
+    action: Required[Action]
+    resource_type: Required[str]
+    resource_id: Required[str]
+    resource_name: str | None
+    changes: Mapping[str, Any] | None
+    org_id: str | None
+
+
+def record(session: Session, **entry: Unpack[AuditEntry]) -> None:
+    """Add one audit row, in the caller's transaction.
 
     Written at once with a Core INSERT, not added to the session: an audit row is never read back
     in the transaction that writes it, and the unit-of-work flush of a batch of them cost more
     than the statements themselves on the busiest path (`POST /runs`)."""
-    record_many(
-        session,
-        [
-            {
-                "actor": actor,
-                "action": action,
-                "resource_type": resource_type,
-                "resource_id": resource_id,
-                "resource_name": resource_name,
-                "changes": changes,
-                "org_id": org_id,
-            }
-        ],
-    )
+    record_many(session, [entry])
 
 
-def record_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
-    """Add audit rows (one statement, executemany for several); each entry holds `record`'s
-    arguments."""
+def record_many(session: Session, entries: Sequence[AuditEntry]) -> None:
+    """Add audit rows: one statement, executed once per row."""
     if entries:
-        repo.insert_many(
-            session, [_row(**entry) | {"id": new_id("audit"), "timestamp": utcnow()} for entry in entries]
-        )
+        repo.insert_many(session, [_row(entry) for entry in entries])
 
 
-def _row(
-    *,
-    actor: Actor,
-    action: Action,
-    resource_type: str,
-    resource_id: str,
-    resource_name: str | None = None,
-    changes: Mapping[str, Any] | None = None,
-    org_id: str | None = None,
-) -> dict[str, Any]:
+def _row(entry: AuditEntry) -> dict[str, Any]:
+    actor, org_id = entry["actor"], entry.get("org_id")
     return {
+        "id": new_id("audit"),
+        "timestamp": utcnow(),
         "org_id": org_id if org_id is not None else actor.org_id,
         "actor_email": actor.email,
         "actor_type": actor.actor_type,
-        "action": str(action),
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "resource_name": resource_name,
-        "changes": dict(changes or {}),
+        "action": str(entry["action"]),
+        "resource_type": entry["resource_type"],
+        "resource_id": entry["resource_id"],
+        "resource_name": entry.get("resource_name"),
+        "changes": dict(entry.get("changes") or {}),
         "ip_address": actor.ip_address,
         "user_agent": actor.user_agent,
     }

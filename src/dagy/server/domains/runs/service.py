@@ -7,14 +7,13 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import PageRequest, paginate
 from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.models import NodeRun, Run
-from dagy.server.domains.audit_logs.service import Action, record, record_many
+from dagy.server.domains.audit_logs.service import Action, AuditEntry, record, record_many
 from dagy.server.domains.deployments import service as deployments
 from dagy.server.domains.deployments.backends import check_executor
 from dagy.server.domains.deployments.service import DeploymentRunSettings
@@ -230,7 +229,7 @@ def _insert_run_of_version(
     return run
 
 
-def _audit_entry(origin: RunOrigin, run: Run) -> dict[str, Any]:
+def _audit_entry(origin: RunOrigin, run: Run) -> AuditEntry:
     """The audit row of a new run (`record`'s arguments)."""
     changes = {"status": [None, run.status], "flow_version": [None, run.flow_version]}
     if origin.sensor_id is not None:
