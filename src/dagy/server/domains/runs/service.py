@@ -84,8 +84,8 @@ def trigger_scheduled_runs(
 ) -> list[RunTriggered | DagyError]:
     """Queue the runs of a scheduler batch, one answer per request in order: the run, or why it was
     refused (nothing is written for a refused one). Each is checked and created as
-    `trigger_schedule_run` creates one, but the batch looks each flow version or deployment up once,
-    inserts its runs with one multi-row INSERT and audits them with one more."""
+    `trigger_schedule_run` creates one, but the batch looks each flow version or deployment up once
+    and writes its runs, then their audit rows, with one statement each (executemany)."""
     now = utcnow()
     targets = _Targets(session)
     answers: list[Run | DagyError] = []
