@@ -515,6 +515,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="(f) wrk rounds, the median is shown")
     parser.add_argument("--wrk-timeout", type=int, default=10, help="(f) wrk's request timeout, s")
     parser.add_argument(
+        "--server-processes", type=int, default=1, help="(f) `dagy server --processes` on PostgreSQL"
+    )
+    parser.add_argument(
         "--postgres-server",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         help="where the throw-away PostgreSQL databases are created",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPERADMIN = "bench@dagy.test"
@@ -100,9 +101,10 @@ def wrk(
 
 
 def start_server(
-    home: Path, port: int, *, database_url: str | None = None, worker: bool = True
+    home: Path, port: int, *, database_url: str | None = None, worker: bool = True, processes: int = 1
 ) -> subprocess.Popen[bytes]:
-    """`dagy server` with limits raised for load, on `database_url` (default: SQLite in `home`)."""
+    """`dagy server` with limits raised for load, on `database_url` (default: SQLite in `home`),
+    with `processes` server processes (`--processes`, PostgreSQL only)."""
     env = os.environ | {
         "DAGY_HOME": str(home),
         "DAGY_SUPERADMIN_EMAILS": SUPERADMIN,
@@ -115,6 +117,7 @@ def start_server(
         env["DAGY_DATABASE_URL"] = database_url
     dagy = Path(sys.executable).with_name("dagy")
     command = [str(dagy), "server", "--port", str(port), *([] if worker else ["--no-worker"])]
+    command += ["--processes", str(processes)] if processes > 1 else []
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -223,7 +226,10 @@ def measure_runs(
     earlier rounds, as a real one would."""
     base = f"http://127.0.0.1:{args.port}"
     with tempfile.TemporaryDirectory() as home:
-        server = start_server(Path(home), args.port, database_url=database_url, worker=worker)
+        processes = getattr(args, "server_processes", 1) if database_url else 1
+        server = start_server(
+            Path(home), args.port, database_url=database_url, worker=worker, processes=processes
+        )
         try:
             token, org_id = setup(base)
             lua = post_runs_script(org_id)
@@ -255,10 +261,11 @@ def measure_runs(
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux `/proc`), a figure the machine's other
-    load does not inflate the way it inflates wall-clock throughput."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its live descendants (`dagy server
+    --processes N`'s processes), a figure the machine's other load does not inflate the way it
+    inflates wall-clock throughput."""
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

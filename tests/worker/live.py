@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,53 @@ class Workers:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def serving(
+    settings: Settings, tmp_path: Path, *options: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`dagy server --no-worker [options]` (API + reaper) on a free loopback port, on the tests'
+    database: its URL and process, stopped at the end."""
+    port = free_port()
+    env = os.environ | {
+        "DAGY_HOME": str(settings.home),
+        "DAGY_DATABASE_URL": settings.database_url,
+        "DAGY_HOST": "127.0.0.1",
+        "DAGY_PORT": str(port),
+        "DAGY_AUTH_MODE": "email",
+        "DAGY_RATE_LIMIT_PER_MINUTE": "1000000",
+        "DAGY_AUTH_CACHE_SECONDS": "0",
+        "DAGY_LOG_LEVEL": "warning",
+        "DAGY_QUEUE__LEASE_SECONDS": "3",
+        "DAGY_QUEUE__HEARTBEAT_SECONDS": "0.5",
+        "DAGY_QUEUE__REAPER_SECONDS": "0.5",
+        "DAGY_QUEUE__CLAIM_WAIT_SECONDS": "2",
+        "DAGY_WORKER_POOLS": ",".join(settings.worker_pools),
+    }
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [DAGY, "server", "--no-worker", *options], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/openapi.json", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+        time.sleep(0.1)
+    try:
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def api_for(url: str, caller: Caller) -> httpx.Client:

@@ -18,30 +18,62 @@ def server(
     no_services: Annotated[
         bool, typer.Option("--no-services", help="Do not run the background loops.")
     ] = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port, PostgreSQL only (DAGY_SERVER_PROCESSES, default 1).",
+        ),
+    ] = None,
 ) -> None:
     """Start the server (migrations are applied first)."""
+    import os
+
     import uvicorn
 
     from dagy.server.app import create_app
     from dagy.server.background import background_parts
+    from dagy.server.db.migrate import upgrade
+    from dagy.server.processes import SERVICES_ENV, WORKER_ENV
     from dagy.server.settings import Settings
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    given = {"host": host, "port": port, "server_processes": processes}
+    overrides = {k: v for k, v in given.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-
-    app = create_app(
-        settings, background=background_parts(settings, worker=not no_worker, services=not no_services)
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        "server_header": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if settings.server_processes == 1:
+        background = background_parts(settings, worker=not no_worker, services=not no_services)
+        uvicorn.run(create_app(settings, background=background), **options)
+        return
+    if settings.database_url.startswith("sqlite"):
+        raise typer.BadParameter(
+            "several server processes need PostgreSQL: SQLite writes one at a time", param_hint="--processes"
+        )
+    settings.ensure_home()  # keys made once, before the processes read them
+    upgrade(settings.database_url)
+    os.environ.update(
+        {
+            "DAGY_HOST": settings.host,
+            "DAGY_PORT": str(settings.port),
+            WORKER_ENV: "0" if no_worker else "1",
+            SERVICES_ENV: "0" if no_services else "1",
+        }
     )
     uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
-        server_header=False,
-        timeout_graceful_shutdown=5,
+        "dagy.server.processes:app_from_environment",
+        factory=True,
+        workers=settings.server_processes,
+        **options,
     )

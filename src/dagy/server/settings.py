@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the server's loggers.")
     host: str = Field("127.0.0.1", description="Address `dagy server` listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port `dagy server` listens on.")
+    server_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes of `dagy server` sharing its port (more than one: PostgreSQL only).",
+    )
     forwarded_allow_ips: str = Field(
         "",
         description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted (client IPs "
