@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from dagy.server.db.models import NodeRun
 from dagy.server.settings import Settings
+from dagy.worker.cgroups import memory_cgroups
 from tests.factories import Caller, new_org, unique
 from tests.flow_factories import (
     app_with_embedded_worker,
@@ -196,6 +197,24 @@ def test_a_run_over_its_memory_fails_with_memory(engine: tuple[FastAPI, TestClie
     assert run["status"] == "failed"
     assert (run["error"]["type"], run["error"]["node_id"]) == ("memory", "hog")
     assert "256 MB" in run["error"]["message"]
+
+
+def test_a_run_gets_a_memory_cgroup_of_its_own_where_the_host_allows(
+    engine: tuple[FastAPI, TestClient, Caller],
+) -> None:
+    """The run's process (and what it forks) joins a cgroup limited to its execution mode's memory
+    before its code runs (dagy/worker/cgroups.py); elsewhere the sampler alone enforces it."""
+    if memory_cgroups() is None:
+        pytest.skip("this host lets the worker make no memory cgroups")
+    _, client, owner = engine
+    # Read by a child of the run's process: what the run forks is inside too.
+    body = "import subprocess\nreturn subprocess.check_output(['cat', '/proc/self/cgroup']).decode()"
+    run = run_flow(client, owner, spec(fn("where", body)), execution_mode="nano")
+    assert run["status"] == "completed", run["error"]
+    folder = memory_cgroups().parent  # type: ignore[union-attr]
+    memory_line = next(line for line in run["output"].splitlines() if folder.name in line)
+    assert memory_line.endswith(f"/{folder.name}/{run['run_id']}-1")
+    assert (folder / f"{run['run_id']}-1").exists() is False  # removed after the run
 
 
 def _alive(pid: int) -> bool:

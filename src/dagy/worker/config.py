@@ -53,6 +53,8 @@ class WorkerConfig:
     # execution mode -> {"memory_mb", "timeout_seconds"}: this host's limits, over the claim's.
     mode_limits: dict[str, dict[str, float]] = field(default_factory=dict)
     memory_poll_seconds: float = 0.25
+    # Each run in a memory cgroup of its own where the host allows it (cgroups.py); False: sampling only.
+    memory_cgroups: bool = True
     # Fork run processes from a template process that has the runtime imported (Linux); off: start
     # `python -m dagy.runtime` for each run.
     template_process: bool = True

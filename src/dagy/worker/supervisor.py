@@ -26,6 +26,7 @@ from dagy.runtime import LOG, NODE, RESULT, parse_event
 from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
 from dagy.runtime.limits import limits_for
 from dagy.runtime.redaction import Redactor
+from dagy.worker.cgroups import RunCgroup, memory_cgroups
 from dagy.worker.config import WorkerConfig
 from dagy.worker.processes import (
     ForkedProcess,
@@ -35,7 +36,7 @@ from dagy.worker.processes import (
     kill_group,
     kill_processes,
 )
-from dagy.worker.watchdog import Breach, watch
+from dagy.worker.watchdog import MB, Breach, watch
 
 log = logging.getLogger("dagy.worker")
 
@@ -95,6 +96,7 @@ class RunSupervisor:
         shutdown) stops the process and reports nothing: the lease expires and the run is re-queued."""
         started = await self.launcher.take()
         process = self._process = started.process
+        cgroup = self._memory_cgroup(process.pid)  # before the payload: no user code has run yet
         try:
             try:
                 await self._send_payload(started)
@@ -117,8 +119,32 @@ class RunSupervisor:
                     await self.stop_process()
         finally:
             await started.discard()
+            if cgroup is not None:
+                self._note_oom_kill(cgroup)
+                cgroup.remove()
         if not self.lease_lost:
             await self._report(returncode)
+
+    def _memory_cgroup(self, pid: int) -> RunCgroup | None:
+        """The run's process in a cgroup of its own limited to the execution mode's memory, where
+        the host allows it (cgroups.py); the RSS sampler watches either way."""
+        memory_mb = float(self.limits.get("memory_mb") or 0)
+        cgroups = memory_cgroups() if memory_mb > 0 and self.config.memory_cgroups else None
+        if cgroups is None:
+            return None
+        name = f"{self.run.run_id}-{self.run.attempt}"
+        return cgroups.limit(name, pid, int(memory_mb * MB))
+
+    def _note_oom_kill(self, cgroup: RunCgroup) -> None:
+        """The kernel stopped the run at its cgroup's limit: a memory breach, as the sampler's."""
+        if self.breach is None and not self.cancel_requested and cgroup.oom_killed():
+            memory_mb = float(self.limits.get("memory_mb") or 0)
+            self.breach = Breach(
+                "memory",
+                f"The run reached its execution mode's {memory_mb:g} MB of memory and was stopped by "
+                "the kernel.",
+            )
+            log.warning("run %s: %s", self.run.run_id, self.breach.message)
 
     async def _send_payload(self, started: RunProcess) -> None:
         payload = self._payload()

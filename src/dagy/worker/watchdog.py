@@ -1,8 +1,9 @@
 """The execution mode's limits on a run's process: wall time and resident memory.
 
 Memory is the resident size of the run's process tree, sampled every `memory_poll_seconds` with
-psutil; past the limit the process group is killed at once. (A cgroup `memory.max` would let the
-kernel enforce it; most containers cannot create child cgroups, and sampling works everywhere.)
+psutil; past the limit the process group is killed at once. Where the host allows it the run is
+also in a memory cgroup of its own (cgroups.py), which lets the kernel enforce the limit exactly;
+sampling works everywhere.
 """
 
 from __future__ import annotations
