@@ -333,18 +333,15 @@ class RunSupervisor:
         except (httpx.HTTPError, ApiError) as exc:
             log.warning("sending logs of run %s failed: %s", self.run.run_id, exc)
 
-    def _last_batches(self) -> tuple[list[dict[str, Any]] | None, list[dict[str, str]] | None]:
+    def _last_batches(self) -> tuple[list[dict[str, Any]], list[dict[str, str]]] | None:
         """What is left to send, when it fits in the result's request (`FOLDED_BYTES` at most,
         beside an output of up to 1 MB): the node runs and the log lines; None when it does not."""
-        node_bytes = sum(size for _, size in self._node_runs)
-        log_bytes = sum(len(line["message"]) for line in self._logs)
-        if (
-            len(self._logs) > min(self.config.log_batch_lines, MAX_LOG_LINES)
-            or len(self._node_runs) > NODE_BATCH
-        ):
-            return None, None
-        if node_bytes + log_bytes > FOLDED_BYTES:
-            return None, None
+        too_many = len(self._logs) > min(self.config.log_batch_lines, MAX_LOG_LINES)
+        if too_many or len(self._node_runs) > NODE_BATCH:
+            return None
+        size = sum(size for _, size in self._node_runs) + sum(len(line["message"]) for line in self._logs)
+        if size > FOLDED_BYTES:
+            return None
         return [report for report, _ in self._node_runs], list(self._logs)
 
     def _next_node_batch(self) -> list[dict[str, Any]]:
@@ -389,12 +386,13 @@ class RunSupervisor:
     async def _report(self, returncode: int) -> None:
         """The result, carrying the last node runs and log lines when they fit in its request (a
         short run's whole report: one request); what does not fit is flushed before."""
-        node_runs, logs = self._last_batches()
-        if node_runs is None or logs is None:
+        folded = self._last_batches()
+        if folded is None:
             await self._flush()
-            node_runs, logs = [], []
+            folded = [], []
         else:
             self._node_runs, self._logs = [], []
+        node_runs, logs = folded
         status, output, error = self._outcome(returncode)
         for delay in (0.5, 1, 2, 4, 8, 0):
             try:

@@ -94,7 +94,14 @@ def trigger_scheduled_runs(
             _check_parameters(request.data)
             check_executor(request.data.executor, settings, field="executor")
             answers.append(
-                _prepared_run(targets, request.origin, request.data, key=None, settings=settings, now=now)
+                _prepared_run(
+                    session,
+                    request.origin,
+                    request.data,
+                    _plan(targets, request.origin.org_id, request.data, settings.default_executor),
+                    key=None,
+                    now=now,
+                )
             )
         except DagyError as exc:
             answers.append(exc)
@@ -157,7 +164,8 @@ def _queue_run(
         if inserted is not None:
             record(session, **_audit_entry(origin, inserted))
             return _triggered(inserted)
-    run = _prepared_run(_Targets(session), origin, data, key=key, settings=settings, now=now)
+    plan = _plan(_Targets(session), origin.org_id, data, settings.default_executor)
+    run = _prepared_run(session, origin, data, plan, key=key, now=now)
     winner = _insert(session, run)
     if winner is not None:
         return _triggered(winner)
@@ -166,19 +174,9 @@ def _queue_run(
 
 
 def _prepared_run(
-    targets: _Targets,
-    origin: RunOrigin,
-    data: RunTrigger,
-    *,
-    key: str | None,
-    settings: Settings,
-    now: datetime,
-    plan: _Plan | None = None,
+    session: Session, origin: RunOrigin, data: RunTrigger, plan: _Plan, *, key: str | None, now: datetime
 ) -> Run:
-    """The run `data` asks for (as `plan` says, else as planned from `targets`) in its first state,
-    not yet inserted. The executor asked for is checked by the caller."""
-    if plan is None:
-        plan = _plan(targets, origin.org_id, data, settings.default_executor)
+    """The run `plan` makes of `data`, in its first state, not yet inserted."""
     run = _new_run(origin.org_id, data, plan, key=key, now=now)
     run.sensor_id = origin.sensor_id
     run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
@@ -186,7 +184,7 @@ def _prepared_run(
         # A fire time's run is named by the fire time and its schedule (the random end of its id):
         # scheduler batches, which hold different schedules, never wait on each other's slugs.
         run.run_slug = f"{_plain_slug(plan.flow_name, origin.scheduled_for)}-{origin.schedule_id[-6:]}"
-    set_run_state(targets.session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
+    set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
     return run
 
 
@@ -212,7 +210,7 @@ def _insert_run_of_version(
         execution_mode=data.execution_mode,
         max_retries=data.max_retries,
     )
-    run = _prepared_run(_Targets(session), origin, data, key=key, settings=settings, now=now, plan=plan)
+    run = _prepared_run(session, origin, data, plan, key=key, now=now)
     found = repo.add_run_of_version(
         session,
         run,
