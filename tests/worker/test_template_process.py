@@ -168,3 +168,21 @@ def test_a_template_that_cannot_start_falls_back_to_python(tmp_path: Path) -> No
 
     started, result = asyncio.run(scenario())
     assert not isinstance(started.process, ForkedProcess) and result["status"] == "completed"
+
+
+def test_a_run_process_discarded_the_moment_it_is_forked_is_killed() -> None:
+    """The template answers a child's pid before the child has made its own process group: a
+    discard in that instant (a run cancelled or a worker stopping at once) still kills it instead
+    of waiting for it forever."""
+
+    async def scenario() -> None:
+        launcher = Launcher(WorkerConfig(url="http://127.0.0.1:1", token="t"))
+        launcher.prepare()
+        try:
+            for _ in range(100):
+                started = await launcher.take()
+                await asyncio.wait_for(started.discard(), 10)
+        finally:
+            await launcher.close()
+
+    asyncio.run(scenario())

@@ -53,9 +53,16 @@ class RunProcess:
 
 def kill_group(pgid: int) -> None:
     """SIGKILL a run's process group. Safe after its leader ended: Linux does not hand out a pid
-    still used as a process group id, so the group is the run's as long as a member lives."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    still used as a process group id, so the group is the run's as long as a member lives. A run
+    process the template forked a moment ago may not have made its group yet (`setsid` comes
+    first thing in the child, after the template answered its pid): then the process itself."""
+    try:
         os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pgid, signal.SIGKILL)
+    except PermissionError:
+        pass
 
 
 def descendants(pid: int) -> list[int]:
