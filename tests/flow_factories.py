@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -105,3 +106,26 @@ def api_key(client: TestClient, caller: Caller, *scopes: str) -> dict[str, str]:
     )
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['key']}"}
+
+
+def run_alive(pid: int, uid: int) -> bool:
+    """Whether anything of a run is still running (zombies are dead): a run that reported `pid` and
+    `uid` from inside. An isolated run has a uid of its own, so its processes are found by it on
+    the host (its pids are its PID namespace's); an unisolated run's pid is the host's."""
+    import psutil
+
+    def running(process: psutil.Process) -> bool:
+        try:
+            return process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    if uid != os.geteuid():
+        return any(
+            p.info["uids"] and p.info["uids"].real == uid and running(p)
+            for p in psutil.process_iter(["uids"])
+        )
+    try:
+        return running(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return False

@@ -19,7 +19,21 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL stores no NUL character in text or JSON: each one in what a run reports (its
+    output, errors, log lines) becomes U+FFFD, on SQLite alike, so both databases keep one value."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 UTCTime = Annotated[datetime, AfterValidator(_as_utc)]
+Reported = Annotated[Any, AfterValidator(_without_nul)]
+ReportedError = Annotated[dict[str, Any] | None, AfterValidator(_without_nul)]
 WorkerId = Annotated[str, Field(pattern=WORKER_ID_PATTERN)]
 Attempt = Annotated[int, Field(ge=1)]
 
@@ -98,7 +112,7 @@ class HeartbeatResponse(ResponseModel):
 
 class LogLine(RequestModel):
     timestamp: UTCTime
-    message: str = Field(max_length=16_000)
+    message: Annotated[str, AfterValidator(_without_nul)] = Field(max_length=16_000)
 
 
 MAX_LOG_LINES = 1000
@@ -117,8 +131,8 @@ class NodeRunReport(RequestModel):
     tries: int | None = Field(None, ge=1, le=10_000, description="Tries so far (node-level retries + 1).")
     started_at: UTCTime | None = None
     completed_at: UTCTime | None = None
-    output: Any = None
-    error: dict[str, Any] | None = None
+    output: Reported = None
+    error: ReportedError = None
 
 
 MAX_NODE_RUN_REPORTS = 2000
@@ -134,8 +148,8 @@ class RunCompletion(RequestModel):
     worker_id: WorkerId
     attempt: Attempt
     status: Literal["completed", "failed", "cancelled"]
-    output: Any = None
-    error: dict[str, Any] | None = None
+    output: Reported = None
+    error: ReportedError = None
     # The attempt's last node runs and log lines, recorded with the result (one request, not three).
     node_runs: list[NodeRunReport] = Field(default_factory=list, max_length=MAX_NODE_RUN_REPORTS)
     logs: list[LogLine] = Field(default_factory=list, max_length=MAX_LOG_LINES)
