@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import copy
+from typing import Annotated, Any
 
 import typer
 
@@ -47,6 +48,7 @@ def server(
         "loop": "uvloop",
         "http": "httptools",
         "log_level": settings.log_level.lower(),
+        "log_config": _log_config(settings.log_level),
         "access_log": False,
         "proxy_headers": bool(settings.forwarded_allow_ips),
         "forwarded_allow_ips": settings.forwarded_allow_ips or None,
@@ -77,3 +79,13 @@ def server(
         workers=settings.server_processes,
         **options,
     )
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with Dagy's own loggers (the embedded worker's run isolation level,
+    background services) printed the same way at DAGY_LOG_LEVEL."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["dagy"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
