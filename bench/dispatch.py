@@ -47,7 +47,7 @@ def percentile(values: list[float], share: float) -> float:
 def measure_latency(args: argparse.Namespace) -> dict[str, Any]:
     base = f"http://127.0.0.1:{args.port}"
     with tempfile.TemporaryDirectory() as home:
-        server = start_server(Path(home), args.port, worker=True)
+        server = start_server(Path(home), args.port, worker=True, isolation=getattr(args, "isolation", None))
         try:
             token, org_id = setup(base)
             headers = {"Authorization": f"Bearer {token}", "X-Org-Id": org_id}
@@ -93,6 +93,8 @@ def measure_throughput(database_url: str | None, args: argparse.Namespace) -> di
             worker_token = (Path(home) / "worker.token").read_text().strip()
             dagy = Path(sys.executable).with_name("dagy")
             env = os.environ | {"DAGY_WORKER_TOKEN": worker_token, "DAGY_LOG_LEVEL": "warning"}
+            if getattr(args, "isolation", None):
+                env["DAGY_ISOLATION"] = args.isolation
             for i in range(args.workers):
                 command = [str(dagy), "worker", "--url", base, "--executor", "flow-executor"]
                 command += ["--concurrency", str(args.concurrency), "--worker-id", f"bench-{i}"]
@@ -166,6 +168,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="runs each worker executes at once")
     parser.add_argument("--port", type=int, default=8097)
     parser.add_argument("--only", choices=["latency", "throughput"])
+    parser.add_argument(
+        "--isolation", choices=["strict", "best", "off"], help="DAGY_ISOLATION of the workers"
+    )
     parser.add_argument("--databases", default="sqlite,postgres", help="for the throughput")
     parser.add_argument(
         "--postgres-server",

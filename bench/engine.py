@@ -12,6 +12,8 @@
     - the run's started_at)); Prefect: the flow called in a process against the Prefect server
     (task runs / (the time the server counts all of them completed - the flow run's start_time)).
 (e) `python -c 'import dagy'` and `python -c 'import prefect'`, fresh interpreters (bench/sdk.py).
+(g) Run isolation (docs/isolation.md): (b) and (c) on SQLite, with the workers' DAGY_ISOLATION off
+    and then strict, in one run: what the boundary adds to the latency and costs of the throughput.
 (f) Creating runs under wrk at 10 and 50 connections, median of `--repeat` rounds, worker off:
     Dagy `POST /v1/runs` (bench/run.py), Prefect `POST /api/deployments/{id}/create_flow_run`
     (what `create_flow_run_from_deployment` sends) on its SQLite server.
@@ -344,11 +346,21 @@ def measure_all(args: argparse.Namespace) -> dict[str, Any]:  # noqa: C901, PLR0
                 return {route: creates(rounds) for route, rounds in prefect_creates(args).items()}
 
             step(results, "f prefect", on_prefect)
+    if "g" in only:
+        for level in ("off", "strict"):
+            isolated = namespace(args, isolation=level)
+            step(results, f"g {level}", lambda isolated=isolated: isolation_pair(isolated))
     results["machine"]["load_at_end"] = load()
     return results
 
 
-def table(results: dict[str, Any]) -> list[str]:  # noqa: C901, PLR0915 - one row per figure
+# (g)
+def isolation_pair(args: argparse.Namespace) -> dict[str, Any]:
+    """(b) and (c) on SQLite with the workers' run isolation at `args.isolation`."""
+    return {"b": dagy_latency(args), "c": dagy_throughput(None, args)}
+
+
+def table(results: dict[str, Any]) -> list[str]:  # noqa: C901, PLR0912, PLR0915 - one row per figure
     """The side-by-side table: one row per figure, columns Dagy SQLite, Dagy PostgreSQL, Prefect."""
     rows: list[tuple[str, str, str, str, str]] = []
 
@@ -474,6 +486,31 @@ def table(results: dict[str, Any]) -> list[str]:  # noqa: C901, PLR0915 - one ro
             for index, connections in enumerate((10, 50)):
                 row = f"(f) Prefect `POST /api/flow_runs/`, {connections} connections"
                 rows.append((row, "", "", create("f prefect", index, "flow_runs"), ""))
+    off, strict = get("g off"), get("g strict")
+    if off and strict:
+        key = "trigger to completed"
+        for label, figures in (("off", off), ("strict", strict)):
+            b, c = figures["b"][key], figures["c"]
+            rows.append(
+                (
+                    f"(g) isolation {label}: trigger to completed p50 / p99 ms; runs/s, 2 workers",
+                    f"{b['p50_ms']:.1f} / {b['p99_ms']:.1f}; {c['runs_per_second']:.1f}",
+                    "",
+                    "",
+                    "",
+                )
+            )
+        added = strict["b"][key]["p50_ms"] - off["b"][key]["p50_ms"]
+        cost = 100 * (1 - strict["c"]["runs_per_second"] / off["c"]["runs_per_second"])
+        rows.append(
+            (
+                "(g) isolation adds to p50, ms; costs of runs/s",
+                f"{added:+.1f}; {cost:.1f} %",
+                "",
+                "",
+                "≤ 10; ≤ 15 %",
+            )
+        )
     version = (results.get("a") or {}).get("prefect", {}).get("version") or next(
         (v["version"] for v in results.values() if isinstance(v, dict) and "version" in v), "3"
     )
@@ -493,7 +530,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", default="a,b,c,d,e,f", help="comma-separated measures")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g", help="comma-separated measures")
     parser.add_argument("--no-prefect", dest="prefect", action="store_false", help="Dagy's rows only")
     parser.add_argument("--databases", default="sqlite,postgres", help="Dagy's databases for (c) and (f)")
     parser.add_argument("--port", type=int, default=8123, help="Dagy's server")

@@ -101,10 +101,17 @@ def wrk(
 
 
 def start_server(
-    home: Path, port: int, *, database_url: str | None = None, worker: bool = True, processes: int = 1
+    home: Path,
+    port: int,
+    *,
+    database_url: str | None = None,
+    worker: bool = True,
+    processes: int = 1,
+    isolation: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """`dagy server` with limits raised for load, on `database_url` (default: SQLite in `home`),
-    with `processes` server processes (`--processes`, PostgreSQL only)."""
+    with `processes` server processes (`--processes`, PostgreSQL only) and its embedded worker's
+    run isolation (`DAGY_ISOLATION`; None: the default)."""
     env = os.environ | {
         "DAGY_HOME": str(home),
         "DAGY_SUPERADMIN_EMAILS": SUPERADMIN,
@@ -113,6 +120,8 @@ def start_server(
         "DAGY_LOG_LEVEL": "warning",
     }
     env.pop("DAGY_DATABASE_URL", None)
+    if isolation:
+        env["DAGY_ISOLATION"] = isolation
     if database_url:
         env["DAGY_DATABASE_URL"] = database_url
     dagy = Path(sys.executable).with_name("dagy")
