@@ -430,5 +430,5 @@ def test_a_flow_reads_the_org_store_filters_and_deduplicates_on_the_embedded_wor
         ),
     )
     run = wait_for_run(client, owner, trigger(client, owner, flow)["run_id"])
-    assert run["status"] == "completed", run
+    assert run["status"] == "completed", run["error"]
     assert run["output"] == [{"email": "ana@shop.fr", "country": "FR", "spend": "120"}]

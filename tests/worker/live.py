@@ -36,8 +36,10 @@ class Workers:
         self.url, self.token, self.tmp_path = url, settings.worker_token.get_secret_value(), tmp_path
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, worker_id: str, executor: str, concurrency: int = 4) -> subprocess.Popen[bytes]:
-        env = os.environ | {"DAGY_WORKER_TOKEN": self.token}
+    def start(
+        self, worker_id: str, executor: str, concurrency: int = 4, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        env = os.environ | {"DAGY_WORKER_TOKEN": self.token} | (env or {})
         command = [
             DAGY,
             "worker",

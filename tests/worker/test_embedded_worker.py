@@ -3,7 +3,6 @@ run's process, a crashing run process fails the run, and raw output of child pro
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from tests.flow_factories import (
     app_with_embedded_worker,
     python_node,
     register_flow,
+    run_alive,
     spec,
     trigger,
     wait_for_log,
@@ -27,7 +27,7 @@ SLEEPER = """
 import os, time
 
 def main(inputs, params):
-    print(f"pid={os.getpid()}", flush=True)
+    print(f"pid={os.getpid()} uid={os.getuid()}", flush=True)
     time.sleep(60)
 """
 
@@ -39,28 +39,20 @@ def running(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
         yield app, client
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_cancelling_a_running_run_stops_its_process(running: tuple[FastAPI, TestClient]) -> None:
     app, client = running
     owner = new_org(app, client)
     run_id = trigger(client, owner, register_flow(client, owner, spec(python_node("nap", SLEEPER))))["run_id"]
     messages = wait_for_log(client, owner, run_id, "pid=")
-    pid = int(next(m for m in messages if m.startswith("pid="))[4:])
-    assert _alive(pid)
+    pid, uid = (int(part.split("=")[1]) for part in next(m for m in messages if m.startswith("pid=")).split())
+    assert run_alive(pid, uid)
 
     response = client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers)
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while run_alive(pid, uid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(pid), "the run's process survived its cancellation"
+    assert not run_alive(pid, uid), "the run's process survived its cancellation"
     run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
     assert (run["status"], run["output"]) == ("cancelled", None)
 

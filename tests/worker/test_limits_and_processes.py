@@ -33,9 +33,13 @@ def claimed(mode: str, limits: dict[str, int]) -> ClaimedRun:
 
 
 def test_the_table_and_its_overrides() -> None:
-    assert limits_for("medium") == {"memory_mb": 2048, "timeout_seconds": 3600}
+    assert limits_for("medium") == {"memory_mb": 2048, "timeout_seconds": 3600, "max_processes": 2048}
     assert limits_for("unknown") == EXECUTION_MODE_LIMITS["nano"]
-    assert limits_for("nano", {"nano": {"timeout_seconds": 5}}) == {"memory_mb": 256, "timeout_seconds": 5}
+    assert limits_for("nano", {"nano": {"timeout_seconds": 5}}) == {
+        "memory_mb": 256,
+        "timeout_seconds": 5,
+        "max_processes": 256,
+    }
     assert parse_mode_limits('{"large": {"memory_mb": 100}}') == {"large": {"memory_mb": 100}}
     assert parse_mode_limits("") == {}
     for bad in ('{"huge": {}}', '{"nano": {"cpu": 1}}', '{"nano": {"memory_mb": 0}}', "[]"):
@@ -59,9 +63,10 @@ def test_the_hosts_override_wins_over_the_claim_which_wins_over_the_table() -> N
     plain = WorkerConfig(url="http://127.0.0.1:1", token="t")
     tuned = WorkerConfig(url="http://127.0.0.1:1", token="t", mode_limits={"small": {"timeout_seconds": 7}})
     run = claimed("small", {"memory_mb": 999, "timeout_seconds": 60})
-    assert asyncio.run(limits_of(plain, claimed("small", {}))) == {"memory_mb": 1024, "timeout_seconds": 900}
-    assert asyncio.run(limits_of(plain, run)) == {"memory_mb": 999, "timeout_seconds": 60}
-    assert asyncio.run(limits_of(tuned, run)) == {"memory_mb": 999, "timeout_seconds": 7}
+    table = {"memory_mb": 1024, "timeout_seconds": 900, "max_processes": 1024}
+    assert asyncio.run(limits_of(plain, claimed("small", {}))) == table
+    assert asyncio.run(limits_of(plain, run)) == {**table, "memory_mb": 999, "timeout_seconds": 60}
+    assert asyncio.run(limits_of(tuned, run)) == {**table, "memory_mb": 999, "timeout_seconds": 7}
 
 
 def test_secrets_are_masked_longest_first() -> None:

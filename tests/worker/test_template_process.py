@@ -75,9 +75,10 @@ def test_runs_forked_from_one_template_share_nothing(monkeypatch: Any, event_loo
     """On asyncio's loop (`dagy worker`) and uvloop's (the server's embedded worker)."""
     runner = asyncio.run if event_loop == "asyncio" else pytest.importorskip("uvloop").run
     monkeypatch.setenv("DAGY_WORKER_TOKEN", "worker-secret")
+    monkeypatch.setenv("REGION", "eu")  # unisolated runs keep the worker's environment but its token
 
     async def scenario() -> list[tuple[dict[str, Any], int, RunProcess]]:
-        launcher = Launcher(WorkerConfig(url="http://127.0.0.1:1", token="t", runtime_env={"REGION": "eu"}))
+        launcher = Launcher(WorkerConfig(url="http://127.0.0.1:1", token="t"))
         launcher.prepare()
         outcomes = []
         try:

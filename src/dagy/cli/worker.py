@@ -58,11 +58,20 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
             help='JSON {"mode": {"memory_mb": N, "timeout_seconds": N}}: this host\'s limits per mode.',
         ),
     ] = "",
+    isolation: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DAGY_ISOLATION",
+            help="Run isolation: strict (refuse to start without the full boundary), best, or off "
+            "(single-user only). Default: strict with --token (every org's runs), best with --api-key.",
+        ),
+    ] = None,
 ) -> None:
     """Claim queued runs and execute each in its own subprocess until stopped (SIGTERM, Ctrl-C)."""
     from dagy.runtime.limits import parse_mode_limits
     from dagy.worker import Worker, WorkerConfig
-    from dagy.worker.config import RUNTIME_VARIABLES
+    from dagy.worker.config import HOST_SETTINGS
+    from dagy.worker.isolation import LEVELS, IsolationUnavailable, establish, log_level
 
     if (token is None) == (api_key is None):
         raise typer.BadParameter("give --token or --api-key (one of them)", param_hint="--token/--api-key")
@@ -70,6 +79,8 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
         limits = parse_mode_limits(mode_limits)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mode-limits") from exc
+    if isolation is not None and isolation not in LEVELS:
+        raise typer.BadParameter(f"one of {', '.join(LEVELS)}", param_hint="--isolation")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = WorkerConfig(
         url=url,
@@ -81,11 +92,19 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
         log_max_bytes=log_max_bytes,
         mode_limits=limits,
         # The host's own settings for its runs (SSRF guard, SMTP, vector store) pass through as set.
-        runtime_env={name: os.environ[name] for name in RUNTIME_VARIABLES if name in os.environ},
+        host_settings={name: os.environ[name] for name in HOST_SETTINGS if name in os.environ},
+        isolation=isolation or ("strict" if token else "best"),
+        private_paths=(os.path.realpath(os.path.expanduser(os.environ.get("DAGY_HOME") or "~/.dagy")),),
     )
     if worker_id:
         config.worker_id = worker_id
-    asyncio.run(_run_until_signalled(Worker(config)))
+    try:
+        established = establish(config.isolation, hidden=config.private_paths, python=config.python)
+    except IsolationUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    log_level(established, f"worker {config.worker_id}")
+    asyncio.run(_run_until_signalled(Worker(config, isolation=established)))
 
 
 async def _run_until_signalled(worker: Worker) -> None:

@@ -1,7 +1,8 @@
-"""What the host a run executes on lets nodes do, read from the run process's environment.
+"""What the host a run executes on lets nodes do, as `DAGY_*` variables of the worker's host.
 
-The worker (embedded in `dagy server` or `dagy worker`) starts each run's process with these
-variables; the server's settings of the same names fill them for the embedded worker.
+The worker (embedded in `dagy server` or `dagy worker`) hands them to each run in its payload
+(`host_settings`), not in the run's environment, which holds no `DAGY_*` variable; the server's
+settings of the same names fill them for the embedded worker.
 """
 
 from __future__ import annotations

@@ -236,10 +236,14 @@ def open_store(config: Mapping[str, Any], context: NodeContext) -> Iterator[Any]
 
 
 def org_folder(context: NodeContext) -> Path:
-    """The org's embedded store: its id as the folder name when that is a safe one, else a hash."""
-    org = context.org_id or "default"
-    name = org if _ORG_FOLDER.match(org) else hashlib.sha256(org.encode()).hexdigest()
-    return Path(context.settings.vector_dir).expanduser() / name
+    """The org's embedded store."""
+    return Path(context.settings.vector_dir).expanduser() / org_folder_name(context.org_id)
+
+
+def org_folder_name(org_id: str) -> str:
+    """The org's id as its folder's name when that is a safe one, else a hash."""
+    org = org_id or "default"
+    return org if _ORG_FOLDER.match(org) else hashlib.sha256(org.encode()).hexdigest()
 
 
 @contextmanager

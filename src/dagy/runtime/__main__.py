@@ -19,6 +19,7 @@ from typing import Any
 from dagy.runtime.events import DEFAULT_LOG_MAX_BYTES, RESULT, EventWriter, LogStream
 from dagy.runtime.flow_spec import run_flow_spec
 from dagy.runtime.redaction import Redactor
+from dagy.runtime.sandbox import Boundary, enter
 from dagy.runtime.scope import RunResult
 
 _PR_SET_PDEATHSIG = 1
@@ -33,7 +34,9 @@ def die_with_parent(parent_pid: int | None) -> None:
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if parent_pid is not None and os.getppid() != parent_pid:
+    # A parent outside this process's PID namespace shows as 0 (an isolated run's process forked
+    # as its namespace's init): it cannot be told apart, the request stands.
+    if parent_pid is not None and os.getppid() not in (parent_pid, 0):
         os._exit(1)  # the worker died before the request took effect
 
 
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--template", action="store_true", help="serve forks of this process")
     parser.add_argument("--control-fd", type=int, default=None, help="the template's control socket")
+    parser.add_argument(
+        "--boundary", default=None, help="the run's isolation boundary (JSON, see sandbox.py)"
+    )
     args = parser.parse_args(argv)
     if args.template:
         if args.control_fd is None:
@@ -60,17 +66,25 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(args.control_fd, args.parent_pid)
     die_with_parent(args.parent_pid)
-    return run_one()
+    return run_one(Boundary.from_json(args.boundary) if args.boundary else None)
 
 
 def _credentials(payload: dict[str, Any]) -> list[str]:
     """What never reaches the run's log: its secret values and its object token."""
     objects_api = payload.get("objects_api") or {}
-    return [*(payload.get("secrets") or {}).values(), str(objects_api.get("token") or "")]
+    host = payload.get("host_settings") or {}
+    return [
+        *(payload.get("secrets") or {}).values(),
+        str(objects_api.get("token") or ""),
+        str(host.get("DAGY_SMTP_PASSWORD") or ""),
+    ]
 
 
-def run_one() -> int:
-    """Read the payload on stdin, run it, write the events on stdout; end the process."""
+def run_one(boundary: Boundary | None = None) -> int:
+    """Enter the run's isolation boundary, read the payload on stdin, run it, write the events on
+    stdout; end the process."""
+    if boundary is not None:
+        _enter_or_fail(boundary)
     payload = json.loads(sys.stdin.read() or "{}")
     real_stdout = sys.stdout
     # The deployment environment's variables are the process's too, as a program would expect.
@@ -92,6 +106,19 @@ def run_one() -> int:
     real_stdout.flush()
     # Threads a node timeout abandoned may still be running: the run is over, they end with it.
     os._exit(0)
+
+
+def _enter_or_fail(boundary: Boundary) -> None:
+    """Enter the boundary before the payload is read; a run that cannot be isolated fails
+    (reported as its result) instead of running unisolated."""
+    try:
+        enter(boundary)
+    except BaseException as exc:
+        message = f"The run could not enter its isolation boundary: {type(exc).__name__}: {exc}"
+        error = {"type": "isolation", "message": message}
+        EventWriter(sys.stdout).emit({"event": RESULT, "status": "failed", "output": None, "error": error})
+        sys.stdout.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

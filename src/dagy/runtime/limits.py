@@ -1,4 +1,4 @@
-"""What each execution mode lets a run use: resident memory and wall time.
+"""What each execution mode lets a run use: resident memory, wall time, processes and threads.
 
 One table, read by the server (it fills a claimed run's `limits`) and by workers (a claim without
 limits falls back to it). A worker host may tighten or loosen a mode for its own runs
@@ -11,16 +11,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+# max_processes: the run's processes and threads together (an isolated run's RLIMIT_NPROC and pids
+# cgroup, see dagy/runtime/sandbox.py): a fork bomb fails the run instead of the host.
 EXECUTION_MODE_LIMITS: dict[str, dict[str, int]] = {
-    "nano": {"memory_mb": 256, "timeout_seconds": 60},
-    "micro": {"memory_mb": 512, "timeout_seconds": 300},
-    "small": {"memory_mb": 1024, "timeout_seconds": 900},
-    "medium": {"memory_mb": 2048, "timeout_seconds": 3600},
-    "large": {"memory_mb": 4096, "timeout_seconds": 4 * 3600},
-    "xlarge": {"memory_mb": 8192, "timeout_seconds": 24 * 3600},
+    "nano": {"memory_mb": 256, "timeout_seconds": 60, "max_processes": 256},
+    "micro": {"memory_mb": 512, "timeout_seconds": 300, "max_processes": 512},
+    "small": {"memory_mb": 1024, "timeout_seconds": 900, "max_processes": 1024},
+    "medium": {"memory_mb": 2048, "timeout_seconds": 3600, "max_processes": 2048},
+    "large": {"memory_mb": 4096, "timeout_seconds": 4 * 3600, "max_processes": 4096},
+    "xlarge": {"memory_mb": 8192, "timeout_seconds": 24 * 3600, "max_processes": 8192},
 }
 DEFAULT_MODE = "nano"
-LIMIT_KEYS = ("memory_mb", "timeout_seconds")
+LIMIT_KEYS = ("memory_mb", "timeout_seconds", "max_processes")
 
 
 def limits_for(mode: str, overrides: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, float]:
@@ -31,7 +33,8 @@ def limits_for(mode: str, overrides: Mapping[str, Mapping[str, float]] | None = 
 
 
 def parse_mode_limits(text: str) -> dict[str, dict[str, float]]:
-    """`{"nano": {"memory_mb": 128, "timeout_seconds": 5}}` as JSON; a partial entry keeps the rest."""
+    """`{"nano": {"memory_mb": 128, "timeout_seconds": 5, "max_processes": 64}}` as JSON; a partial
+    entry keeps the rest."""
     value: Any = json.loads(text) if text.strip() else {}
     problems = mode_limits_problems(value)
     if problems:

@@ -20,6 +20,7 @@ from dagy.nodes.base import NodeError
 
 ROOT_PREFIX = "dagy/"
 _TEMP_SUFFIX = ".dagy-partial"
+OBJECT_MODE = 0o660
 
 
 class DirectoryObjectStore:
@@ -32,8 +33,8 @@ class DirectoryObjectStore:
             raise ValueError(f"not a run id: {run_id!r}")
         self.root = root
         self.org_id = org_id
-        self.data_prefix = f"dagy/data/{org_id}/"
-        self.flows_prefix = f"dagy/flows/{org_id}/"
+        self.data_prefix = data_prefix(org_id)
+        self.flows_prefix = flows_prefix(org_id)
         self.runs_prefix = run_objects_prefix(org_id)
         # The one run folder this store may write; None: no run's folder (a store outside a run).
         self.run_prefix = run_objects_prefix(org_id, run_id) if run_id else None
@@ -91,6 +92,8 @@ class DirectoryObjectStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
         try:
+            # Readable by the org's other runs (each isolated run has its own uid; they share a group).
+            os.fchmod(handle, OBJECT_MODE)
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
                 file.flush()
@@ -126,6 +129,16 @@ class DirectoryObjectStore:
         if not path.resolve().is_relative_to(org_root.resolve()):
             raise NodeError("forbidden_key", f"{full_key!r} leads outside the org's objects.")
         return path
+
+
+def data_prefix(org_id: str) -> str:
+    """`dagy/data/<org_id>/`: the data an org's flows read and write."""
+    return f"dagy/data/{org_id}/"
+
+
+def flows_prefix(org_id: str) -> str:
+    """`dagy/flows/<org_id>/`: the org's flow artifacts (written by the server)."""
+    return f"dagy/flows/{org_id}/"
 
 
 def run_objects_prefix(org_id: str, run_id: str | None = None) -> str:

@@ -49,7 +49,7 @@ class RunScope:
             subflows=dict(payload.get("subflows") or {}),
             custom_nodes={str(k): str(v) for k, v in (payload.get("custom_nodes") or {}).items()},
             max_parallel_nodes=int(payload.get("max_parallel_nodes") or DEFAULT_MAX_PARALLEL_NODES),
-            settings=RuntimeSettings.from_env(),
+            settings=RuntimeSettings.from_env(payload.get("host_settings") or {}),
             store=_object_store(payload),
         )
 

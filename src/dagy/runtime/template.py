@@ -5,7 +5,8 @@ itself. For each run the worker sends, on the control socket (a Unix SOCK_SEQPAC
 run's working directory and environment as JSON with the run's stdin, stdout and stderr pipe ends
 attached (SCM_RIGHTS). The template forks; the child becomes a run process exactly like a fresh
 `python -m dagy.runtime`: its own session and process group, the parent-death signal, the pipes on
-0/1/2, nothing else inherited, the run's directory and environment, default signal handlers. The
+0/1/2, nothing else inherited, the run's directory and environment, default signal handlers, and
+the run's isolation boundary (sandbox.py) entered once it has read its payload. The
 template answers `{"id", "pid"}` (or `{"id", "error"}`), reaps its children and reports
 `{"exited": pid, "returncode"}` (negative: killed by that signal).
 
@@ -29,6 +30,7 @@ import traceback
 from typing import Any
 
 from dagy.runtime.__main__ import die_with_parent, run_one
+from dagy.runtime.sandbox import Boundary, BoundaryError, fork_into_pid_namespace, seccomp_program
 
 MAX_MESSAGE = 4 * 1024 * 1024  # one request: a run's environment and directory
 _template_cwd = os.getcwd()
@@ -38,9 +40,12 @@ WARM_MODULES = ("dagy.runtime.flow_spec", "dagy.nodes", "dagy.runtime.code_flow"
 
 
 def warm_up() -> None:
-    """Import what every run needs, so a forked child starts with it loaded."""
+    """Import what every run needs, so a forked child starts with it loaded; compile the runs'
+    seccomp filter, so that each run only loads it."""
     for module in WARM_MODULES:
         importlib.import_module(module)
+    with contextlib.suppress(BoundaryError):  # no libseccomp: a run that asks for the filter fails
+        seccomp_program()
 
 
 def serve(control_fd: int, parent_pid: int | None) -> int:
@@ -103,18 +108,28 @@ def _fork(request: dict[str, Any], fds: list[int], control: socket.socket, wake:
     sys.stdout.flush()
     sys.stderr.flush()
     template_pid = os.getpid()
-    pid = os.fork()
+    boundary = Boundary.from_json(request["boundary"]) if request.get("boundary") else None
+    pid = _fork_for(boundary)
     if pid:
         return pid
     try:  # the child: never returns into the template's loop
         _become_run_process(request, fds, control, wake, template_pid)
-        run_one()
+        run_one(boundary)
     except BaseException:
         with contextlib.suppress(BaseException):
             traceback.print_exc()
             sys.stderr.flush()
         os._exit(1)
     os._exit(0)
+
+
+def _fork_for(boundary: Boundary | None) -> int:
+    """An isolated run's process is forked as pid 1 of a PID namespace of its own, where the
+    template may make one (it then needs no process of its own above it)."""
+    if boundary is not None and boundary.namespaces:
+        with contextlib.suppress(BoundaryError):
+            return fork_into_pid_namespace()
+    return os.fork()
 
 
 def _become_run_process(

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from dagy.server.app import BackgroundPart
+from dagy.server.db.engine import Database
+from dagy.server.db.models.identity import Org
 from dagy.server.services.reaper import run_reaper
 from dagy.server.services.scheduler import run_scheduler
 from dagy.server.services.sensors import SensorLoop, run_sensor_loop
-from dagy.server.settings import Settings
+from dagy.server.settings import Settings, is_loopback
 from dagy.worker import Worker, WorkerConfig
+from dagy.worker.isolation import default_level, establish, log_level
 
 EMBEDDED_EXECUTOR = "local"
 EMBEDDED_DRAIN_SECONDS = 5.0
@@ -81,18 +86,48 @@ def _embedded_worker_part(settings: Settings, *, in_process: bool) -> Background
             drain_seconds=EMBEDDED_DRAIN_SECONDS,
             max_parallel_nodes=settings.max_parallel_nodes,
             log_max_bytes=settings.run_log_max_bytes,
-            runtime_env=runtime_env(settings),
+            host_settings=host_settings(settings),
             objects_dir=str(settings.home / "objects"),
             mode_limits=settings.execution_mode_limits,
+            private_paths=_private_paths(settings),
         )
+        # Refuses to start (IsolationUnavailable) when strict isolation cannot be had.
+        isolation = await asyncio.to_thread(
+            establish, await _isolation_level(app.state.db, settings), hidden=config.private_paths
+        )
+        log_level(isolation, "embedded worker")
+        app.state.health.isolation = isolation.describe()
         transport = httpx.ASGITransport(app=app) if in_process else None
-        worker = Worker(config, transport=transport)
+        worker = Worker(config, transport=transport, isolation=isolation)
         return _start_loop(worker.run)
 
     return start
 
 
-def runtime_env(settings: Settings) -> dict[str, str]:
+async def _isolation_level(db: Database, settings: Settings) -> str:
+    """DAGY_ISOLATION, or its default: strict unless a loopback-only installation of one org."""
+    if settings.isolation is not None:
+        return settings.isolation
+    orgs = await asyncio.to_thread(_count_orgs, db)
+    return default_level(serves_many_orgs=orgs > 1, loopback_only=is_loopback(settings.host))
+
+
+def _count_orgs(db: Database) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Org)).scalar_one())
+
+
+def _private_paths(settings: Settings) -> tuple[str, ...]:
+    """What runs never see: DAGY_HOME (keys, token, database, objects) and the database's folder."""
+    paths = [str(settings.home.expanduser().resolve())]
+    if settings.is_sqlite:
+        database = settings.database_url.split("///", 1)[-1]
+        if database and database != ":memory:":
+            paths.append(str(Path(database).expanduser().resolve().parent))
+    return tuple(paths)
+
+
+def host_settings(settings: Settings) -> dict[str, str]:
     """What the server's settings let the embedded worker's runs do (dagy.nodes.RuntimeSettings)."""
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
     return {

@@ -10,7 +10,7 @@ import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -131,8 +131,15 @@ class Settings(BaseSettings):
     )
     execution_mode_limits: dict[str, dict[str, float]] = Field(
         default_factory=dict,
-        description='JSON {"mode": {"memory_mb": N, "timeout_seconds": N}} overriding the execution modes\' '
-        "limits (docs/runs.md) for the runs of the embedded worker.",
+        description='JSON {"mode": {"memory_mb": N, "timeout_seconds": N, "max_processes": N}} overriding '
+        "the execution modes' limits (docs/runs.md) for the runs of the embedded worker.",
+    )
+    isolation: Literal["strict", "best", "off"] | None = Field(
+        None,
+        description="Run isolation of the embedded worker (docs/isolation.md): strict (refuse to start "
+        "without the full boundary), best (the strongest the host offers, with a warning) or off "
+        "(single-user installations only). Unset: strict when the server listens on a non-loopback "
+        "address or the installation has more than one org, else best.",
     )
     allow_private_network: bool = Field(
         False,
@@ -202,7 +209,7 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'dagy.db'}"
         if self.auth_mode is None:
-            self.auth_mode = AuthMode.EMAIL if _is_loopback(self.host) else AuthMode.PASSWORD
+            self.auth_mode = AuthMode.EMAIL if is_loopback(self.host) else AuthMode.PASSWORD
         return self
 
     @property
@@ -218,7 +225,7 @@ class Settings(BaseSettings):
             self.worker_token = SecretStr(_read_or_create_key(self.home / "worker.token"))
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from dagy.runtime.events import DEFAULT_LOG_MAX_BYTES
 from dagy.runtime.scope import DEFAULT_MAX_PARALLEL_NODES
 
-# What the host lets runs do, passed to each run's process (dagy.nodes.settings.RuntimeSettings).
-RUNTIME_VARIABLES = (
+# What the host lets runs do, passed to each run in its payload (dagy.nodes.settings.RuntimeSettings).
+HOST_SETTINGS = (
     "DAGY_ALLOW_PRIVATE_NETWORK",
     "DAGY_SMTP_HOST",
     "DAGY_SMTP_PORT",
@@ -46,14 +46,20 @@ class WorkerConfig:
     python: str = sys.executable
     max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES  # nodes of one run executing at once
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES  # a run's log past this is cut with one marker line
-    # Variables every run's process gets (RUNTIME_VARIABLES: SSRF guard, SMTP, vector store).
-    runtime_env: dict[str, str] = field(default_factory=dict)
+    # What nodes may do on this host (HOST_SETTINGS: SSRF guard, SMTP, vector store), in each payload.
+    host_settings: dict[str, str] = field(default_factory=dict)
+    # DAGY_ISOLATION: strict | best | off (isolation.py).
+    isolation: str = "best"
+    # Paths runs must never see even where they lie inside a folder runs may read (DAGY_HOME, keys,
+    # the database): isolation.py hides them.
+    private_paths: tuple[str, ...] = ()
     # Dagy's object store folder (the embedded worker's DAGY_HOME/objects); None: runs have none.
     objects_dir: str | None = None
     # execution mode -> {"memory_mb", "timeout_seconds"}: this host's limits, over the claim's.
     mode_limits: dict[str, dict[str, float]] = field(default_factory=dict)
     memory_poll_seconds: float = 0.25
-    # Each run in a memory cgroup of its own where the host allows it (cgroups.py); False: sampling only.
+    # Each run in memory and pids cgroups of its own where the host allows it (cgroups.py); False:
+    # memory sampling and the boundary's RLIMIT_NPROC only.
     memory_cgroups: bool = True
     # Fork run processes from a template process that has the runtime imported (Linux); off: start
     # `python -m dagy.runtime` for each run.

@@ -17,6 +17,7 @@ import httpx
 
 from dagy.client import ApiError, WorkerApi
 from dagy.worker.config import WorkerConfig
+from dagy.worker.isolation import Isolation, establish, log_level
 from dagy.worker.processes import Launcher
 from dagy.worker.supervisor import RunSupervisor
 
@@ -28,10 +29,19 @@ T = TypeVar("T")
 
 
 class Worker:
-    def __init__(self, config: WorkerConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        isolation: Isolation | None = None,
+    ) -> None:
+        """`isolation`: established by the caller; None: established from `config.isolation` when
+        the worker starts (IsolationUnavailable when strict cannot be had)."""
         self.config = config
         self.api = WorkerApi(config.url, config.token, transport=transport)
         self._active: set[asyncio.Task[None]] = set()
+        self.isolation = isolation
         self.launcher = Launcher(config)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -42,6 +52,12 @@ class Worker:
             self.config.concurrency,
             self.config.url,
         )
+        if self.isolation is None:
+            self.isolation = await asyncio.to_thread(
+                establish, self.config.isolation, hidden=self.config.private_paths, python=self.config.python
+            )
+            log_level(self.isolation, f"worker {self.config.worker_id}")
+        self.launcher.isolation = None if self.isolation.level == "off" else self.isolation
         self.launcher.prepare()
         try:
             await self._claim_loop(stop)

@@ -1,5 +1,6 @@
-"""Starting run processes: one per run, in a fresh temporary directory, its own session and process
-group, without the worker's credentials in its environment.
+"""Starting run processes: one per run, in a fresh temporary directory (the run's scratch), its own
+session and process group, inside the run's isolation boundary (isolation.py, sandbox.py) with an
+environment that holds nothing of the worker's but locale and time zone.
 
 The launcher keeps a template process (`python -m dagy.runtime --template`, see
 dagy/runtime/template.py) that has the runtime imported, and asks it to fork each run's process:
@@ -23,7 +24,9 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from dagy.runtime.sandbox import Boundary
 from dagy.worker.config import WorkerConfig
+from dagy.worker.isolation import Isolation
 
 log = logging.getLogger("dagy.worker")
 
@@ -31,12 +34,18 @@ STREAM_LIMIT = 32 * 1024 * 1024  # one event line may carry a large node output
 MAX_MESSAGE = 64 * 1024  # one message from the template (a pid, an exit status)
 TEMPLATE_START_SECONDS = 60.0
 _TOKEN_VARIABLES = ("DAGY_WORKER_TOKEN", "DAGY_TOKEN", "DAGY_API_KEY")
+# What an isolated run keeps of the worker's environment: how text and time are written.
+_KEPT_VARIABLES = ("LANG", "LANGUAGE", "TZ")
+_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass
 class RunProcess:
     process: asyncio.subprocess.Process | ForkedProcess
     workdir: str
+    # An isolated run's code runs under uids of its own: the boundary's processes above it (its PID
+    # namespace's init; the worker's uid) are not counted in the run's memory.
+    own_uid: bool = False
 
     @property
     def alive(self) -> bool:
@@ -196,7 +205,7 @@ class Template:
             raise OSError(f"the template process exited with code {process.returncode} before it was ready")
         return cls(process, ours)
 
-    async def fork(self, workdir: str, env: dict[str, str]) -> ForkedProcess:
+    async def fork(self, workdir: str, env: dict[str, str], boundary: Boundary | None) -> ForkedProcess:
         """Ask for a run process with fresh pipes; OSError when the template cannot give one."""
         if not self.alive:
             raise OSError("the template process is gone")
@@ -210,7 +219,13 @@ class Template:
         reply: asyncio.Future[int] = loop.create_future()
         self._requests[request_id] = reply
         try:
-            message = json.dumps({"id": request_id, "cwd": workdir, "env": env}).encode()
+            request = {
+                "id": request_id,
+                "cwd": workdir,
+                "env": env,
+                "boundary": boundary and boundary.to_json(),
+            }
+            message = json.dumps(request).encode()
             socket.send_fds(self.control, [message], list(theirs))
         except OSError:
             self._requests.pop(request_id, None)
@@ -307,8 +322,9 @@ class Template:
 
 
 class Launcher:
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(self, config: WorkerConfig, isolation: Isolation | None = None) -> None:
         self.config = config
+        self.isolation = isolation  # None: runs are not isolated (DAGY_ISOLATION=off)
         self._template: asyncio.Task[Template] | None = None
         self._fallback_logged = False
 
@@ -317,19 +333,31 @@ class Launcher:
         if self.config.template_process and self._template is None and sys.platform == "linux":
             self._template = asyncio.create_task(Template.start(self.config, self._env()))
 
-    async def take(self) -> RunProcess:
+    async def take(
+        self, *, read_only: tuple[str, ...] = (), writable: tuple[str, ...] = (), max_processes: int = 0
+    ) -> RunProcess:
         """A started process for one run, waiting for its payload on stdin: forked from the
-        template, or a fresh `python -m dagy.runtime` when there is no template."""
+        template, or a fresh `python -m dagy.runtime` when there is no template. Once it has read
+        the payload it enters the run's boundary, which grants it `read_only` and `writable`
+        folders besides its scratch and at most `max_processes` processes and threads."""
         workdir = tempfile.mkdtemp(prefix="dagy-run-")
-        env = self._env()
+        boundary = (
+            self.isolation.boundary(
+                workdir, read_only=read_only, writable=writable, max_processes=max_processes
+            )
+            if self.isolation is not None
+            else None
+        )
+        env = self._env(workdir)
+        own_uid = boundary is not None and boundary.uid_base is not None
         try:
             template = await self._live_template()
             if template is not None:
                 try:
-                    return RunProcess(await template.fork(workdir, env), workdir)
+                    return RunProcess(await template.fork(workdir, env, boundary), workdir, own_uid)
                 except OSError as exc:
                     log.warning("the template process could not fork a run process: %s", exc)
-            return RunProcess(await self._start(workdir, env), workdir)
+            return RunProcess(await self._start(workdir, env, boundary), workdir, own_uid)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
@@ -368,19 +396,33 @@ class Launcher:
                 log.warning("the template process could not be started (%s): starting a process per run", exc)
             return None
 
-    def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _TOKEN_VARIABLES}  # user code never sees it
-        env.update(self.config.runtime_env)
+    def _env(self, scratch: str | None = None) -> dict[str, str]:
+        """A run's environment (the template's without `scratch`). Isolated: locale, time zone, a
+        system PATH, HOME and TMPDIR in the scratch folder, nothing else of the worker's; the
+        deployment's variables are added by the run's process from its payload. Not isolated: the
+        worker's environment without its credential."""
+        if self.isolation is None:
+            env = {k: v for k, v in os.environ.items() if k not in _TOKEN_VARIABLES}
+        else:
+            env = {k: v for k, v in os.environ.items() if k in _KEPT_VARIABLES or k.startswith("LC_")}
+            env["PATH"] = f"{os.path.dirname(self.config.python)}:{_SYSTEM_PATH}"
+            env["HOME"] = scratch or "/"
+            if scratch:
+                env["TMPDIR"] = os.path.join(scratch, "tmp")
+            env["PYTHONDONTWRITEBYTECODE"] = "1"  # the interpreter's folders are read-only
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    async def _start(self, workdir: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def _start(
+        self, workdir: str, env: dict[str, str], boundary: Boundary | None
+    ) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             self.config.python,
             "-m",
             "dagy.runtime",
             "--parent-pid",
             str(os.getpid()),
+            *(("--boundary", boundary.to_json()) if boundary is not None else ()),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -22,11 +22,14 @@ import httpx
 
 from dagy.client import ApiError, ClaimedRun, LeaseLost, WorkerApi
 from dagy.client.workers import MAX_LOG_LINES, api_base_url
+from dagy.nodes.settings import RuntimeSettings
+from dagy.nodes.vectordb import org_folder_name
 from dagy.runtime import LOG, NODE, RESULT, parse_event
 from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
 from dagy.runtime.limits import limits_for
+from dagy.runtime.objects import data_prefix, flows_prefix, run_objects_prefix
 from dagy.runtime.redaction import Redactor
-from dagy.worker.cgroups import RunCgroup, memory_cgroups
+from dagy.worker.cgroups import RunCgroup, memory_cgroups, pids_cgroups
 from dagy.worker.config import WorkerConfig
 from dagy.worker.processes import (
     ForkedProcess,
@@ -52,6 +55,8 @@ FOLDED_BYTES = 256 * 1024
 # The fields of a node event the server's node-run report takes.
 NODE_REPORT_KEYS = ("node_id", "node_type", "status", "started_at", "completed_at", "output", "error")
 ARTIFACT_FILE = "artifact.zip"
+BOUNDARY_PROCESSES = 2  # an isolated run's outer process and its PID namespace's init, at most
+RLIMIT_SLACK = 16  # RLIMIT_NPROC above the pids cgroup's limit (the cgroup says when it was met)
 
 
 class RunSupervisor:
@@ -77,7 +82,8 @@ class RunSupervisor:
             **run.limits,
             **config.mode_limits.get(run.execution_mode, {}),
         }
-        self.redact = Redactor([*run.secrets.values(), run.objects_token or ""])
+        smtp_password = config.host_settings.get("DAGY_SMTP_PASSWORD") or ""
+        self.redact = Redactor([*run.secrets.values(), run.objects_token or "", smtp_password])
         self._raw_budget = LogBudget(config.log_max_bytes)  # lines that were not the runtime's events
         self._logs: list[dict[str, str]] = []
         self._node_runs: list[tuple[dict[str, Any], int]] = []  # (report, its size in bytes)
@@ -86,6 +92,8 @@ class RunSupervisor:
         self._process: asyncio.subprocess.Process | ForkedProcess | None = None
         self._finished = asyncio.Event()  # the process ended: the flusher sends what is left and stops
         self._stopper: asyncio.Task[None] | None = None
+        self._pids: RunCgroup | None = None
+        self._pids_limit_hit = False
 
     @property
     def _ids(self) -> dict[str, Any]:
@@ -94,9 +102,11 @@ class RunSupervisor:
     async def execute(self) -> None:
         """Run to the end and report, unless the lease is lost. Cancelling this coroutine (worker
         shutdown) stops the process and reports nothing: the lease expires and the run is re-queued."""
-        started = await self.launcher.take()
+        started = await self.launcher.take(**self._grants())
         process = self._process = started.process
-        cgroup = self._memory_cgroup(process.pid)  # before the payload: no user code has run yet
+        # Before the payload: no user code has run yet, and what the process forks stays inside.
+        cgroup = self._memory_cgroup(process.pid)
+        self._pids = self._pids_cgroup(process.pid)
         try:
             try:
                 await self._send_payload(started)
@@ -105,7 +115,9 @@ class RunSupervisor:
                 return
             heartbeats = asyncio.create_task(self._heartbeats())
             flushes = asyncio.create_task(self._flushes())
-            limits = asyncio.create_task(self._enforce_limits(process.pid))
+            limits = asyncio.create_task(
+                self._enforce_limits(process.pid, own_uid=started.own_uid, sample_memory=cgroup is None)
+            )
             try:
                 assert process.stdout is not None and process.stderr is not None
                 await asyncio.gather(self._read_stdout(process.stdout), self._read_stderr(process.stderr))
@@ -122,6 +134,9 @@ class RunSupervisor:
             if cgroup is not None:
                 self._note_oom_kill(cgroup)
                 cgroup.remove()
+            if self._pids is not None:
+                self._pids_limit_hit = self._pids.pids_limit_hit()
+                self._pids.remove()
         if not self.lease_lost:
             await self._report(returncode)
 
@@ -134,6 +149,40 @@ class RunSupervisor:
             return None
         name = f"{self.run.run_id}-{self.run.attempt}"
         return cgroups.limit(name, pid, int(memory_mb * MB))
+
+    def _grants(self) -> dict[str, Any]:
+        """What the run's boundary lets it reach besides its scratch: on the embedded worker, its
+        org's objects (data and its own run folder writable, flow artifacts and the org's run
+        folders readable); the org's folder of the embedded vector store; its process limit."""
+        run, read_only, writable = self.run, [], []
+        if self.config.objects_dir:
+            root = self.config.objects_dir.rstrip("/")
+            writable += [
+                f"{root}/{data_prefix(run.org_id)}",
+                f"{root}/{run_objects_prefix(run.org_id, run.run_id)}",
+            ]
+            read_only += [f"{root}/{flows_prefix(run.org_id)}", f"{root}/{run_objects_prefix(run.org_id)}"]
+        vectors = self._host_settings()["DAGY_VECTOR_DIR"]
+        writable.append(str(Path(vectors) / org_folder_name(run.org_id)))
+        max_processes = int(self.limits.get("max_processes") or 0)
+        if max_processes and self.config.memory_cgroups and pids_cgroups() is not None:
+            # The run's pids cgroup enforces the limit and says when it was met; the rlimit stays
+            # a little above it as the backstop.
+            max_processes += RLIMIT_SLACK
+        return {
+            "read_only": tuple(path.rstrip("/") for path in read_only),
+            "writable": tuple(path.rstrip("/") for path in writable),
+            "max_processes": max_processes,
+        }
+
+    def _pids_cgroup(self, pid: int) -> RunCgroup | None:
+        """The run's processes and threads limited by the kernel where the host allows it (the
+        boundary's own processes, at most two, are counted too)."""
+        max_processes = int(self.limits.get("max_processes") or 0)
+        cgroups = pids_cgroups() if max_processes > 0 and self.config.memory_cgroups else None
+        if cgroups is None:
+            return None
+        return cgroups.limit(f"{self.run.run_id}-{self.run.attempt}", pid, max_processes + BOUNDARY_PROCESSES)
 
     def _note_oom_kill(self, cgroup: RunCgroup) -> None:
         """The kernel stopped the run at its cgroup's limit: a memory breach, as the sampler's."""
@@ -190,10 +239,19 @@ class RunSupervisor:
             "custom_nodes": run.custom_nodes,
             "limits": self.limits,
             "max_parallel_nodes": self.config.max_parallel_nodes,
+            "host_settings": self._host_settings(),
             "objects_dir": self.config.objects_dir,
             "objects_api": self._objects_api(),
             "log_max_bytes": self.config.log_max_bytes,
         }
+
+    def _host_settings(self) -> dict[str, str]:
+        """The host's settings for nodes (dagy.nodes.RuntimeSettings), with the embedded vector
+        store's folder as the worker names it (a run's HOME is its scratch folder)."""
+        settings = dict(self.config.host_settings)
+        vectors = settings.get("DAGY_VECTOR_DIR") or RuntimeSettings().vector_dir
+        settings["DAGY_VECTOR_DIR"] = str(Path(vectors).expanduser())
+        return settings
 
     def _objects_api(self) -> dict[str, str] | None:
         """Without the server's folder, the run reaches the object store over HTTP with its own
@@ -224,8 +282,12 @@ class RunSupervisor:
         kill_processes([*below, *descendants(process.pid)])
         await process.wait()
 
-    async def _enforce_limits(self, pid: int) -> None:
-        breach = await watch(pid, self.limits, poll_seconds=self.config.memory_poll_seconds)
+    async def _enforce_limits(self, pid: int, *, own_uid: bool, sample_memory: bool) -> None:
+        """Wall time always; memory by sampling only where the run has no memory cgroup (the kernel
+        enforces that one exactly, and a sum of resident sizes counts shared pages once per
+        process: 200 `sleep`s would look like 200 MB)."""
+        limits = self.limits if sample_memory else {k: v for k, v in self.limits.items() if k != "memory_mb"}
+        breach = await watch(pid, limits, poll_seconds=self.config.memory_poll_seconds, own_uid=own_uid)
         if self.cancel_requested or self.lease_lost:
             return
         self.breach = breach
@@ -372,7 +434,10 @@ class RunSupervisor:
             error = {"type": self.breach.kind, "message": self.breach.message, "node_id": node_id}
             return "failed", None, error | {"traceback": None}
         if self.result is not None:
-            return str(self.result["status"]), self.result.get("output"), self.result.get("error")
+            status, reported = str(self.result["status"]), self.result.get("error")
+            if status == "failed" and self._process_limit_met(reported):
+                reported = self._process_limit_error(reported)
+            return status, self.result.get("output"), reported
         return (
             "failed",
             None,
@@ -382,6 +447,25 @@ class RunSupervisor:
                 "stderr": "\n".join(self._stderr_tail),
             },
         )
+
+    def _process_limit_met(self, error: Any) -> bool:
+        """The pids cgroup counted a refused fork; without one, the run failed on EAGAIN (what a
+        fork past RLIMIT_NPROC raises)."""
+        if self._pids is not None:
+            return self._pids_limit_hit
+        message = str(error.get("message") or "") if isinstance(error, dict) else ""
+        return bool(self.limits.get("max_processes")) and "[Errno 11]" in message
+
+    def _process_limit_error(self, error: Any) -> dict[str, Any]:
+        """The run failed after one of its forks (or new threads) met the limit: say so first."""
+        limit = int(self.limits.get("max_processes") or 0)
+        cause = error if isinstance(error, dict) else {}
+        return {
+            **cause,
+            "type": "process_limit",
+            "message": f"The run reached its execution mode's limit of {limit} processes and threads "
+            f"(max_processes); then: {cause.get('message') or 'it failed'}",
+        }
 
     async def _report(self, returncode: int) -> None:
         """The result, carrying the last node runs and log lines when they fit in its request (a

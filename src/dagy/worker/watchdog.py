@@ -9,9 +9,11 @@ sampling works everywhere.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MB = 1024 * 1024
 
@@ -22,8 +24,11 @@ class Breach:
     message: str
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (0 once it is gone)."""
+def tree_rss(pid: int, *, own_uid: bool = False) -> int:
+    """Resident bytes of a process and all its descendants (0 once it is gone). With `own_uid` (an
+    isolated run, whose code runs under a uid of its own) the processes still running as the
+    worker's uid (the boundary's own: forks of the template that allocate nothing) are not
+    counted: their pages are the run's."""
     import psutil  # noqa: PLC0415 - a worker dependency (the `worker` extra), not the SDK's
 
     try:
@@ -31,6 +36,9 @@ def tree_rss(pid: int) -> int:
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return 0
+    if own_uid:
+        worker = os.geteuid()
+        processes = [p for p in processes if _uid(p) not in (worker, None)]
     total = 0
     for process in processes:
         try:
@@ -40,7 +48,18 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-async def watch(pid: int, limits: Mapping[str, float], *, poll_seconds: float) -> Breach:
+def _uid(process: Any) -> int | None:
+    import psutil  # noqa: PLC0415 - as above
+
+    try:
+        return int(process.uids().real)
+    except psutil.Error:  # ended between listing and reading
+        return None
+
+
+async def watch(
+    pid: int, limits: Mapping[str, float], *, poll_seconds: float, own_uid: bool = False
+) -> Breach:
     """Return when the run's process passes one of its limits (cancel the task when it ends)."""
     timeout = float(limits.get("timeout_seconds") or 0)
     memory_mb = float(limits.get("memory_mb") or 0)
@@ -51,7 +70,7 @@ async def watch(pid: int, limits: Mapping[str, float], *, poll_seconds: float) -
                 "timeout", f"The run exceeded its execution mode's wall time of {timeout:g} seconds."
             )
         if memory_mb > 0:
-            rss = tree_rss(pid)  # a few system calls: quick enough for the event loop
+            rss = tree_rss(pid, own_uid=own_uid)  # a few system calls: quick enough for the event loop
             if rss > memory_mb * MB:
                 return Breach(
                     "memory",

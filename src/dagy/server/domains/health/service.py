@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -23,7 +24,7 @@ from dagy import __version__
 from dagy.server.api.ratelimit import RateLimitStore
 from dagy.server.db.base import utcnow
 from dagy.server.db.engine import Database
-from dagy.server.domains.health.schemas import ComponentHealth, HealthRead, OverallStatus
+from dagy.server.domains.health.schemas import ComponentHealth, HealthRead, OverallStatus, RunIsolation
 
 log = logging.getLogger("dagy.server.health")
 
@@ -42,19 +43,27 @@ class HealthMonitor:
         self._last: list[ComponentHealth] | None = None
         self._last_at = 0.0
         self._running: anyio.Event | None = None
+        # The embedded worker's run isolation (dagy.worker.isolation.Isolation.describe()), set
+        # when it starts; None: this server runs no worker.
+        self.isolation: dict[str, Any] | None = None
 
     async def basic(self) -> HealthRead:
         return _report(await self._shared_probe())
 
     async def detailed(self) -> HealthRead:
-        return _report(
-            [
-                await _timed("api", anyio.lowlevel.checkpoint),
-                await self._check_database(),
-                await self._check_cache(),
-                await _timed("object_store", self._check_objects, backend="local"),
-            ]
-        )
+        components = [
+            await _timed("api", anyio.lowlevel.checkpoint),
+            await self._check_database(),
+            await self._check_cache(),
+            await _timed("object_store", self._check_objects, backend="local"),
+        ]
+        if self.isolation is not None:
+            components.append(
+                ComponentHealth(
+                    name="run_isolation", status="healthy", isolation=RunIsolation(**self.isolation)
+                )
+            )
+        return _report(components)
 
     async def _shared_probe(self) -> list[ComponentHealth]:
         """The last probe's result while it is fresh; otherwise one probe, awaited by every caller."""
