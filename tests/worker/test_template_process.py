@@ -8,7 +8,10 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +190,26 @@ def test_a_run_process_discarded_the_moment_it_is_forked_is_killed() -> None:
             await launcher.close()
 
     asyncio.run(scenario())
+
+
+def test_a_template_whose_worker_went_away_unread_exits_quietly() -> None:
+    """The worker closes its end with the template's answers unread (it was killed, or stopped
+    mid-request): the template's next read fails with ECONNRESET, and it ends without a traceback."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    template = subprocess.Popen(
+        [sys.executable, "-m", "dagy.runtime", "--template", "--control-fd", str(theirs.fileno())],
+        pass_fds=(theirs.fileno(),),
+        stderr=subprocess.PIPE,
+    )
+    theirs.close()
+    assert "ready" in json.loads(ours.recv(4096))
+    pipes = [os.pipe() for _ in range(3)]
+    request = json.dumps({"id": 1, "cwd": "/tmp", "env": {}}).encode()
+    socket.send_fds(ours, [request], [pipes[0][0], pipes[1][1], pipes[2][1]])
+    time.sleep(0.5)  # the template answers the pid; the child waits for its payload
+    ours.close()  # unread answers in the queue: the template's next read is reset
+    _, stderr = template.communicate(timeout=10)
+    for read_end, write_end in pipes:
+        os.close(read_end)
+        os.close(write_end)
+    assert template.returncode == 0 and b"Traceback" not in stderr, stderr.decode()

@@ -68,7 +68,10 @@ def serve(control_fd: int, parent_pid: int | None) -> int:
     while True:
         for key, _ in selector.select():
             if key.fileobj is control:
-                message, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE, 3)
+                try:
+                    message, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE, 3)
+                except ConnectionResetError:  # the worker went away mid-message
+                    return 0
                 if not message:  # the worker closed its end: it is stopping
                     return 0
                 request = json.loads(message)
