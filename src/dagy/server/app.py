@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from dagy import __version__
+from dagy.server.api.docs import home_router, with_bearer_scheme
 from dagy.server.api.errors import install_error_handlers
 from dagy.server.api.middleware import RequestContextMiddleware
 from dagy.server.api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, RedisStore
@@ -92,12 +94,13 @@ def create_app(
         await store.close()
         db.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI's assets from a package, not a CDN (api/docs.py)
         title="Dagy",
         version=__version__,
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
+        static_url="/v1/docs-assets",
         lifespan=lifespan,
         # FastAPI's OpenTelemetry hooks ask the providers on every request; Dagy exports none yet.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -117,6 +120,8 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    app.include_router(home_router)
+    app.openapi = with_bearer_scheme(app)  # type: ignore[method-assign]
     app.add_middleware(
         RequestContextMiddleware,
         limiter=RateLimiter(

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Request
@@ -22,6 +22,8 @@ from dagy.server.domains.auth import service as auth_service
 from dagy.server.errors import NotFound, PermissionDenied, Unauthorized
 from dagy.server.identity import Actor, Principal, PrincipalKind
 from dagy.server.settings import Settings
+
+T = TypeVar("T", bound=Callable[..., Any])
 
 _MAX_ENTRIES = 50_000
 
@@ -78,6 +80,13 @@ class PrincipalCache:
         self._entries.clear()
 
 
+def authenticates(call: T) -> T:
+    """Mark a dependency that resolves the caller from its bearer token: the routes that depend on
+    it carry the bearer scheme in the OpenAPI schema (api/docs.py)."""
+    call.authenticates = True  # type: ignore[attr-defined]
+    return call
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
@@ -92,6 +101,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@authenticates
 async def get_principal(request: Request) -> Principal:
     """The caller in the `X-Org-Id` org, resolved once per request and kept on the request."""
     principal: Principal | None = getattr(request.state, "principal", None)
@@ -133,6 +143,7 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+@authenticates
 async def get_actor(request: Request) -> Actor:
     """The caller and the request's context. The principal comes from `get_principal` called
     directly, not as a sub-dependency: FastAPI solves each sub-dependency anew (cached or not),
@@ -175,6 +186,7 @@ def require_permission(permission: str) -> Callable[..., Awaitable[Principal]]:
             )
         return principal
 
+    authenticates(check)
     check.__name__ = f"require_{permission.replace('.', '_')}"
     check.permission = permission  # type: ignore[attr-defined] - read by the route x role matrix test
     return check
@@ -200,11 +212,13 @@ def require_org_permission(permission: str) -> Callable[..., Awaitable[Actor]]:
             )
         return _actor(request, principal)
 
+    authenticates(check)
     check.__name__ = f"require_org_{permission.replace('.', '_')}"
     check.permission = permission  # type: ignore[attr-defined] - read by the route x role matrix test
     return check
 
 
+@authenticates
 async def require_super_admin(principal: CurrentPrincipal) -> Principal:
     if not principal.is_super_admin:
         raise PermissionDenied("Super admin only.")

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse
 
 from dagy.runtime.objects import DirectoryObjectStore
 from dagy.server.api.deps import ReadTx, SettingsDep, Tx
-from dagy.server.api.security import CurrentActor, bearer_token, get_actor
+from dagy.server.api.security import CurrentActor, authenticates, bearer_token, get_actor
 from dagy.server.domains.workers import long_poll, objects, service
 from dagy.server.domains.workers.objects import ObjectCaller
 from dagy.server.domains.workers.schemas import (
@@ -69,6 +69,7 @@ async def run_queue(request: Request) -> RunQueueSignal:
     return signal
 
 
+@authenticates
 async def object_caller(request: Request) -> ObjectCaller:
     """The object routes also take a run's object token (its process's credential, see tokens.py)."""
     token = bearer_token(request)

@@ -1,0 +1,87 @@
+"""The interactive API reference and the server's front page.
+
+`/v1/docs` is Swagger UI served with its assets from the `fastapi-offline` package (no CDN: it
+works on a machine without internet). The OpenAPI schema declares the bearer scheme that session
+tokens and API keys use, on every operation whose route authenticates its caller, so the page's
+"Authorize" button works and public operations (login, health, webhooks) stay open. `/` says what
+the server is and links the reference until the web app serves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, routing
+from fastapi.dependencies.models import Dependant
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+
+from dagy import __version__
+
+BEARER = "bearer"
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A session token from `POST /v1/auth/login`, or an API key (`dagy_sk_...`). "
+    "Calls in an org send its id in `X-Org-Id` too.",
+}
+
+home_router = APIRouter(include_in_schema=False)
+
+
+@home_router.get("/", response_class=HTMLResponse)
+async def home() -> str:
+    return _HOME.format(version=__version__)
+
+
+def with_bearer_scheme(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """`app.openapi` with the bearer scheme declared, and required by each authenticated route."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER] = BEARER_SCHEME
+        for route in _api_routes(app):
+            if route.include_in_schema and _authenticated(route.dependant):
+                for method in route.methods or ():
+                    operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                    if operation is not None:
+                        operation["security"] = [{BEARER: []}]
+        return schema
+
+    return openapi
+
+
+def _api_routes(app: FastAPI) -> list[Any]:
+    """The app's API routes with their full paths (FastAPI >= 0.140 keeps included routers lazily
+    and resolves them with `iter_route_contexts`)."""
+    iterate = getattr(routing, "iter_route_contexts", None)
+    routes = list(iterate(app.routes)) if iterate is not None else list(app.routes)
+    return [route for route in routes if isinstance(getattr(route, "original_route", route), APIRoute)]
+
+
+def _authenticated(dependant: Dependant) -> bool:
+    """Whether a dependency of the route (at any depth) is marked by `security.authenticates`."""
+    return any(
+        getattr(dependency.call, "authenticates", False) or _authenticated(dependency)
+        for dependency in dependant.dependencies
+    )
+
+
+_HOME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Dagy</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em}}</style>
+</head><body>
+<h1>Dagy {version}</h1>
+<p>This is a Dagy server: a workflow orchestration platform. Its HTTP API is under <code>/v1</code>.</p>
+<ul>
+<li><a href="/v1/docs">The interactive API reference</a> (sign in with <code>POST /v1/auth/login</code>,
+then "Authorize" with the token)</li>
+<li><a href="/v1/openapi.json">The OpenAPI schema</a></li>
+<li><a href="/v1/health">Health</a></li>
+</ul>
+</body></html>
+"""
