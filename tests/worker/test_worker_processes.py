@@ -156,3 +156,32 @@ def test_a_resumed_attempt_does_not_run_completed_nodes_again(
         (2, "first", "completed"),
         (2, "second", "completed"),
     ]
+
+
+def test_a_worker_stopped_while_its_claim_waits_takes_no_run(
+    app: FastAPI, client: TestClient, live_server: str, workers: Workers, pool: str
+) -> None:
+    """A `dagy worker` stopped (SIGTERM) while its long-poll claim waits on the server: the server
+    sees the connection gone and hands the next run to no one, instead of to a claim nobody reads
+    (the run would show `running` until its lease expired, then lose a try)."""
+    owner = new_org(app, client)
+    api = _api(live_server, owner)
+    flow = _register(api, spec(python_node("echo", ECHO)), pool)
+    stopped = workers.start("w-stopped", pool)
+    time.sleep(4)  # started, and its claim is waiting on the server (which holds one up to 2 s)
+    stopped.send_signal(signal.SIGTERM)  # the worker ends its claim's connection at once
+    time.sleep(0.2)
+    run_id = api.post("/runs", json={"flow_name": flow, "parameters": {"n": 1}}).json()["run_id"]
+    stopped.wait(10)
+    time.sleep(0.5)
+    assert api.get(f"/runs/{run_id}").json()["status"] == "queued"
+    workers.start("w-next", pool)
+    run = _wait(
+        lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
+        20,
+        "the run to finish",
+    )
+    assert (run["status"], run["output"], run["retry_count"]) == ("completed", {"n": 1}, 0)
+    with app.state.db.transaction(write=False) as session:
+        row = session.execute(select(Run).where(Run.id == run_id)).scalar_one()
+    assert (row.attempt, row.lease_owner) == (1, "w-next")

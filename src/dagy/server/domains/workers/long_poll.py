@@ -4,11 +4,16 @@ Dispatch is pushed, not polled (DESIGN.md §3): a run queued in this process wak
 claims waiting for its executor at once, and on PostgreSQL so does a run queued by another server
 process (`LISTEN/NOTIFY`, orchestration/wakeup.py). The claim also re-checks the database at least
 once a second, which covers a listener that is reconnecting.
+
+A claim whose worker has gone (it stopped and closed the connection while its claim waited) takes
+no run: the connection is checked before every attempt, so a run is never handed to a claim
+nobody will read (it would show `running` until its lease expired and lose a try).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 from dagy.server.api.deps import UnitOfWork
 from dagy.server.domains.workers import service
@@ -29,10 +34,13 @@ async def claim(
     lease_seconds: float,
     max_wait_seconds: float,
     settings: Settings,
+    disconnected: Callable[[], Awaitable[bool]],
 ) -> list[ClaimedRun]:
     deadline = time.monotonic() + min(data.wait_seconds, max_wait_seconds)
     with signal.listening(data.executor) as waiter:
         while True:
+            if await disconnected():
+                return []
             runs = await tx.run(
                 service.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds, settings=settings
             )

@@ -100,7 +100,7 @@ LeaseQuery = Annotated[Lease, Depends(lease_query)]
 
 @router.post("/claim", response_model=ClaimResponse)
 async def claim_runs(
-    body: ClaimRequest, tx: Tx, scope: Scope, signal: Signal, settings: SettingsDep
+    request: Request, body: ClaimRequest, *, tx: Tx, scope: Scope, signal: Signal, settings: SettingsDep
 ) -> ClaimResponse:
     """Claim up to `capacity` queued runs; waits up to `wait_seconds` for one to be queued."""
     queue = settings.queue
@@ -112,6 +112,7 @@ async def claim_runs(
         lease_seconds=queue.lease_seconds,
         max_wait_seconds=queue.claim_wait_seconds,
         settings=settings,
+        disconnected=request.is_disconnected,
     )
     return ClaimResponse(
         runs=runs, heartbeat_seconds=queue.heartbeat_seconds, lease_seconds=queue.lease_seconds
