@@ -89,7 +89,7 @@ def serving(
         "DAGY_QUEUE__LEASE_SECONDS": "3",
         "DAGY_QUEUE__HEARTBEAT_SECONDS": "0.5",
         "DAGY_QUEUE__REAPER_SECONDS": "0.5",
-        "DAGY_QUEUE__CLAIM_WAIT_SECONDS": "2",
+        "DAGY_QUEUE__CLAIM_WAIT_SECONDS": str(settings.queue.claim_wait_seconds),
         "DAGY_WORKER_POOLS": ",".join(settings.worker_pools),
     }
     with open(tmp_path / "server.log", "wb") as log:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dagy.server.db.models import NodeRun, Run
+from dagy.server.settings import Settings
 from tests.factories import new_org
 from tests.flow_factories import python_node, spec
-from tests.worker.live import Workers
+from tests.worker.live import Workers, serving
 from tests.worker.live import api_for as _api
 from tests.worker.live import register as _register
 from tests.worker.live import wait as _wait
@@ -185,3 +187,30 @@ def test_a_worker_stopped_while_its_claim_waits_takes_no_run(
     with app.state.db.transaction(write=False) as session:
         row = session.execute(select(Run).where(Run.id == run_id)).scalar_one()
     assert (row.attempt, row.lease_owner) == (1, "w-next")
+
+
+def test_a_stopping_server_answers_waiting_claims_empty_at_once(
+    app: FastAPI, settings: Settings, tmp_path: Path, pool: str
+) -> None:
+    """SIGTERM to `dagy server` while a `dagy worker`'s long-poll claim waits on it: the claim is
+    answered (empty) and the server stops at once, instead of cancelling the claim with a
+    traceback after its grace period."""
+    # Claims held longer than uvicorn's 5 s of grace for open requests.
+    held = settings.model_copy(update={"queue": settings.queue.model_copy(update={"claim_wait_seconds": 20})})
+    with serving(held, tmp_path) as (url, server):
+        workers = Workers(url, held, tmp_path)
+        try:
+            workers.start("w-waiting", pool)
+            time.sleep(4)  # started, and its claim is waiting on the server
+            asked = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            server.wait(10)
+            took = time.monotonic() - asked
+        finally:
+            workers.stop_all()
+    log = (tmp_path / "server.log").read_text()
+    # uvicorn ends by re-raising the signal it was stopped with.
+    assert (
+        server.returncode in (0, -signal.SIGTERM) and "Traceback" not in log and "CancelledError" not in log
+    ), log
+    assert took < 3, f"the server took {took:.1f} s to stop"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from types import FrameType
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -84,6 +88,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.enter_context(_stop_claims_at_exit_signals(app.state.run_queue))
             if not db.is_sqlite:  # wake-ups from the other server processes on the database
                 listener = asyncio.create_task(listen_for_queued_runs(db.engine.url, app.state.run_queue))
                 stack.push_async_callback(_cancelled, listener)
@@ -132,6 +137,36 @@ def create_app(
         max_body_bytes=settings.max_request_bytes,
     )
     return app
+
+
+@contextlib.contextmanager
+def _stop_claims_at_exit_signals(run_queue: RunQueueSignal) -> Iterator[None]:
+    """When the server is told to stop (SIGTERM, Ctrl-C), uvicorn lets open requests finish for a
+    few seconds and then cancels them: waiting long-poll claims are answered empty at once instead.
+    The handler runs before the one it replaces (uvicorn's); only in the main thread, where signal
+    handlers live (not under a test client)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def stop_then_chain(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(run_queue.stop)
+        prior = previous[signum]
+        if callable(prior):
+            prior(signum, frame)
+        elif prior == signal.SIG_DFL:  # nobody else handles it: what the default would do
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    for signum in previous:
+        signal.signal(signum, stop_then_chain)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

@@ -62,6 +62,7 @@ class RunQueueSignal:
 
     def __init__(self, *, cross_process: bool = False) -> None:
         self.cross_process = cross_process
+        self.stopping = False  # the server is shutting down: waiting claims answer empty
         self._waiters: set[Waiter] = set()
         self._lock = threading.Lock()
 
@@ -98,6 +99,11 @@ class RunQueueSignal:
             waiters = [w for w in self._waiters if executor is None or w.executor in (None, executor)]
         for waiter in waiters:
             waiter.loop.call_soon_threadsafe(waiter.event.set)
+
+    def stop(self) -> None:
+        """The server is shutting down: every waiting claim is woken to answer (empty)."""
+        self.stopping = True
+        self.notify()
 
     @contextmanager
     def listening(self, executor: str | None = None) -> Iterator[Waiter]:

@@ -7,7 +7,8 @@ once a second, which covers a listener that is reconnecting.
 
 A claim whose worker has gone (it stopped and closed the connection while its claim waited) takes
 no run: the connection is checked before every attempt, so a run is never handed to a claim
-nobody will read (it would show `running` until its lease expired and lose a try).
+nobody will read (it would show `running` until its lease expired and lose a try). A server that
+is shutting down answers its waiting claims empty at once (the workers claim again elsewhere).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ async def claim(
     deadline = time.monotonic() + min(data.wait_seconds, max_wait_seconds)
     with signal.listening(data.executor) as waiter:
         while True:
-            if await disconnected():
+            if signal.stopping or await disconnected():
                 return []
             runs = await tx.run(
                 service.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds, settings=settings
