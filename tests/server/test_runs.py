@@ -204,6 +204,20 @@ def test_list_runs_pages_and_filters(client: TestClient, owner: Caller, flow: st
     assert client.get("/v1/runs", headers=owner.headers, params={"next_token": "garbage!"}).status_code == 400
 
 
+def test_a_run_slug_is_accepted_wherever_a_run_id_is(
+    app: FastAPI, client: TestClient, owner: Caller, flow: str
+) -> None:
+    triggered = trigger(client, owner, flow)
+    run_id, slug = triggered["run_id"], triggered["run_slug"]
+    assert client.get(f"/v1/runs/{slug}", headers=owner.headers).json()["run_id"] == run_id
+    assert client.get(f"/v1/runs/{slug}/logs", headers=owner.headers).status_code == 200
+    assert client.get(f"/v1/runs/{slug}/tasks", headers=owner.headers).json()["run_id"] == run_id
+    cancelled = client.post(f"/v1/runs/{slug}/cancel", headers=owner.headers)
+    assert (cancelled.status_code, cancelled.json()["run_id"]) == (200, run_id)
+    stranger = new_org(app, client)
+    assert client.get(f"/v1/runs/{slug}", headers=stranger.headers).status_code == 404
+
+
 def test_cancel_queued_then_terminal_is_refused(client: TestClient, owner: Caller, flow: str) -> None:
     run_id = trigger(client, owner, flow)["run_id"]
     response = client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers)

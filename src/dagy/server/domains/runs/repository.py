@@ -92,6 +92,15 @@ def get_run(session: Session, org_id: str, run_id: str) -> Run | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
+def get_run_by_id_or_slug(session: Session, org_id: str, ref: str) -> Run | None:
+    """A run named by its id, else by its slug (unique in the org): users copy either."""
+    run = get_run(session, org_id, ref)
+    if run is None:
+        stmt = select(Run).where(Run.org_id == org_id, Run.run_slug == ref)
+        run = session.execute(stmt).scalar_one_or_none()
+    return run
+
+
 def get_run_by_idempotency_key(session: Session, org_id: str, key: str) -> Run | None:
     stmt = select(Run).where(Run.org_id == org_id, Run.idempotency_key == key)
     return session.execute(stmt).scalar_one_or_none()

@@ -369,7 +369,7 @@ def list_node_runs(session: Session, *, actor: Actor, run_id: str) -> NodeRunLis
 
 
 def _run(session: Session, actor: Actor, run_id: str) -> Run:
-    run = repo.get_run(session, actor.org_id, run_id)
+    run = repo.get_run_by_id_or_slug(session, actor.org_id, run_id)
     if run is None:
         raise NotFound("Run not found.")
     return run
