@@ -66,12 +66,14 @@ class Ports:
 
 
 class NodeError(Exception):
-    """A node failed for a reason its author should read (not a bug in Dagy)."""
+    """A node failed for a reason its author should read (not a bug in Dagy). `retryable=False`:
+    trying again cannot help (a refused address), so the node's retries are not spent on it."""
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: str, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+        self.retryable = retryable
 
 
 # Keys every node's data may hold, whatever its type: how the runtime executes it.

@@ -460,20 +460,19 @@ def _check_database_host(url: URL, context: NodeContext) -> None:
     """The SSRF guard for databases: unless the installation allows private addresses, a database
     must be a network host that resolves to public addresses; a file (SQLite), a Unix socket or a
     host given in the URL's parameters is the worker's own machine or unchecked, and refused."""
-    from dagy.nodes.net import blocked_reason  # noqa: PLC0415 - it imports httpx
+    from dagy.nodes.net import blocked_reason, ssrf_refusal  # noqa: PLC0415 - it imports httpx
 
     if context.settings.allow_private_network:
         return
     local = url.get_backend_name() == "sqlite" or not url.host
     if local or any(name in url.query for name in _LOCAL_CONNECTION_PARAMETERS):
-        raise NodeError(
-            "blocked_url",
+        raise ssrf_refusal(
             "Connection refused by the SSRF guard: a database file, a Unix socket or a host given in "
-            "the URL's parameters needs DAGY_ALLOW_PRIVATE_NETWORK on the worker.",
+            "the URL's parameters is local to the worker."
         )
     reason = blocked_reason(f"http://{url.host}:{url.port or 1}/", allow_private=False)
     if reason is not None:
-        raise NodeError("blocked_url", f"Connection refused by the SSRF guard: {reason}.")
+        raise ssrf_refusal(f"Connection refused by the SSRF guard: {reason}.")
 
 
 def _fetch_rows(engine: Any, query: str, parameters: dict[str, Any], limit: int) -> list[Any]:

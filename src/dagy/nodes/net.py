@@ -52,7 +52,18 @@ def _address_problem(host: str, port: int) -> str | None:
 def check_url(url: str, context: NodeContext) -> None:
     reason = blocked_reason(url, allow_private=context.settings.allow_private_network)
     if reason is not None:
-        raise NodeError("blocked_url", f"Request refused by the SSRF guard: {reason}.")
+        raise ssrf_refusal(f"Request refused by the SSRF guard: {reason}.")
+
+
+def ssrf_refusal(message: str) -> NodeError:
+    """A request the SSRF guard refused: the same on every try, so not retried; the message says
+    how a worker's operator lets nodes reach such addresses."""
+    return NodeError(
+        "blocked_url",
+        f"{message} A worker lets nodes reach loopback, private and link-local addresses with "
+        "DAGY_ALLOW_PRIVATE_NETWORK=true (on-premises services, tests).",
+        retryable=False,
+    )
 
 
 def http_client(context: NodeContext, *, timeout: float = 30.0, **kwargs: object) -> httpx.Client:

@@ -122,7 +122,7 @@ def call_with_tries(
             return _within(call, policy.timeout_seconds), tries
         except (Exception, SystemExit) as exc:  # any failure of user code, `sys.exit()` too, is the node's
             error = describe(exc)
-            if tries > policy.retries:
+            if tries > policy.retries or (isinstance(exc, NodeError) and not exc.retryable):
                 raise NodeFailed(error, tries) from exc
             if on_retry is not None:
                 on_retry(tries, error)
