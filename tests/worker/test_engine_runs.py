@@ -146,6 +146,7 @@ def test_node_retries_are_counted(engine: tuple[FastAPI, TestClient, Caller]) ->
     with app.state.db.transaction(write=False) as session:
         row = session.execute(select(NodeRun).where(NodeRun.run_id == run["run_id"])).scalar_one()
     assert (row.status, row.tries) == ("completed", 3)
+    assert tasks(client, owner, run["run_id"])["flaky"]["tries"] == 3
 
 
 def test_a_node_output_too_large_to_report_inline_is_stored(

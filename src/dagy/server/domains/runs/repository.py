@@ -192,5 +192,7 @@ def list_logs(session: Session, run_id: str, *, after_id: int, limit: int) -> li
 
 
 def list_node_runs(session: Session, run_id: str) -> list[NodeRun]:
-    stmt = select(NodeRun).where(NodeRun.run_id == run_id).order_by(NodeRun.attempt, NodeRun.id)
+    """By attempt, then in the order the nodes started (not yet started last)."""
+    order = (NodeRun.attempt, NodeRun.started_at.asc().nulls_last(), NodeRun.id)
+    stmt = select(NodeRun).where(NodeRun.run_id == run_id).order_by(*order)
     return list(session.execute(stmt).scalars())

@@ -101,6 +101,7 @@ class NodeRunRead(ResponseModel):
     node_type: str
     status: str
     attempt: int
+    tries: int = Field(description="Tries of the node in this attempt: its node-level retries + 1.")
     started_at: Timestamp | None
     completed_at: Timestamp | None
     duration_seconds: float | None

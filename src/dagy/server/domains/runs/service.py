@@ -561,6 +561,7 @@ def _node_run_read(node_run: NodeRun) -> NodeRunRead:
         node_type=node_run.node_type,
         status=node_run.status,
         attempt=node_run.attempt,
+        tries=node_run.tries,
         started_at=node_run.started_at,
         completed_at=node_run.completed_at,
         duration_seconds=_duration(node_run.started_at, node_run.completed_at),
