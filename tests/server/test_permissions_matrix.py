@@ -26,6 +26,7 @@ PUBLIC = {
     ("POST", "/v1/webhooks/{token}"),
     ("GET", "/v1/ui/marketing"),
     ("GET", "/v1/ui/navigation"),
+    ("GET", "/v1/docs"),  # the interactive reference (api/docs.py); what it calls is checked
 }
 AUTHENTICATED_ONLY = {
     ("POST", "/v1/auth/logout"),

@@ -33,6 +33,7 @@ log = logging.getLogger("dagy.worker")
 STREAM_LIMIT = 32 * 1024 * 1024  # one event line may carry a large node output
 MAX_MESSAGE = 64 * 1024  # one message from the template (a pid, an exit status)
 TEMPLATE_START_SECONDS = 60.0
+GROUP_WAIT_SECONDS = 0.005  # a run process just forked makes its process group within this
 _TOKEN_VARIABLES = ("DAGY_WORKER_TOKEN", "DAGY_TOKEN", "DAGY_API_KEY")
 # What an isolated run keeps of the worker's environment: how text and time are written.
 _KEPT_VARIABLES = ("LANG", "LANGUAGE", "TZ")
@@ -52,26 +53,30 @@ class RunProcess:
         return self.process.returncode is None
 
     async def discard(self) -> None:
-        """Kill the process group (what the run left running too) and remove the directory."""
-        kill_group(self.process.pid)
+        """Kill the process group (what the run left running too) and remove the directory. A
+        process the template forked a moment ago may not have made its group yet (`setsid` is the
+        first thing it does, after the template answered its pid): it is waited for, not looked
+        up by its bare pid."""
+        while not kill_group(self.process.pid) and self.process.returncode is None:
+            await asyncio.sleep(GROUP_WAIT_SECONDS)
         await self.process.wait()
         if isinstance(self.process, ForkedProcess):
             self.process.close_pipes()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def kill_group(pgid: int) -> None:
-    """SIGKILL a run's process group. Safe after its leader ended: Linux does not hand out a pid
-    still used as a process group id, so the group is the run's as long as a member lives. A run
-    process the template forked a moment ago may not have made its group yet (`setsid` comes
-    first thing in the child, after the template answered its pid): then the process itself."""
+def kill_group(pgid: int) -> bool:
+    """SIGKILL a run's process group; False when there is no such group. Safe after its leader
+    ended: Linux does not hand out a pid still used as a process group id, so the group is the
+    run's as long as a member lives. (Never a bare pid: pids are reused, within minutes on a host
+    whose pid_max is 32,768.)"""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pgid, signal.SIGKILL)
+        return False
     except PermissionError:
         pass
+    return True
 
 
 def descendants(pid: int) -> list[int]:
