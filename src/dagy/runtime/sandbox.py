@@ -40,7 +40,7 @@ import resource
 import signal
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
@@ -103,18 +103,17 @@ class BoundaryError(OSError):
 class Boundary:
     """What a run may see and do; made by the worker, entered by the run's process."""
 
-    scratch: str  # the per-attempt folder: the only writable place of its own (also /tmp, $HOME)
+    scratch: str  # the per-attempt folder: the only writable place of its own ($HOME, $TMPDIR)
     root: str = ""  # an empty folder the run's root is mounted on (namespaces only)
     read_only: tuple[str, ...] = SYSTEM_PATHS  # bound read-only at the same path
     writable: tuple[str, ...] = ()  # bound read-write at the same path (the org's objects)
     hidden: tuple[str, ...] = ()  # never visible, even inside a bound folder
     namespaces: bool = True  # mount, PID, IPC and UTS namespaces with the run's own root
-    uid_base: int | None = None  # the run's uid is uid_base + its process's pid; None: keep the uid
+    uid_base: int | None = None  # the run's uid is uid_base + the host's pid of its process; None: keep it
     gid: int | None = None  # the run's group (shared folders are group-writable)
     max_processes: int = 0  # RLIMIT_NPROC (processes and threads); 0: unlimited
     seccomp: bool = True
     tmpfs_mb: int = 64  # size of the run's /tmp and /dev/shm (memory: counted against the run's)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
