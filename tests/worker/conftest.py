@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from dagy.server.db.migrate import upgrade
 from dagy.server.settings import Settings
 from tests.factories import unique
 from tests.worker.live import Workers, serving
@@ -21,8 +22,16 @@ def pool() -> str:
 
 
 @pytest.fixture
-def settings(settings: Settings, pool: str) -> Settings:
-    return settings.model_copy(update={"worker_pools": [pool]})
+def settings(settings: Settings, pool: str, tmp_path: Path) -> Settings:
+    update: dict[str, object] = {"worker_pools": [pool]}
+    if settings.is_sqlite:
+        # These tests run `dagy server` and `dagy worker` processes beside the test's own app. SQLite
+        # is one process's database (README): each test gets a file of its own, so what another
+        # test's processes left open on the session's file never meets this test's.
+        url = f"sqlite:///{tmp_path / 'dagy.db'}"
+        upgrade(url)
+        update["database_url"] = url
+    return settings.model_copy(update=update)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, routing
+from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
@@ -44,10 +44,10 @@ def with_bearer_scheme(app: FastAPI) -> Callable[[], dict[str, Any]]:
             return app.openapi_schema
         schema = build()
         schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER] = BEARER_SCHEME
-        for route in _api_routes(app):
+        for path, route in _api_routes(list(app.routes)):
             if route.include_in_schema and _authenticated(route.dependant):
                 for method in route.methods or ():
-                    operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                    operation = schema["paths"].get(path, {}).get(method.lower())
                     if operation is not None:
                         operation["security"] = [{BEARER: []}]
         return schema
@@ -55,12 +55,16 @@ def with_bearer_scheme(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def _api_routes(app: FastAPI) -> list[Any]:
-    """The app's API routes with their full paths (FastAPI >= 0.140 keeps included routers lazily
-    and resolves them with `iter_route_contexts`)."""
-    iterate = getattr(routing, "iter_route_contexts", None)
-    routes = list(iterate(app.routes)) if iterate is not None else list(app.routes)
-    return [route for route in routes if isinstance(getattr(route, "original_route", route), APIRoute)]
+def _api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """(full path, route) of every API route, those of included routers too (FastAPI >= 0.140
+    keeps an included router as one entry naming the original router and its prefix)."""
+    found: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append((prefix + route.path_format, route))
+        elif hasattr(route, "original_router"):
+            found.extend(_api_routes(route.original_router.routes, prefix + route.include_context.prefix))
+    return found
 
 
 def _authenticated(dependant: Dependant) -> bool:
