@@ -3,6 +3,11 @@ PostgreSQL server, against a throw-away database created on it for this session.
 
 Tests go through HTTP with the ASGI app (`client`); each test makes its own data with the
 factories in `tests/factories.py`, so tests never depend on each other.
+
+A test module changes the settings its app is made with by a marker rather than by overriding
+`settings`: `pytestmark = pytest.mark.settings(allow_private_network=True)` sets fields, and a
+positional name is a fixture whose value is such fields, for values made per test or per module
+(`pytest.mark.settings("own_pool_settings")`, see `tests/server/conftest.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import os
 import secrets
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -49,11 +56,12 @@ def _drop_postgres_database(name: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One migrated database per backend for the whole session."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'dagy.db'}"
+@contextmanager
+def migrated_database(backend: str, tmp_path_factory: pytest.TempPathFactory, folder: str) -> Iterator[str]:
+    """A migrated database of its own on `backend`: a SQLite file in a new temporary `folder`, or a
+    database created on the PostgreSQL server and dropped at the end."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp(folder) / 'dagy.db'}"
         upgrade(url)
         yield url
         return
@@ -63,9 +71,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     _drop_postgres_database(name)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "settings(*fixtures, **fields): the test's app is made with these settings fields; each positional "
+        "name is a fixture whose value is a dict of fields",
+    )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per backend for the whole session."""
+    with migrated_database(request.param, tmp_path_factory, "db") as url:
+        yield url
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
+def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The harness's settings, with the fields the test's `settings` markers set (the test's own
+    marker wins over its module's)."""
+    harness = Settings(
         home=tmp_path / "home",
         database_url=database_url,
         superadmin_emails=SUPERADMIN,
@@ -74,6 +99,12 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         auth_cache_seconds=0,
         queue={"lease_seconds": 3, "heartbeat_seconds": 0.5, "reaper_seconds": 0.5, "claim_wait_seconds": 2},
     )
+    update: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("settings"))):
+        for fixture in marker.args:
+            update |= request.getfixturevalue(fixture)
+        update |= marker.kwargs
+    return harness.model_copy(update=update) if update else harness
 
 
 @pytest.fixture

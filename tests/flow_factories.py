@@ -99,6 +99,12 @@ def claim_runs(
     return runs
 
 
+def worker_post(client: TestClient, settings: Settings, run_id: str, what: str, body: dict[str, Any]) -> Any:
+    """`POST /workers/runs/{run_id}/{what}` (heartbeat, logs, nodes, complete, ...) as the worker
+    holding the installation token."""
+    return client.post(f"/v1/workers/runs/{run_id}/{what}", headers=worker_headers(settings), json=body)
+
+
 def api_key(client: TestClient, caller: Caller, *scopes: str) -> dict[str, str]:
     """Headers carrying a new API key of the caller's org with `scopes`."""
     response = client.post(

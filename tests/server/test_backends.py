@@ -7,27 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dagy.server.app import create_app
 from dagy.server.settings import Settings
-from tests.factories import Caller, new_org, unique
+from tests.factories import Caller, unique
 from tests.flow_factories import python_node, register_flow, spec
 
 OK = "def main(inputs, params):\n    return params\n"
 POOLS = ["gpu", "eu-west"]
 AVAILABLE = "one of eu-west, flow-executor, gpu, local, or empty for automatic"
 
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"worker_pools": POOLS})
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
+pytestmark = pytest.mark.settings(worker_pools=POOLS)
 
 
 def created(client: TestClient, caller: Caller, path: str, body: dict[str, Any]) -> dict[str, Any]:

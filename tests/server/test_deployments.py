@@ -41,11 +41,6 @@ READ_FIELDS = {
 }
 
 
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
-
-
 def flow_with_versions(client: TestClient, caller: Caller, count: int = 1, code: str = OK) -> str:
     name = register_flow(client, caller, spec(python_node("only", code)))
     for _ in range(count - 1):

@@ -15,11 +15,6 @@ from tests.flow_factories import python_node, register_flow, spec
 OK = "def main(inputs, params):\n    return params\n"
 
 
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
-
-
 def env_name() -> str:
     return unique("env")
 

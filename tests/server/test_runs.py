@@ -15,56 +15,20 @@ from fastapi.testclient import TestClient
 from dagy.server.settings import Settings
 from tests.factories import Caller, add_member, new_org, unique
 from tests.flow_factories import (
+    claim_runs,
     python_node,
     register_flow,
     spec,
     trigger,
     wait_for_run,
+    worker_headers,
+    worker_post,
 )
 
 OK = "def main(inputs, params):\n    return params\n"
 BOOM = "def main(inputs, params):\n    x = 1\n    raise ValueError('bad input')\n"
 
-
-def worker_headers(settings: Settings) -> dict[str, str]:
-    assert settings.worker_token is not None
-    return {"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"}
-
-
-def claim(
-    client: TestClient, settings: Settings, executor: str, *, worker_id: str = "w1", wait: float = 0
-) -> list[Any]:
-    body = {"worker_id": worker_id, "executor": executor, "capacity": 10, "wait_seconds": wait}
-    response = client.post("/v1/workers/claim", headers=worker_headers(settings), json=body)
-    assert response.status_code == 200, response.text
-    runs: list[Any] = response.json()["runs"]
-    return runs
-
-
-def worker_post(client: TestClient, settings: Settings, run_id: str, what: str, body: dict[str, Any]) -> Any:
-    return client.post(f"/v1/workers/runs/{run_id}/{what}", headers=worker_headers(settings), json=body)
-
-
-@pytest.fixture
-def pool() -> str:
-    """A worker pool of the test's own: its queue holds only the runs this test makes, whatever other
-    tests queue on the shared database."""
-    return unique("ex")
-
-
-@pytest.fixture
-def settings(settings: Settings, pool: str) -> Settings:
-    return settings.model_copy(update={"worker_pools": [pool]})
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
-
-
-@pytest.fixture
-def flow(client: TestClient, owner: Caller) -> str:
-    return register_flow(client, owner, spec(python_node("only", OK)))
+pytestmark = pytest.mark.settings("own_pool_settings")
 
 
 def test_trigger_queues_a_run(client: TestClient, owner: Caller, flow: str) -> None:
@@ -234,10 +198,10 @@ def test_worker_protocol_runs_an_attempt(
     """Claim, heartbeat, logs (paged while the run writes), node runs, completion, then cancel is 400."""
     flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
     run_id = trigger(client, owner, flow, parameters={"p": 1})["run_id"]
-    [claimed] = claim(client, settings, pool)
+    [claimed] = claim_runs(client, worker_headers(settings), pool)
     assert (claimed["run_id"], claimed["attempt"], claimed["org_id"]) == (run_id, 1, owner.org_id)
     assert claimed["parameters"] == {"p": 1} and claimed["flow_spec"]["nodes"][0]["id"] == "only"
-    assert claim(client, settings, pool) == []  # never handed out twice
+    assert claim_runs(client, worker_headers(settings), pool) == []  # never handed out twice
     assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["status"] == "running"
 
     beat = worker_post(client, settings, run_id, "heartbeat", {"worker_id": "w1", "attempt": 1})
@@ -303,7 +267,7 @@ def test_stale_attempts_and_strangers_get_409(
 ) -> None:
     flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
     run_id = trigger(client, owner, flow, max_retries=1)["run_id"]
-    claim(client, settings, pool, worker_id="w1")
+    claim_runs(client, worker_headers(settings), pool, worker_id="w1")
     failed = worker_post(
         client,
         settings,
@@ -314,7 +278,7 @@ def test_stale_attempts_and_strangers_get_409(
     assert failed.json()["status"] == "queued"  # a retry is left
     run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
     assert (run["status"], run["retry_count"]) == ("queued", 1)
-    [again] = claim(client, settings, pool, worker_id="w2")
+    [again] = claim_runs(client, worker_headers(settings), pool, worker_id="w2")
     assert again["attempt"] == 2
     for what, body in [
         ("heartbeat", {}),
@@ -343,7 +307,7 @@ def test_cancelling_a_running_run_reaches_its_worker(
 ) -> None:
     flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
     run_id = trigger(client, owner, flow)["run_id"]
-    claim(client, settings, pool)
+    claim_runs(client, worker_headers(settings), pool)
     assert client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers).json()["status"] == "cancelled"
     beat = worker_post(client, settings, run_id, "heartbeat", {"worker_id": "w1", "attempt": 1})
     assert beat.json()["cancel_requested"] is True
@@ -371,12 +335,13 @@ def test_a_waiting_claim_wakes_when_a_run_is_queued(
 ) -> None:
     flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
     started = time.monotonic()
-    assert claim(client, settings, pool, wait=0.3) == []  # nothing queued: answers after the wait
+    nothing_queued = claim_runs(client, worker_headers(settings), pool, wait=0.3)
+    assert nothing_queued == []  # nothing queued: answers after the wait
     assert 0.25 <= time.monotonic() - started < 2
     result: dict[str, Any] = {}
 
     def wait_for_work() -> None:
-        result["runs"] = claim(client, settings, pool, wait=5)
+        result["runs"] = claim_runs(client, worker_headers(settings), pool, wait=5)
         result["at"] = time.monotonic()
 
     waiter = threading.Thread(target=wait_for_work)

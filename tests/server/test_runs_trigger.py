@@ -24,38 +24,20 @@ from dagy.server.domains.runs.schemas import RunTriggered
 from dagy.server.errors import InvalidInput
 from dagy.server.settings import Settings
 from tests.factories import Caller, new_org, unique
-from tests.flow_factories import python_node, register_flow, spec, trigger, wait_for_run
+from tests.flow_factories import (
+    claim_runs,
+    python_node,
+    register_flow,
+    spec,
+    trigger,
+    wait_for_run,
+    worker_headers,
+    worker_post,
+)
 
 OK = "def main(inputs, params):\n    return params\n"
 
-
-def worker_headers(settings: Settings) -> dict[str, str]:
-    assert settings.worker_token is not None
-    return {"Authorization": f"Bearer {settings.worker_token.get_secret_value()}"}
-
-
-def claim(client: TestClient, settings: Settings, executor: str) -> list[Any]:
-    body = {"worker_id": "w1", "executor": executor, "capacity": 50, "wait_seconds": 0}
-    response = client.post("/v1/workers/claim", headers=worker_headers(settings), json=body)
-    assert response.status_code == 200, response.text
-    runs: list[Any] = response.json()["runs"]
-    return runs
-
-
-@pytest.fixture
-def pool() -> str:
-    """A worker pool of the test's own, so its queue holds only this test's runs."""
-    return unique("ex")
-
-
-@pytest.fixture
-def settings(settings: Settings, pool: str) -> Settings:
-    return settings.model_copy(update={"worker_pools": [pool]})
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
+pytestmark = pytest.mark.settings("own_pool_settings")
 
 
 def run_status(client: TestClient, caller: Caller, run_id: str) -> str:
@@ -90,7 +72,7 @@ def test_execute_false_records_a_pending_run_that_only_cancel_moves(
     run_id = body["run_id"]
     run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
     assert (run["status"], run["executor"], run["started_at"]) == ("pending", pool, None)
-    assert claim(client, settings, pool) == []  # never handed to a worker
+    assert claim_runs(client, worker_headers(settings), pool, capacity=50) == []  # never handed to a worker
     pending = client.get("/v1/runs", headers=owner.headers, params={"status": "pending"}).json()["items"]
     assert [r["run_id"] for r in pending] == [run_id]
     assert client.get("/v1/runs", headers=owner.headers, params={"status": "queued"}).json()["items"] == []
@@ -156,11 +138,13 @@ def test_a_deployment_run_takes_the_deployments_version_and_settings(
     run = trigger_json(client, owner, {"deployment": name, "parameters": {"p": 2}})
     assert (run["flow_name"], run["flow_version"], run["deployment_name"]) == (flow, "1", name)
     assert (run["executor"], run["execution_mode"], run["parameters"]) == (pool, "small", {"p": 2})
-    [claimed] = claim(client, settings, pool)
-    failed = client.post(
-        f"/v1/workers/runs/{run['run_id']}/complete",
-        headers=worker_headers(settings),
-        json={"worker_id": "w1", "attempt": 1, "status": "failed", "error": {"type": "exception"}},
+    [claimed] = claim_runs(client, worker_headers(settings), pool, capacity=50)
+    failed = worker_post(
+        client,
+        settings,
+        run["run_id"],
+        "complete",
+        {"worker_id": "w1", "attempt": 1, "status": "failed", "error": {"type": "exception"}},
     )
     assert failed.json()["status"] == "queued"  # the deployment's max_retries: 1
     assert claimed["run_id"] == run["run_id"]
@@ -168,11 +152,13 @@ def test_a_deployment_run_takes_the_deployments_version_and_settings(
 
     overridden = trigger_json(client, owner, {"deployment": name, "execution_mode": "nano", "max_retries": 0})
     assert overridden["execution_mode"] == "nano"
-    claim(client, settings, pool)
-    last = client.post(
-        f"/v1/workers/runs/{overridden['run_id']}/complete",
-        headers=worker_headers(settings),
-        json={"worker_id": "w1", "attempt": 1, "status": "failed", "error": {"type": "exception"}},
+    claim_runs(client, worker_headers(settings), pool, capacity=50)
+    last = worker_post(
+        client,
+        settings,
+        overridden["run_id"],
+        "complete",
+        {"worker_id": "w1", "attempt": 1, "status": "failed", "error": {"type": "exception"}},
     )
     assert last.json()["status"] == "failed"  # max_retries given in the request wins
 

@@ -16,21 +16,18 @@ from dagy.server.services.scheduler import tick
 from dagy.server.settings import Settings
 from tests.factories import Caller, new_org, unique
 from tests.flow_factories import python_node, register_flow, spec
-from tests.server.test_schedules_scheduler import database_url  # noqa: F401 - this module's own database
 
 OK = "def main(inputs, params):\n    return params\n"
 
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
+# Like the scheduler's tests, this module ticks a clock ahead of the real one: a database of its own.
+pytestmark = pytest.mark.settings("own_database_settings")
 
 
 @pytest.fixture
-def flow(client: TestClient, owner: Caller) -> str:
-    name = register_flow(client, owner, spec(python_node("only", OK)))
-    register_flow(client, owner, spec(python_node("only", OK)), flow_name=name)
-    return name
+def two_version_flow(client: TestClient, owner: Caller, flow: str) -> str:
+    """`flow` with a second, identical version: a deployment can move from version 1 to 2."""
+    register_flow(client, owner, spec(python_node("only", OK)), flow_name=flow)
+    return flow
 
 
 def deploy(client: TestClient, caller: Caller, flow: str, **body: Any) -> dict[str, Any]:
@@ -50,11 +47,11 @@ def at(text: str) -> datetime:
 
 
 def test_the_schedule_field_takes_the_cron_language_of_schedules(
-    client: TestClient, owner: Caller, flow: str
+    client: TestClient, owner: Caller, two_version_flow: str
 ) -> None:
     """Aliases such as `@daily` work in a deployment's `schedule` as on `POST /v1/schedules`; what
     neither accepts is a 400 naming `schedule`."""
-    name = deploy(client, owner, flow, schedule="@daily")["deployment_name"]
+    name = deploy(client, owner, two_version_flow, schedule="@daily")["deployment_name"]
     daily = schedule(client, owner, name).json()
     assert (daily["mode"], daily["cron_expression"]) == ("cron", "@daily")
     assert at(daily["next_run_at"]).hour == 0
@@ -64,11 +61,11 @@ def test_the_schedule_field_takes_the_cron_language_of_schedules(
 
 
 def test_the_schedule_field_creates_changes_and_removes_the_schedule(
-    client: TestClient, owner: Caller, flow: str
+    client: TestClient, owner: Caller, two_version_flow: str
 ) -> None:
-    name = deploy(client, owner, flow, schedule="0 9 * * 1-5")["deployment_name"]
+    name = deploy(client, owner, two_version_flow, schedule="0 9 * * 1-5")["deployment_name"]
     created = schedule(client, owner, name).json()
-    assert created["deployment_name"] == name and created["flow_name"] == flow
+    assert created["deployment_name"] == name and created["flow_name"] == two_version_flow
     assert created["mode"] == "cron" and created["cron_expression"] == "0 9 * * 1-5"
     assert (
         created["timezone"] == "UTC"
@@ -91,9 +88,9 @@ def test_the_schedule_field_creates_changes_and_removes_the_schedule(
         == 200
     )
     assert schedule(client, owner, name).status_code == 404
-    deploy(client, owner, flow, name=name, schedule="0 0 * * *")
+    deploy(client, owner, two_version_flow, name=name, schedule="0 0 * * *")
     assert schedule(client, owner, name).json()["cron_expression"] == "0 0 * * *"
-    deploy(client, owner, flow, name=name, schedule=None)
+    deploy(client, owner, two_version_flow, name=name, schedule=None)
     assert schedule(client, owner, name).status_code == 404
 
 
@@ -109,9 +106,9 @@ def test_registering_a_flow_with_a_deployment_and_schedule_makes_it(
 
 
 def test_the_schedule_keeps_its_own_settings_and_refuses_the_deployments(
-    client: TestClient, owner: Caller, flow: str
+    client: TestClient, owner: Caller, two_version_flow: str
 ) -> None:
-    name = deploy(client, owner, flow, schedule="0 9 * * *")["deployment_name"]
+    name = deploy(client, owner, two_version_flow, schedule="0 9 * * *")["deployment_name"]
     path = f"/v1/schedules/deploy-{name}"
     patched = client.patch(
         path,
@@ -134,17 +131,17 @@ def test_the_schedule_keeps_its_own_settings_and_refuses_the_deployments(
     made_by_hand = client.post(
         "/v1/schedules",
         headers=owner.headers,
-        json={"schedule_id": f"deploy-{unique()}", "flow_name": flow, "mode": "manual"},
+        json={"schedule_id": f"deploy-{unique()}", "flow_name": two_version_flow, "mode": "manual"},
     )
     assert made_by_hand.status_code == 400 and "schedule_id" in made_by_hand.json()["details"]
 
 
 def test_it_runs_the_deployment_and_goes_with_it(
-    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, flow: str
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, two_version_flow: str
 ) -> None:
-    name = deploy(client, owner, flow, schedule="0 9 * * *", flow_version="1", execution_mode="small")[
-        "deployment_name"
-    ]
+    name = deploy(
+        client, owner, two_version_flow, schedule="0 9 * * *", flow_version="1", execution_mode="small"
+    )["deployment_name"]
     made = schedule(client, owner, name).json()
     first = at(made["next_run_at"])
     triggered = client.post(f"/v1/schedules/deploy-{name}/trigger", headers=owner.headers)
@@ -160,13 +157,15 @@ def test_it_runs_the_deployment_and_goes_with_it(
     assert schedule(client, owner, name).status_code == 404
 
 
-def test_promotion_copies_the_schedule(client: TestClient, owner: Caller, flow: str) -> None:
+def test_promotion_copies_the_schedule(client: TestClient, owner: Caller, two_version_flow: str) -> None:
     staging, production = unique("stg"), unique("prd")
     for env in (staging, production):
         assert (
             client.post("/v1/environments", headers=owner.headers, json={"env_name": env}).status_code == 201
         )
-    name = deploy(client, owner, flow, environment=staging, schedule="45 6 * * *")["deployment_name"]
+    name = deploy(client, owner, two_version_flow, environment=staging, schedule="45 6 * * *")[
+        "deployment_name"
+    ]
     promoted = client.post(
         "/v1/environments/promote",
         headers=owner.headers,
@@ -180,8 +179,10 @@ def test_promotion_copies_the_schedule(client: TestClient, owner: Caller, flow: 
     assert schedule(client, owner, f"{name}-p").json()["cron_expression"] == "45 6 * * *"
 
 
-def test_changes_are_audited_and_long_names_fit(client: TestClient, owner: Caller, flow: str) -> None:
-    name = deploy(client, owner, flow, schedule="0 9 * * *")["deployment_name"]
+def test_changes_are_audited_and_long_names_fit(
+    client: TestClient, owner: Caller, two_version_flow: str
+) -> None:
+    name = deploy(client, owner, two_version_flow, schedule="0 9 * * *")["deployment_name"]
     client.put(f"/v1/deployments/{name}/settings", headers=owner.headers, json={"schedule": ""})
     rows = client.get(
         "/v1/audit-logs", headers=owner.headers, params={"resource_type": "schedule", "limit": 10}
@@ -191,23 +192,25 @@ def test_changes_are_audited_and_long_names_fit(client: TestClient, owner: Calle
     long_name = "d" * 128
     assert len(deployment_schedule_id(long_name)) == 128
     assert deployment_schedule_id(long_name) != deployment_schedule_id("d" * 127 + "e")
-    deploy(client, owner, flow, name=long_name, schedule="0 9 * * *")
+    deploy(client, owner, two_version_flow, name=long_name, schedule="0 9 * * *")
     listed = client.get("/v1/schedules", headers=owner.headers, params={"limit": 100}).json()["items"]
     assert deployment_schedule_id(long_name) in {item["schedule_id"] for item in listed}
 
 
 def test_a_cron_that_never_fires_is_refused_naming_schedule(
-    client: TestClient, owner: Caller, flow: str
+    client: TestClient, owner: Caller, two_version_flow: str
 ) -> None:
     response = client.post(
         "/v1/deployments",
         headers=owner.headers,
-        json={"name": unique("dep"), "flow_name": flow, "schedule": "0 0 30 2 *"},
+        json={"name": unique("dep"), "flow_name": two_version_flow, "schedule": "0 0 30 2 *"},
     )
     assert response.status_code == 400 and "schedule" in response.json()["details"]
 
 
-def test_another_org_cannot_see_it(app: FastAPI, client: TestClient, owner: Caller, flow: str) -> None:
-    name = deploy(client, owner, flow, schedule="0 9 * * *")["deployment_name"]
+def test_another_org_cannot_see_it(
+    app: FastAPI, client: TestClient, owner: Caller, two_version_flow: str
+) -> None:
+    name = deploy(client, owner, two_version_flow, schedule="0 9 * * *")["deployment_name"]
     other = new_org(app, client)
     assert schedule(client, other, name).status_code == 404

@@ -13,15 +13,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from dagy.server.db.migrate import upgrade
 from dagy.server.db.models import ScheduleFire
 from dagy.server.domains.schedules import repository as repo
 from dagy.server.domains.schedules.firing import CATCHUP_ALL_LIMIT, fire_due_batch
 from dagy.server.services.scheduler import tick
 from dagy.server.settings import Settings
-from tests.conftest import BACKENDS
-from tests.conftest import _create_postgres_database as create_postgres_database
-from tests.conftest import _drop_postgres_database as drop_postgres_database
 from tests.factories import Caller, new_org, unique
 from tests.flow_factories import python_node, register_flow, spec, wait_for_run
 
@@ -29,26 +25,21 @@ OK = "def main(inputs, params):\n    return params\n"
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """This module's own database: its simulated clock runs months ahead of the real one, which
-    would make every schedule other modules left behind due, and queue their runs."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('scheduler-db') / 'dagy.db'}"
-        upgrade(url)
-        yield url
+# This module's own database: its simulated clock runs months ahead of the real one, which would
+# make every schedule other modules left behind due, and queue their runs.
+pytestmark = pytest.mark.settings("own_database_settings")
+
+
+@pytest.fixture(autouse=True)
+def leave_nothing_due(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with an `owner`: nothing of the owner's due or queued for the next test on this
+    module's database (a test without one, e.g. on `running`, is left alone)."""
+    if "owner" not in request.fixturenames:
+        yield
         return
-    url, name = create_postgres_database()
-    upgrade(url)
-    yield url
-    drop_postgres_database(name)
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Iterator[Caller]:
-    caller = new_org(app, client)
-    yield caller
-    quiet(client, caller)
+    client, owner = request.getfixturevalue("client"), request.getfixturevalue("owner")
+    yield
+    quiet(client, owner)
 
 
 def quiet(client: TestClient, caller: Caller) -> None:
@@ -63,11 +54,6 @@ def quiet(client: TestClient, caller: Caller) -> None:
             client.post(f"/v1/runs/{run['run_id']}/cancel", headers=caller.headers)
         if not queued["items"]:
             return
-
-
-@pytest.fixture
-def flow(client: TestClient, owner: Caller) -> str:
-    return register_flow(client, owner, spec(python_node("only", OK)))
 
 
 def create(client: TestClient, caller: Caller, flow: str, **body: Any) -> dict[str, Any]:

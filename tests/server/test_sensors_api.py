@@ -21,11 +21,6 @@ EXAMPLE = "https://example.com/"
 KEY_ID = "config_json.aws_access_key_id"
 
 
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
-
-
 def new_flow(client: TestClient, caller: Caller) -> str:
     return register_flow(client, caller, spec(python_node("only", ECHO)))
 

@@ -16,17 +16,14 @@ from fastapi.testclient import TestClient
 from dagy.server.db.base import utcnow
 from dagy.server.services.sensors import SensorLoop
 from dagy.server.settings import Settings
-from tests.factories import Caller, new_org, unique
+from tests.factories import Caller, unique
 from tests.flow_factories import python_node, register_flow, spec
 from tests.nodes.conftest import HttpPeer
 
 ECHO = "def main(inputs, params):\n    return params\n"
 
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The peer listens on loopback, which the SSRF guard refuses unless told otherwise."""
-    return settings.model_copy(update={"allow_private_network": True})
+# The peer listens on loopback, which the SSRF guard refuses unless told otherwise.
+pytestmark = pytest.mark.settings(allow_private_network=True)
 
 
 @pytest.fixture
@@ -36,11 +33,6 @@ def peer() -> Iterator[HttpPeer]:
     yield server
     server.server.shutdown()
     server.server.server_close()
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
 
 
 class Clock:

@@ -23,6 +23,9 @@ from tests.nodes.conftest import S3Peer
 
 ECHO = "def main(inputs, params):\n    return params\n"
 
+# The S3 peer listens on loopback, which the SSRF guard refuses unless told otherwise.
+pytestmark = [pytest.mark.settings(allow_private_network=True), pytest.mark.usefixtures("aws_secrets")]
+
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[S3Peer]:
@@ -37,18 +40,11 @@ def s3() -> Iterator[S3Peer]:
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The S3 peer listens on loopback, which the SSRF guard refuses unless told otherwise."""
-    return settings.model_copy(update={"allow_private_network": True})
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    caller = new_org(app, client)
+def aws_secrets(client: TestClient, owner: Caller) -> None:
+    """The secrets the S3 configs name (`aws-key-id`, `aws-secret`), in the owner's org."""
     for name in ("aws-key-id", "aws-secret"):
         body = {"secret_name": name, "value": "testing"}
-        assert client.post("/v1/secrets", headers=caller.headers, json=body).status_code == 201
-    return caller
+        assert client.post("/v1/secrets", headers=owner.headers, json=body).status_code == 201
 
 
 class Clock:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dagy.server.settings import Settings
-from tests.factories import Caller, new_org, unique
+from tests.factories import Caller, new_org
 from tests.flow_factories import (
     api_key,
     claim_runs,
@@ -25,20 +25,7 @@ from tests.flow_factories import (
 OK = "def main(inputs, params):\n    return params\n"
 WORKER_SCOPES = ("flows.read", "runs.trigger", "secrets.read")
 
-
-@pytest.fixture
-def pool() -> str:
-    return unique("ex")
-
-
-@pytest.fixture
-def settings(settings: Settings, pool: str) -> Settings:
-    return settings.model_copy(update={"worker_pools": [pool]})
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
+pytestmark = pytest.mark.settings("own_pool_settings")
 
 
 @pytest.fixture

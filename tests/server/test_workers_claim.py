@@ -12,25 +12,19 @@ from fastapi.testclient import TestClient
 
 from dagy.server.settings import Settings
 from tests.factories import Caller, new_org, unique
-from tests.flow_factories import claim_runs, python_node, register_flow, spec, trigger, worker_headers
+from tests.flow_factories import (
+    claim_runs,
+    python_node,
+    register_flow,
+    spec,
+    trigger,
+    worker_headers,
+    worker_post,
+)
 
 OK = "def main(inputs, params):\n    return params\n"
 
-
-@pytest.fixture
-def pool() -> str:
-    """A worker pool of the test's own: its queue holds only this test's runs."""
-    return unique("ex")
-
-
-@pytest.fixture
-def settings(settings: Settings, pool: str) -> Settings:
-    return settings.model_copy(update={"worker_pools": [pool]})
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
+pytestmark = pytest.mark.settings("own_pool_settings")
 
 
 def add_secret(
@@ -43,10 +37,6 @@ def add_secret(
 def subflow_node(node_id: str, flow_name: str, version: str | None = None) -> dict[str, Any]:
     data = {"flow_name": flow_name} | ({"flow_version": version} if version else {})
     return {"id": node_id, "type": "subflow", "data": data}
-
-
-def worker_post(client: TestClient, settings: Settings, run_id: str, what: str, body: dict[str, Any]) -> Any:
-    return client.post(f"/v1/workers/runs/{run_id}/{what}", headers=worker_headers(settings), json=body)
 
 
 def deploy_in_environment(

@@ -17,23 +17,10 @@ from fastapi.testclient import TestClient
 from dagy.client.errors import ApiError, LeaseLost
 from dagy.client.workers import WorkerApi
 from dagy.server.settings import Settings
-from tests.factories import Caller, new_org, unique
+from tests.factories import Caller, unique
 from tests.flow_factories import claim_runs, trigger, worker_headers
 
-
-@pytest.fixture
-def pool() -> str:
-    return unique("ex")
-
-
-@pytest.fixture
-def settings(settings: Settings, pool: str) -> Settings:
-    return settings.model_copy(update={"worker_pools": [pool]})
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
+pytestmark = pytest.mark.settings("own_pool_settings")
 
 
 def store_artifact(settings: Settings, owner: Caller, flow: str) -> tuple[str, bytes]:

@@ -14,32 +14,27 @@ from sqlalchemy import select
 
 from dagy.server.db.models import NodeRun, RunEvent
 from dagy.server.settings import Settings
-from tests.factories import Caller, new_org, unique
-from tests.flow_factories import claim_runs, python_node, register_flow, spec, trigger, worker_headers
+from tests.factories import Caller, new_org
+from tests.flow_factories import (
+    claim_runs,
+    python_node,
+    register_flow,
+    spec,
+    trigger,
+    worker_headers,
+    worker_post,
+)
 
 OK = "def main(inputs, params):\n    return params\n"
 
-
-@pytest.fixture
-def pool() -> str:
-    return unique("ex")
-
-
-@pytest.fixture
-def settings(settings: Settings, pool: str) -> Settings:
-    return settings.model_copy(update={"worker_pools": [pool]})
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
+pytestmark = pytest.mark.settings("own_pool_settings")
 
 
 def report(
     client: TestClient, settings: Settings, run_id: str, nodes: list[dict[str, Any]], *, attempt: int = 1
 ) -> Any:
     body = {"worker_id": "w1", "attempt": attempt, "node_runs": nodes}
-    return client.post(f"/v1/workers/runs/{run_id}/nodes", headers=worker_headers(settings), json=body)
+    return worker_post(client, settings, run_id, "nodes", body)
 
 
 def node(node_id: str, status: str, **fields: Any) -> dict[str, Any]:
@@ -168,16 +163,14 @@ def test_the_result_carries_the_last_node_runs_and_log_lines_once(
         "logs": [{"timestamp": "2026-01-01T00:00:00.5Z", "message": "hello"}],
     }
     for _ in range(2):
-        done = client.post(f"/v1/workers/runs/{run_id}/complete", headers=worker_headers(settings), json=body)
+        done = worker_post(client, settings, run_id, "complete", body)
         assert done.status_code == 200 and done.json()["status"] == "completed", done.text
     tasks = client.get(f"/v1/runs/{run_id}/tasks", headers=owner.headers).json()["items"]
     assert [(t["node_id"], t["status"], t["output"]) for t in tasks] == [("only", "completed", {"ok": True})]
     logs = client.get(f"/v1/runs/{run_id}/logs", headers=owner.headers).json()["events"]
     assert [line["message"] for line in logs] == ["hello"]
     too_many = body | {"logs": [{"timestamp": "2026-01-01T00:00:00Z", "message": "x"}] * 1001}
-    refused = client.post(
-        f"/v1/workers/runs/{run_id}/complete", headers=worker_headers(settings), json=too_many
-    )
+    refused = worker_post(client, settings, run_id, "complete", too_many)
     assert refused.status_code == 400 and "logs" in str(refused.json()["details"])
 
 
@@ -187,7 +180,7 @@ def test_a_retried_attempt_leaves_an_on_retry_event(
     run_id = claimed_run(client, settings, owner, pool, max_retries=1)
     error = {"type": "exception", "message": "first"}
     body = {"worker_id": "w1", "attempt": 1, "status": "failed", "error": error}
-    done = client.post(f"/v1/workers/runs/{run_id}/complete", headers=worker_headers(settings), json=body)
+    done = worker_post(client, settings, run_id, "complete", body)
     assert done.json()["status"] == "queued"
     [event] = run_events(app, run_id)
     assert (event.type, event.node_id) == ("on_retry", None)
@@ -195,12 +188,7 @@ def test_a_retried_attempt_leaves_an_on_retry_event(
 
     claim_runs(client, worker_headers(settings), pool, worker_id="w2")
     last = {"worker_id": "w2", "attempt": 2, "status": "failed", "error": error}
-    assert (
-        client.post(
-            f"/v1/workers/runs/{run_id}/complete", headers=worker_headers(settings), json=last
-        ).json()["status"]
-        == "failed"
-    )
+    assert worker_post(client, settings, run_id, "complete", last).json()["status"] == "failed"
     assert len(run_events(app, run_id)) == 1  # out of retries: no second event
 
 

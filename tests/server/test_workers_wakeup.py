@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from dagy.server.app import create_app
 from dagy.server.orchestration.wakeup import LISTENER_APPLICATION_NAME
 from dagy.server.settings import Settings
-from tests.factories import Caller, new_org, unique
+from tests.factories import Caller, unique
 from tests.flow_factories import claim_runs, python_node, register_flow, spec, trigger, worker_headers
 
 OK = "def main(inputs, params):\n    return params\n"
@@ -28,6 +27,8 @@ WOKEN_WITHIN = 0.1
 # Without the wake-up, the claim would find the run at its once-a-second re-check.
 RECHECK_SECONDS = 1.0
 
+pytestmark = pytest.mark.settings("pools_on_postgres_settings")
+
 
 @pytest.fixture
 def pools() -> tuple[str, str]:
@@ -35,10 +36,11 @@ def pools() -> tuple[str, str]:
 
 
 @pytest.fixture
-def settings(settings: Settings, pools: tuple[str, str]) -> Settings:
-    if not settings.database_url.startswith("postgresql"):
+def pools_on_postgres_settings(database_url: str, pools: tuple[str, str]) -> dict[str, Any]:
+    """Settings fields: the test's two `pools`, on PostgreSQL only."""
+    if not database_url.startswith("postgresql"):
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite is one process")
-    return settings.model_copy(update={"worker_pools": list(pools)})
+    return {"worker_pools": list(pools)}
 
 
 @pytest.fixture
@@ -47,11 +49,6 @@ def replica(settings: Settings) -> Iterator[TestClient]:
     other = settings.model_copy(update={"home": settings.home.parent / "replica"})
     with TestClient(create_app(other, migrate=False)) as client:
         yield client
-
-
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
 
 
 def wait_for_listeners(settings: Settings, count: int) -> None:

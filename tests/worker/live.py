@@ -138,3 +138,12 @@ def wait(predicate: Any, timeout: float, what: str) -> Any:
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def finished(api: httpx.Client, run_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The run once it is completed or failed (its body from `GET /runs/{run_id}`)."""
+    return wait(  # type: ignore[no-any-return]
+        lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
+        timeout,
+        "the run to finish",
+    )

@@ -4,16 +4,12 @@ run's process, a crashing run process fails the run, and raw output of child pro
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dagy.server.settings import Settings
 from tests.factories import new_org
 from tests.flow_factories import (
-    app_with_embedded_worker,
     python_node,
     register_flow,
     run_alive,
@@ -30,13 +26,6 @@ def main(inputs, params):
     print(f"pid={os.getpid()} uid={os.getuid()}", flush=True)
     time.sleep(60)
 """
-
-
-@pytest.fixture
-def running(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
-    app = app_with_embedded_worker(settings)
-    with TestClient(app, client=("198.51.100.7", 50000)) as client:
-        yield app, client
 
 
 def test_cancelling_a_running_run_stops_its_process(running: tuple[FastAPI, TestClient]) -> None:

@@ -31,7 +31,7 @@ from tests.flow_factories import (
     wait_for_log,
     wait_for_run,
 )
-from tests.worker.live import Workers, api_for, register, wait
+from tests.worker.live import Workers, api_for, finished, register
 
 pytestmark = pytest.mark.skipif(
     establish("best", hidden=()).level != "strict", reason="this host cannot isolate runs fully"
@@ -282,25 +282,21 @@ def test_a_hostile_run_on_a_separate_worker_reaches_nothing_of_the_worker(  # no
     homes = [str(worker_home), str(settings.home), str(tmp_path)]
     parameters = {"homes": homes, "files": [str(worker_home / "worker.token")], "worker_pid": worker.pid}
 
-    def finished(code: str, **params: Any) -> dict[str, Any]:
+    def run_on_worker(code: str, **params: Any) -> dict[str, Any]:
         flow = register(api, spec(python_node("n", code)), pool)
         run_id = api.post("/runs", json={"flow_name": flow, "parameters": params}).json()["run_id"]
-        return wait(  # type: ignore[no-any-return]
-            lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
-            60,
-            "the run to finish",
-        )
+        return finished(api, run_id)
 
-    run = finished(HOSTILE, **parameters)
+    run = run_on_worker(HOSTILE, **parameters)
     assert run["status"] == "completed", run["error"]
     assert_contained(run["output"], own_objects=None, worker_pid=worker.pid)
     assert CANARY not in json.dumps(run) and not any(
         value in json.dumps(run) for value in secret_values(settings)
     )
-    hog = finished(HOG)
+    hog = run_on_worker(HOG)
     assert (hog["status"], hog["error"]["type"]) == ("failed", "memory")
     assert worker.poll() is None  # the worker is unharmed and serves the next run
-    assert finished(FINE, a=2)["output"] == 3
+    assert run_on_worker(FINE, a=2)["output"] == 3
     assert "run isolation strict" in (tmp_path / "w-isolated.log").read_text()
 
 

@@ -23,7 +23,7 @@ from dagy.server.db.models import NodeRun
 from dagy.server.settings import Settings
 from tests.factories import new_org
 from tests.flow_factories import python_node, spec
-from tests.worker.live import Workers, api_for, register, wait
+from tests.worker.live import Workers, api_for, finished, register, wait
 
 pytestmark = pytest.mark.slow
 
@@ -70,14 +70,6 @@ def expected_rows() -> list[dict[str, Any]]:
 def node_runs(app: FastAPI, run_id: str) -> list[NodeRun]:
     with app.state.db.transaction(write=False) as session:
         return list(session.execute(select(NodeRun).where(NodeRun.run_id == run_id)).scalars())
-
-
-def finished(api: Any, run_id: str) -> dict[str, Any]:
-    return wait(  # type: ignore[no-any-return]
-        lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
-        60,
-        "the run to finish",
-    )
 
 
 def test_a_resumed_attempt_reads_the_stored_table_instead_of_recomputing_it(

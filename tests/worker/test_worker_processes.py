@@ -22,7 +22,7 @@ from dagy.server.db.models import NodeRun, Run
 from dagy.server.settings import Settings
 from tests.factories import new_org
 from tests.flow_factories import python_node, spec
-from tests.worker.live import Workers, serving
+from tests.worker.live import Workers, finished, serving
 from tests.worker.live import api_for as _api
 from tests.worker.live import register as _register
 from tests.worker.live import wait as _wait
@@ -58,11 +58,7 @@ def test_a_killed_worker_loses_its_run_to_the_next_worker_once(
     first.wait(10)
     workers.start("w-second", pool)
 
-    run = _wait(
-        lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
-        40,
-        "the run to finish",
-    )
+    run = finished(api, run_id, 40)
     assert (run["status"], run["output"], run["retry_count"]) == ("completed", {"slept": 3}, 1)
     with app.state.db.transaction(write=False) as session:
         row = session.execute(select(Run).where(Run.id == run_id)).scalar_one()
@@ -141,11 +137,7 @@ def test_a_resumed_attempt_does_not_run_completed_nodes_again(
     doomed.wait(10)
     workers.start("w-heir", pool)
 
-    run = _wait(
-        lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
-        40,
-        "the run to finish",
-    )
+    run = finished(api, run_id, 40)
     assert (run["status"], run["output"]) == ("completed", 6)
     messages = [e["message"] for e in api.get(f"/runs/{run_id}/logs").json()["events"]]
     assert messages.count("first ran") == 1  # the side effect happened once
@@ -178,11 +170,7 @@ def test_a_worker_stopped_while_its_claim_waits_takes_no_run(
     time.sleep(0.5)
     assert api.get(f"/runs/{run_id}").json()["status"] == "queued"
     workers.start("w-next", pool)
-    run = _wait(
-        lambda: (r := api.get(f"/runs/{run_id}").json())["status"] in ("completed", "failed") and r,
-        20,
-        "the run to finish",
-    )
+    run = finished(api, run_id, 20)
     assert (run["status"], run["output"], run["retry_count"]) == ("completed", {"n": 1}, 0)
     with app.state.db.transaction(write=False) as session:
         row = session.execute(select(Run).where(Run.id == run_id)).scalar_one()
