@@ -25,13 +25,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-server
 	$(BIN)/dagy server
 
-## Install what tests need, reach PostgreSQL and Redis, run lint and the whole suite (SQLite + PostgreSQL).
+## Install what tests need, reach PostgreSQL and Redis, run lint, the type checker and the whole suite
+## (SQLite + PostgreSQL).
 test: $(VENV)/.installed-test
 	scripts/test.sh
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py

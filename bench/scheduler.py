@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from dagy.server.db.engine import Database, create_database
 from dagy.server.db.migrate import upgrade
 from dagy.server.domains.auth import repository as users
-from dagy.server.domains.flows import service as flows
+from dagy.server.domains.flows import registration as flows
 from dagy.server.domains.flows.schemas import FlowCreate
 from dagy.server.domains.orgs import service as orgs
 from dagy.server.domains.orgs.schemas import OrgCreate

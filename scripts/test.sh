@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: lint and import contracts first, then the suite on SQLite and PostgreSQL.
+# Runs every test: lint, import contracts and the type checker first, then the suite on SQLite
+# and PostgreSQL.
 # PostgreSQL (127.0.0.1:5432, user postgres) and Redis (127.0.0.1:6379) are reached, or started
 # with this machine's service commands when they are installed but stopped.
 set -euo pipefail
@@ -36,4 +37,5 @@ fi
 
 "$BIN/ruff" check src tests bench
 "$BIN/lint-imports" --no-cache
+"$BIN/mypy"  # src/, as [tool.mypy] in pyproject.toml says
 exec "$BIN/python" -m pytest "$@"

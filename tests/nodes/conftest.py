@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dagy.nodes.base import NodeContext, ObjectStore
-from dagy.nodes.settings import RuntimeSettings
+from dagy.protocol.host import HostSettings
 
 MakeContext = Callable[..., NodeContext]
 
@@ -36,7 +36,7 @@ def make_context() -> MakeContext:
             "org_id": "org-1",
         }
         values.update(fields)
-        settings = RuntimeSettings(allow_private_network=allow_private_network)
+        settings = HostSettings(allow_private_network=allow_private_network)
         return NodeContext(settings=settings, store=store, **values)
 
     return make

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dagy.nodes import NodeContext, NodeError, RuntimeSettings
+from dagy.nodes import HostSettings, NodeContext, NodeError
 from dagy.nodes.custom import ShellCommandNode, SubflowNode
 
 LOGGER = "tests.shell"
@@ -32,7 +32,7 @@ def context(env: dict[str, str] | None = None, run_subflow: Any = None) -> NodeC
         params={},
         logger=logging.getLogger(LOGGER),
         env=env or {},
-        settings=RuntimeSettings(),
+        settings=HostSettings(),
         run_subflow=run_subflow,
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from dagy.nodes.base import NodeError
 from dagy.nodes.ingestion import FileReadNode, HttpFetchNode, S3IngestNode, S3WriteNode, SqlQueryNode
-from dagy.nodes.settings import RuntimeSettings
+from dagy.protocol.host import HostSettings
 from dagy.runtime.objects import DirectoryObjectStore
 from tests.nodes.conftest import HttpPeer, MakeContext, S3Peer
 
@@ -302,7 +302,7 @@ def test_every_redirect_hop_passes_the_guard(http_peer: HttpPeer, make_context: 
 
     def to_private(_handler: Any, _body: bytes) -> tuple[int, dict[str, str], bytes]:
         # The first hop was allowed; from here on the worker refuses private addresses.
-        context.settings = RuntimeSettings(allow_private_network=False)
+        context.settings = HostSettings(allow_private_network=False)
         return 302, {"Location": f"{http_peer.url}/data"}, b""
 
     http_peer.routes["/to-private"] = to_private

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from dagy.nodes import RuntimeSettings
+from dagy.nodes import HostSettings
 from dagy.nodes.base import NodeContext, NodeError
 from dagy.nodes.llm import EmbedTextNode, LlmClassifyNode, LlmExtractNode, LlmPromptNode
 from dagy.nodes.llm_providers import embed_locally
@@ -146,7 +146,7 @@ def _context(*, params: dict[str, Any] | None = None, allow_private: bool = True
         logger=logging.getLogger("dagy.test.llm"),
         org_id="org-1",
         flow_name="daily",
-        settings=RuntimeSettings(allow_private_network=allow_private),
+        settings=HostSettings(allow_private_network=allow_private),
     )
 
 

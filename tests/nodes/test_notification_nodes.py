@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from dagy.nodes import NodeContext, NodeError, RuntimeSettings
+from dagy.nodes import HostSettings, NodeContext, NodeError
 from dagy.nodes.notification import (
     EmailSendNode,
     PagerDutyAlertNode,
@@ -31,11 +31,11 @@ from tests.nodes.conftest import HttpPeer
 # The test SMTP server takes a login without TLS: loopback has no certificate to offer.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-LOOPBACK = RuntimeSettings(allow_private_network=True)
-GUARDED = RuntimeSettings(allow_private_network=False)
+LOOPBACK = HostSettings(allow_private_network=True)
+GUARDED = HostSettings(allow_private_network=False)
 
 
-def context(settings: RuntimeSettings = LOOPBACK, **params: Any) -> NodeContext:
+def context(settings: HostSettings = LOOPBACK, **params: Any) -> NodeContext:
     return NodeContext(
         run_id="run-7",
         node_id="tell",
@@ -378,7 +378,7 @@ def test_an_html_email_carries_a_text_alternative_and_escapes_what_it_inserts(ma
 
 
 def test_the_smtp_server_of_the_host_is_used_when_the_node_names_none(mailbox: Mailbox) -> None:
-    settings = RuntimeSettings(
+    settings = HostSettings(
         allow_private_network=True,
         smtp_host="127.0.0.1",
         smtp_port=mailbox.port,
@@ -404,7 +404,7 @@ def test_a_wrong_smtp_password_fails_as_authentication_failed(mailbox: Mailbox) 
 def test_an_email_without_an_smtp_server_fails_plainly() -> None:
     config = {"to": ["ana@example.com"], "subject": "s", "body": "b"}
     with pytest.raises(NodeError) as failure:
-        EmailSendNode().run({}, config, context(RuntimeSettings(smtp_host=None)))
+        EmailSendNode().run({}, config, context(HostSettings(smtp_host=None)))
     assert failure.value.error_type == "no_smtp_server"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dagy.nodes import RuntimeSettings
+from dagy.nodes import HostSettings
 from dagy.nodes.base import NodeContext, NodeError
 from dagy.nodes.llm import EmbedTextNode
 from dagy.nodes.vectordb import (
@@ -44,7 +44,7 @@ def _context(vector_dir: Path, org_id: str = "org-a", *, allow_private: bool = T
         params={},
         logger=logging.getLogger("dagy.test.vectordb"),
         org_id=org_id,
-        settings=RuntimeSettings(allow_private_network=allow_private, vector_dir=str(vector_dir)),
+        settings=HostSettings(allow_private_network=allow_private, vector_dir=str(vector_dir)),
     )
 
 
@@ -184,13 +184,13 @@ def test_a_run_waits_while_another_holds_the_orgs_store(tmp_path: Path) -> None:
 ROUNDS = 6
 UPSERTER = """
 import logging, sys
-from dagy.nodes import RuntimeSettings
+from dagy.nodes import HostSettings
 from dagy.nodes.base import NodeContext
 from dagy.nodes.vectordb import VectorUpsertNode
 
 vector_dir, name, ROUNDS = sys.argv[1], sys.argv[2], int(sys.argv[3])
 context = NodeContext(run_id=name, node_id="up", params={}, logger=logging.getLogger("up"), org_id="org-a",
-                      settings=RuntimeSettings(vector_dir=vector_dir))
+                      settings=HostSettings(vector_dir=vector_dir))
 for round_ in range(ROUNDS):
     entries = [{"id": f"{name}-{round_}-{i}", "embedding": [1.0, float(i), float(round_)]} for i in range(10)]
     VectorUpsertNode().run({"a": entries}, {"collection": "shared"}, context)

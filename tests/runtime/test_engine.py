@@ -18,14 +18,14 @@ from dagy.runtime import EventWriter, RunScope, run_flow_spec
 from dagy.runtime.engine import Engine
 from dagy.runtime.node_call import prepare_config
 from dagy.runtime.scope import RunResult
+from tests.payloads import run_payload
 
 
 def execute(
     spec: dict[str, Any], parameters: dict[str, Any] | None = None, **payload: Any
 ) -> tuple[RunResult, list[dict[str, Any]]]:
     buffer = io.StringIO()
-    body = {"run_id": "run_engine", "flow_spec": spec, "parameters": parameters or {}, **payload}
-    result = run_flow_spec(body, EventWriter(buffer))
+    result = run_flow_spec(run_payload(spec, parameters, run_id="run_engine", **payload), EventWriter(buffer))
     return result, [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 

@@ -17,6 +17,7 @@ from dagy.runtime import EventWriter, run_flow_spec
 from dagy.runtime.objects import DirectoryObjectStore
 from dagy.runtime.outputs import INLINE_OUTPUT_BYTES, REFERENCE, load, persist
 from dagy.runtime.scope import RunResult
+from tests.payloads import run_payload
 
 ORG, RUN = "org_outputs", "run_outputs"
 ROWS = 20_000  # ~1 MB of JSON: well over the inline threshold
@@ -43,8 +44,8 @@ def execute(
 ) -> tuple[RunResult, dict[str, dict[str, Any]]]:
     """Run as on the embedded worker (`objects_dir`); answer the result and each node's last event."""
     buffer = io.StringIO()
-    body = {"run_id": RUN, "org_id": ORG, "attempt": 1, "flow_spec": spec, "objects_dir": str(objects)}
-    result = run_flow_spec(body | payload, EventWriter(buffer))
+    fields = {"run_id": RUN, "org_id": ORG, "objects_dir": str(objects)} | payload
+    result = run_flow_spec(run_payload(spec, **fields), EventWriter(buffer))
     events = [json.loads(line) for line in buffer.getvalue().splitlines()]
     return result, {e["node_id"]: e for e in events if e["event"] == "node"}
 

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 
 from dagy.runtime import parse_event, sinks, topological_order
+from tests.payloads import run_payload
 
 
 def run_runtime(
     flow_spec: dict[str, Any], parameters: dict[str, Any] | None = None, **extra: Any
 ) -> list[dict[str, Any]]:
     """`python -m dagy.runtime` with the payload; `extra` adds payload fields (secrets, env, ...)."""
-    payload = {"run_id": "run_test", "attempt": 1, "flow_spec": flow_spec, "parameters": parameters or {}}
-    payload |= extra
+    payload = run_payload(flow_spec, parameters, **extra)
     done = subprocess.run(
         [sys.executable, "-m", "dagy.runtime"],
-        input=json.dumps(payload),
+        input=payload.model_dump_json(),
         capture_output=True,
         text=True,
         timeout=30,
@@ -182,3 +182,17 @@ def test_the_deployment_environment_is_the_process_environment() -> None:
     code = "import os\n\ndef main(inputs, params):\n    return os.environ.get('REGION')\n"
     events = run_runtime({"nodes": [node("env", code)], "edges": []}, env={"REGION": "eu-west"})
     assert events[-1]["output"] == "eu-west"
+
+
+def test_a_payload_outside_the_protocol_fails_the_run_before_it_starts() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dagy.runtime"],
+        input=json.dumps({"claim": {"run_id": "r"}, "unknown": 1}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    (result,) = [parse_event(line) for line in done.stdout.splitlines()]
+    assert result is not None and (result["event"], result["status"]) == ("result", "failed")
+    assert result["error"]["type"] == "invalid_payload" and "claim.attempt" in result["error"]["message"]

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from dagy.protocol import RunPayload
 from dagy.runtime.code_flow import MAX_FILES, run_code_flow
 from dagy.runtime.events import EventWriter
 from tests.factories import unique
+from tests.payloads import run_payload
 from tests.sdk.artifacts import etl_artifact, write_zip
 
 
@@ -26,21 +28,18 @@ def _name(prefix: str) -> str:
 def _run(tmp_path: Path, files: dict[str, str], entrypoint: str, **parameters: Any) -> tuple[Any, list[dict]]:
     artifact = write_zip(tmp_path / "run" / "artifact.zip", files)
     stream = io.StringIO()
-    payload = {
-        "run_id": "r-1",
-        "artifact_path": str(artifact),
-        "entrypoint": entrypoint,
-        "parameters": parameters,
-    }
+    payload = run_payload(
+        run_id="r-1", artifact_path=str(artifact), entrypoint=entrypoint, parameters=parameters
+    )
     result = run_code_flow(payload, EventWriter(stream))
     return result, [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def _runtime(workdir: Path, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def _runtime(workdir: Path, payload: RunPayload) -> list[dict[str, Any]]:
     """`python -m dagy.runtime` as a worker starts it, in the run's directory."""
     done = subprocess.run(
         [sys.executable, "-m", "dagy.runtime"],
-        input=json.dumps(payload),
+        input=payload.model_dump_json(),
         capture_output=True,
         text=True,
         cwd=workdir,
@@ -52,13 +51,12 @@ def _runtime(workdir: Path, payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_the_runtime_runs_a_code_flow_and_reports_each_task_run(tmp_path: Path) -> None:
     artifact = write_zip(tmp_path / "artifact.zip", etl_artifact("shop"))
-    payload = {
-        "run_id": "r-1",
-        "attempt": 1,
-        "artifact_path": str(artifact),
-        "entrypoint": "shop.etl:main",
-        "parameters": {"day": "2026-11-28"},
-    }
+    payload = run_payload(
+        run_id="r-1",
+        artifact_path=str(artifact),
+        entrypoint="shop.etl:main",
+        parameters={"day": "2026-11-28"},
+    )
     events = _runtime(tmp_path, payload)
     assert events[-1] == {
         "event": "result",
@@ -166,7 +164,7 @@ def test_unsafe_paths_in_the_artifact_are_refused(tmp_path: Path, name: str) -> 
     with zipfile.ZipFile(artifact, "w") as archive:
         archive.writestr("ok.py", "def main():\n    return 1\n")
         archive.writestr(zipfile.ZipInfo(name), "print('escaped')\n")
-    payload = {"artifact_path": str(artifact), "entrypoint": "ok:main"}
+    payload = run_payload(artifact_path=str(artifact), entrypoint="ok:main")
     result = run_code_flow(payload, EventWriter(io.StringIO()))
     assert result.status == "failed" and result.error["type"] == "invalid_artifact"
     assert "unsafe path" in result.error["message"]
@@ -179,5 +177,7 @@ def test_too_many_files_and_broken_zips_are_refused(tmp_path: Path) -> None:
     assert result.error["type"] == "invalid_artifact" and "entries" in result.error["message"]
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"not a zip")
-    result = run_code_flow({"artifact_path": str(broken), "entrypoint": "a:b"}, EventWriter(io.StringIO()))
+    result = run_code_flow(
+        run_payload(artifact_path=str(broken), entrypoint="a:b"), EventWriter(io.StringIO())
+    )
     assert result.error["type"] == "invalid_artifact" and "not a readable zip" in result.error["message"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dagy.runtime.code_flow import run_code_flow
 from dagy.runtime.events import EventWriter
+from tests.payloads import run_payload
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -44,11 +45,11 @@ def test_the_etl_example_runs_as_a_code_flow(tmp_path: Path) -> None:
         archive.write(EXAMPLES / "etl_flow.py", "etl_flow.py")
         archive.write(EXAMPLES / "data" / "orders.csv", "data/orders.csv")
     stream = io.StringIO()
-    payload = {
-        "artifact_path": str(artifact),
-        "entrypoint": "etl_flow:daily_sales",
-        "parameters": {"day": "2026-11-28", "db_path": str(tmp_path / "w.db")},
-    }
+    payload = run_payload(
+        artifact_path=str(artifact),
+        entrypoint="etl_flow:daily_sales",
+        parameters={"day": "2026-11-28", "db_path": str(tmp_path / "w.db")},
+    )
     result = run_code_flow(payload, EventWriter(stream))
     assert (result.status, result.output) == (
         "completed",

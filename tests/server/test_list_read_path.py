@@ -92,7 +92,7 @@ def test_the_read_connection_cannot_write(app: FastAPI, client: TestClient) -> N
     name = register_flow(client, owner, spec(python_node("a", CODE)))
     reads = ReadDatabase(app.state.db.engine.url)
 
-    def delete_flow(*, connection: Connection) -> None:
+    def delete_flow(connection: Connection) -> None:
         connection.execute(delete(Flow).where(Flow.org_id == owner.org_id))
 
     try:
@@ -103,7 +103,7 @@ def test_the_read_connection_cannot_write(app: FastAPI, client: TestClient) -> N
     assert [i["flow_name"] for i in _get(client, owner, "/flows")["items"]] == [name]
 
 
-def _count(*, connection: Connection) -> tuple[int, int]:
+def _count(connection: Connection) -> tuple[int, int]:
     return connection.execute(text("SELECT count(*) FROM t")).scalar_one(), threading.get_ident()
 
 
@@ -164,7 +164,7 @@ def test_postgres_reads_run_on_the_event_loop_without_holding_it(app: FastAPI) -
         pytest.skip("PostgreSQL's async read connections")
     reads = ReadDatabase(app.state.db.engine.url)
 
-    def read(*, connection: Connection, seconds: float) -> tuple[int, float]:
+    def read(connection: Connection, *, seconds: float) -> tuple[int, float]:
         connection.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
         return threading.get_ident(), time.monotonic()
 

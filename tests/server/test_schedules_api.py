@@ -15,16 +15,6 @@ from tests.flow_factories import python_node, register_flow, spec
 OK = "def main(inputs, params):\n    return params\n"
 
 
-@pytest.fixture
-def owner(app: FastAPI, client: TestClient) -> Caller:
-    return new_org(app, client)
-
-
-@pytest.fixture
-def flow(client: TestClient, owner: Caller) -> str:
-    return register_flow(client, owner, spec(python_node("only", OK)))
-
-
 def create(client: TestClient, caller: Caller, flow: str, status: int = 201, **body: Any) -> dict[str, Any]:
     body = {
         "schedule_id": unique("sched"),
@@ -184,6 +174,16 @@ def test_list_filters_and_pages(client: TestClient, owner: Caller, flow: str) ->
     assert client.get("/v1/schedules?mode=hourly", headers=owner.headers).json()["details"] == {
         "mode": "one of cron, interval, one_time, manual"
     }
+
+
+def test_listed_parameters_keep_integers_past_64_bits(client: TestClient, owner: Caller, flow: str) -> None:
+    """A list page reads JSON as the unit of work does: 2**70 stays an integer, not a float."""
+    big = {"n": 2**70, "negative": -(2**63) - 1, "digits": "1234567890123456789012", "ok": 1}
+    made = create(client, owner, flow, parameters=big)
+    listed = client.get("/v1/schedules", headers=owner.headers, params={"flow_name": flow}).json()["items"]
+    assert [item["parameters"] for item in listed if item["schedule_id"] == made["schedule_id"]] == [big]
+    raw = client.get("/v1/schedules", headers=owner.headers).text
+    assert '"n":1180591620717411303424' in raw.replace(" ", "")
 
 
 def test_patch_changes_only_the_fields_given(client: TestClient, owner: Caller, flow: str) -> None:

@@ -307,3 +307,20 @@ def test_a_run_printing_100_mb_completes_with_a_truncated_log(
     lines = log_lines(client, owner, run["run_id"])
     assert lines[-1] == f"[dagy] log truncated after {LOG_CAP} bytes; later lines dropped"
     assert len(lines) == LOG_CAP // 100 + 1
+
+
+def test_events_a_run_forges_fail_it_clearly(engine: tuple[FastAPI, TestClient, Caller]) -> None:
+    """A run's process that writes a result or a node event outside the protocol (straight to its
+    stdout) fails with `invalid_result`; a forged node event is logged, not recorded."""
+    _, client, owner = engine
+    forged = (
+        "import os\n"
+        "os.write(1, b'{\"event\": \"node\", \"node_id\": \"x\", \"status\": \"exploded\"}\\n')\n"
+        "os.write(1, b'{\"event\": \"result\", \"status\": \"bogus\", \"error\": \"no\"}\\n')\n"
+        "os._exit(0)"
+    )
+    run = run_flow(client, owner, spec(fn("forger", forged)))
+    assert run["status"] == "failed" and run["error"]["type"] == "invalid_result"
+    assert "'bogus'" in run["error"]["message"]
+    assert "x" not in tasks(client, owner, run["run_id"])
+    assert any("not a node run" in line for line in log_lines(client, owner, run["run_id"]))

@@ -9,25 +9,20 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dagy.client import ClaimedRun, WorkerApi
+from dagy.client import WorkerApi
+from dagy.protocol import ClaimedRun, ExecutionLimits
 from dagy.runtime import Redactor
 from dagy.runtime.limits import EXECUTION_MODE_LIMITS, limits_for, parse_mode_limits
 from dagy.server.settings import Settings
 from dagy.worker import RunSupervisor, WorkerConfig
 from dagy.worker.processes import Launcher
+from tests.payloads import claimed_run
 
 
 def claimed(mode: str, limits: dict[str, int]) -> ClaimedRun:
-    return ClaimedRun(
-        run_id="run_x",
-        attempt=1,
-        org_id="org_x",
-        flow_name="f",
-        flow_version="1",
-        flow_spec={},
-        parameters={},
+    return claimed_run(
         execution_mode=mode,
-        limits=limits,
+        limits=ExecutionLimits(**limits),
         secrets={"a": "short", "b": "short-and-longer"},
     )
 
@@ -64,7 +59,9 @@ def test_the_hosts_override_wins_over_the_claim_which_wins_over_the_table() -> N
     tuned = WorkerConfig(url="http://127.0.0.1:1", token="t", mode_limits={"small": {"timeout_seconds": 7}})
     run = claimed("small", {"memory_mb": 999, "timeout_seconds": 60})
     table = {"memory_mb": 1024, "timeout_seconds": 900, "max_processes": 1024}
-    assert asyncio.run(limits_of(plain, claimed("small", {}))) == table
+    assert (
+        asyncio.run(limits_of(plain, claimed("small", {"memory_mb": 1024, "timeout_seconds": 900}))) == table
+    )
     assert asyncio.run(limits_of(plain, run)) == {**table, "memory_mb": 999, "timeout_seconds": 60}
     assert asyncio.run(limits_of(tuned, run)) == {**table, "memory_mb": 999, "timeout_seconds": 7}
 

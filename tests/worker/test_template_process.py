@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
+from dagy.protocol import RunPayload
 from dagy.runtime import parse_event
 from dagy.worker import WorkerConfig
 from dagy.worker.processes import ForkedProcess, Launcher, RunProcess
+from tests.payloads import run_payload
 
 PROBE = """
 import os
@@ -43,25 +45,20 @@ def main(inputs, params):
 SLEEPER = "import time\n\ndef main(inputs, params):\n    time.sleep(60)\n"
 
 
-def payload(code: str, **parameters: Any) -> dict[str, Any]:
+def payload(code: str, **parameters: Any) -> RunPayload:
     node = {"id": "probe", "type": "python_function", "data": {"code": code}}
-    return {
-        "run_id": "run_t",
-        "attempt": 1,
-        "flow_spec": {"nodes": [node], "edges": []},
-        "parameters": parameters,
-    }
+    return run_payload({"nodes": [node], "edges": []}, parameters, run_id="run_t")
 
 
-async def send(started: RunProcess, body: dict[str, Any]) -> None:
+async def send(started: RunProcess, body: RunPayload) -> None:
     stdin = started.process.stdin
     assert stdin is not None
-    stdin.write(json.dumps(body).encode())
+    stdin.write(body.model_dump_json().encode())
     await stdin.drain()
     stdin.close()
 
 
-async def run(started: RunProcess, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+async def run(started: RunProcess, body: RunPayload) -> tuple[dict[str, Any], int]:
     """Hand the run its payload, read its events to the end: (the result event, the exit code)."""
     await send(started, body)
     assert started.process.stdout is not None and started.process.stderr is not None

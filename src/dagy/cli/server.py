@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import typer
+
+
+class _Overrides(TypedDict, total=False):
+    """The command's options that replace the settings from the environment."""
+
+    host: str
+    port: int
+    server_processes: int
+
+
+class _ServeOptions(TypedDict):
+    """What `uvicorn.run` is given, whether it serves one process or several."""
+
+    host: str
+    port: int
+    loop: str
+    http: str
+    log_level: str
+    log_config: dict[str, Any]
+    access_log: bool
+    proxy_headers: bool
+    forwarded_allow_ips: str | None
+    server_header: bool
+    timeout_graceful_shutdown: int
 
 
 def server(
@@ -39,10 +63,15 @@ def server(
     from dagy.server.processes import SERVICES_ENV, WORKER_ENV
     from dagy.server.settings import Settings
 
-    given = {"host": host, "port": port, "server_processes": processes}
-    overrides = {k: v for k, v in given.items() if v is not None}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    options = {
+    overrides: _Overrides = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if processes is not None:
+        overrides["server_processes"] = processes
+    settings = Settings(**overrides)
+    options: _ServeOptions = {
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",

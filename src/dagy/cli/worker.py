@@ -68,9 +68,11 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
     ] = None,
 ) -> None:
     """Claim queued runs and execute each in its own subprocess until stopped (SIGTERM, Ctrl-C)."""
+    from pydantic import ValidationError
+
+    from dagy.protocol import HostSettings
     from dagy.runtime.limits import parse_mode_limits
     from dagy.worker import Worker, WorkerConfig
-    from dagy.worker.config import HOST_SETTINGS
     from dagy.worker.isolation import LEVELS, IsolationUnavailable, establish, log_level
 
     if (token is None) == (api_key is None):
@@ -79,6 +81,11 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
         limits = parse_mode_limits(mode_limits)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mode-limits") from exc
+    try:
+        # The host's own settings for its runs (SSRF guard, SMTP, vector store), as set.
+        host_settings = HostSettings.from_env()
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc), param_hint="DAGY_SMTP_*/DAGY_* variables") from exc
     if isolation is not None and isolation not in LEVELS:
         raise typer.BadParameter(f"one of {', '.join(LEVELS)}", param_hint="--isolation")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -91,8 +98,7 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
         max_parallel_nodes=max_parallel_nodes,
         log_max_bytes=log_max_bytes,
         mode_limits=limits,
-        # The host's own settings for its runs (SSRF guard, SMTP, vector store) pass through as set.
-        host_settings={name: os.environ[name] for name in HOST_SETTINGS if name in os.environ},
+        host_settings=host_settings,
         isolation=isolation or ("strict" if token else "best"),
         private_paths=(os.path.realpath(os.path.expanduser(os.environ.get("DAGY_HOME") or "~/.dagy")),),
     )

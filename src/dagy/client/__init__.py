@@ -1,6 +1,7 @@
-"""Typed HTTP client (httpx) for the CLI, the worker and SDK users. Never imports the server."""
+"""Typed HTTP client (httpx) for the CLI, the worker and SDK users. Never imports the server; the
+worker protocol's bodies are `dagy.protocol`'s."""
 
 from dagy.client.errors import ApiError, LeaseLost
-from dagy.client.workers import Claim, ClaimedRun, WorkerApi, api_base_url
+from dagy.client.workers import WorkerApi, api_base_url
 
-__all__ = ["ApiError", "Claim", "ClaimedRun", "LeaseLost", "WorkerApi", "api_base_url"]
+__all__ = ["ApiError", "LeaseLost", "WorkerApi", "api_base_url"]

@@ -29,7 +29,7 @@ from dagy.nodes.connectors import (
 )
 from dagy.nodes.custom import PythonFunctionNode
 from dagy.nodes.definition import CATEGORIES, NODE_TYPE_PATTERN, NodeDefinition, definition_problems
-from dagy.nodes.settings import RuntimeSettings
+from dagy.protocol.host import HostSettings
 
 _MODULES = (ingestion, transform, llm, vectordb, notification, custom, control_flow)
 
@@ -60,6 +60,7 @@ __all__ = [
     "ConfigField",
     "Connector",
     "ExecutableNode",
+    "HostSettings",
     "NodeContext",
     "NodeDefinition",
     "NodeError",
@@ -67,7 +68,6 @@ __all__ = [
     "ObjectStore",
     "Ports",
     "PythonFunctionNode",
-    "RuntimeSettings",
     "SubflowRunner",
     "builtin_definitions",
     "config_problems",

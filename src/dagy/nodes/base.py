@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from dagy.nodes.definition import NodeDefinition
-from dagy.nodes.settings import RuntimeSettings
+from dagy.protocol.host import HostSettings
 
 
 class ObjectStore(Protocol):
@@ -49,7 +49,7 @@ class NodeContext:
     flow_name: str = ""
     org_id: str = ""
     attempt: int = 1
-    settings: RuntimeSettings = field(default_factory=RuntimeSettings.from_env)
+    settings: HostSettings = field(default_factory=HostSettings.from_env)
     store: ObjectStore | None = None
     run_subflow: SubflowRunner | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -367,7 +367,7 @@ def _embedding_items(value: Any, text_field: str, id_field: str) -> list[tuple[A
     """(id, text, metadata) per text: ids from `id_field`, else the position; metadata the record's
     other fields."""
     items = value if isinstance(value, list) else [value]
-    result = []
+    result: list[tuple[Any, str, dict[str, Any]]] = []
     for index, item in enumerate(items):
         if isinstance(item, str):
             result.append((index, item, {}))
@@ -382,7 +382,7 @@ def _embedding_items(value: Any, text_field: str, id_field: str) -> list[tuple[A
     return result
 
 
-def _schema_problem(schema: Mapping[str, Any]) -> str | None:
+def _schema_problem(schema: dict[str, Any]) -> str | None:
     import jsonschema  # noqa: PLC0415 - imported when a node needs it
 
     try:

@@ -10,6 +10,7 @@ with backoff; a failure that remains is a `NodeError("llm_error")` carrying the 
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -123,15 +124,21 @@ def _openai_client(config: Mapping[str, Any], context: NodeContext) -> Any:
     provider = config.get("provider") or "openai"
     base_url, api_key = _base_url(config, context), _api_key(config, provider)
     guarded = http_client(context, timeout=TIMEOUT_SECONDS)
+    # The SDK's types name only `httpx2` clients; it takes an `httpx` one too (its "legacy" client).
     if provider == "azure_openai":
-        return openai.AzureOpenAI(
+        return openai.AzureOpenAI(  # type: ignore[call-overload]  # `http_client`: see above
             azure_endpoint=base_url,
             api_version=config.get("api_version") or DEFAULT_AZURE_API_VERSION,
             api_key=api_key,
             max_retries=MAX_RETRIES,
             http_client=guarded,
         )
-    return openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=MAX_RETRIES, http_client=guarded)
+    return openai.OpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        max_retries=MAX_RETRIES,
+        http_client=guarded,  # type: ignore[arg-type]  # see above
+    )
 
 
 def _openai_chat(config: Mapping[str, Any], context: NodeContext, request: ChatRequest) -> str:
@@ -205,10 +212,7 @@ def _guarded_httpx2_client(context: NodeContext) -> Any:
 def _provider_errors(provider: str) -> Iterator[None]:
     """The SDK's errors as `llm_error`; the SSRF guard's refusal (wrapped as a connection error by
     the SDK) as itself."""
-    if provider == "anthropic":
-        import anthropic as sdk  # noqa: PLC0415 - imported when the node runs
-    else:
-        import openai as sdk  # noqa: PLC0415 - imported when the node runs
+    sdk = importlib.import_module("anthropic" if provider == "anthropic" else "openai")  # when the node runs
     try:
         yield
     except sdk.APIStatusError as exc:

@@ -153,7 +153,7 @@ def working_directory(value: Any) -> Path:
         return base
     problem = working_dir_problem(value) if isinstance(value, str) else "must be a string"
     if problem is None:
-        target = (base / value).resolve()  # symbolic links followed: one pointing out is refused too
+        target: Path = (base / value).resolve()  # symbolic links followed: one pointing out is refused too
         if not target.is_relative_to(base):
             problem = "leaves the run's directory"
         elif not target.is_dir():

@@ -264,7 +264,7 @@ def _json_schema_validator(schema: Any) -> Any:
         raise NodeError("invalid_schema", "The schema must be a JSON Schema object.")
     cls = validators.validator_for(schema, default=Draft202012Validator)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(schema)  # type: ignore[arg-type]  # boolean schemas are valid; the stubs type objects only
     except exceptions.SchemaError as exc:
         where = _pointer(exc.absolute_path) or "the schema's root"
         raise NodeError("invalid_schema", f"Not a valid JSON Schema at {where}: {exc.message}") from exc

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
 from dagy.nodes.config import ConfigField
@@ -192,7 +192,9 @@ class VectorDeleteNode(ExecutableNode):
             if not client.collection_exists(name):
                 return {"collection": name, "deleted": 0}
             if inputs:
-                ids = [point_id(value, namespace) for value in _incoming_ids(inputs, config)]
+                ids: list[models.ExtendedPointId] = [
+                    point_id(value, namespace) for value in _incoming_ids(inputs, config)
+                ]
                 deleted = len(client.retrieve(name, ids=ids, with_payload=False)) if ids else 0
                 selector: Any = models.PointIdsList(points=ids)
             else:
@@ -337,7 +339,7 @@ def _filter(config: Mapping[str, Any], equal: Mapping[str, Any]) -> Any:
     """Entries of the node's namespace whose metadata equals `equal` (a list value: any of it)."""
     from qdrant_client import models  # noqa: PLC0415 - imported when the node runs
 
-    conditions = [
+    conditions: list[models.Condition] = [
         models.FieldCondition(key=_NAMESPACE_FIELD, match=models.MatchValue(value=_namespace(config)))
     ]
     for key, value in equal.items():
@@ -382,7 +384,7 @@ def _collection_problem(data: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _is_vector(value: Any) -> bool:
+def _is_vector(value: Any) -> TypeGuard[list[Any]]:
     return (
         isinstance(value, list)
         and bool(value)

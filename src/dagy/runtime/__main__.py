@@ -9,14 +9,17 @@ a fresh `python -m dagy.runtime` runs the same `run_one`.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
-from dagy.runtime.events import DEFAULT_LOG_MAX_BYTES, RESULT, EventWriter, LogStream
+from pydantic import ValidationError
+
+from dagy.protocol import RunPayload
+from dagy.protocol.models import problems
+from dagy.runtime.events import RESULT, EventWriter, LogStream
 from dagy.runtime.flow_spec import run_flow_spec
 from dagy.runtime.redaction import Redactor
 from dagy.runtime.sandbox import Boundary, enter
@@ -40,9 +43,9 @@ def die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)  # the worker died before the request took effect
 
 
-def execute(payload: dict[str, Any], events: EventWriter) -> RunResult:
+def execute(payload: RunPayload, events: EventWriter) -> RunResult:
     """A code flow (an artifact to call) or a flow spec (nodes to walk)."""
-    if payload.get("artifact_path"):
+    if payload.artifact_path:
         from dagy.runtime.code_flow import run_code_flow  # noqa: PLC0415 - only code flows need it
 
         result: RunResult = run_code_flow(payload, events)
@@ -69,30 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     return run_one(Boundary.from_json(args.boundary) if args.boundary else None)
 
 
-def _credentials(payload: dict[str, Any]) -> list[str]:
-    """What never reaches the run's log: its secret values and its object token."""
-    objects_api = payload.get("objects_api") or {}
-    host = payload.get("host_settings") or {}
-    return [
-        *(payload.get("secrets") or {}).values(),
-        str(objects_api.get("token") or ""),
-        str(host.get("DAGY_SMTP_PASSWORD") or ""),
-    ]
-
-
 def run_one(boundary: Boundary | None = None) -> int:
     """Enter the run's isolation boundary, read the payload on stdin, run it, write the events on
     stdout; end the process."""
     if boundary is not None:
         _enter_or_fail(boundary)
-    payload = json.loads(sys.stdin.read() or "{}")
     real_stdout = sys.stdout
+    try:
+        payload = RunPayload.model_validate_json(sys.stdin.read())
+    except ValidationError as exc:
+        message = f"The worker sent an invalid run payload: {problems(exc)}"
+        _fail({"type": "invalid_payload", "message": message})
     # The deployment environment's variables are the process's too, as a program would expect.
-    os.environ.update({str(k): str(v) for k, v in (payload.get("env") or {}).items()})
+    os.environ.update(payload.claim.env)
     events = EventWriter(
-        real_stdout,
-        redactor=Redactor(_credentials(payload)),
-        log_max_bytes=int(payload.get("log_max_bytes") or DEFAULT_LOG_MAX_BYTES),
+        real_stdout, redactor=Redactor(payload.credentials()), log_max_bytes=payload.log_max_bytes
     )
     stream = LogStream(events)
     sys.stdout = sys.stderr = stream
@@ -115,10 +109,14 @@ def _enter_or_fail(boundary: Boundary) -> None:
         enter(boundary)
     except BaseException as exc:
         message = f"The run could not enter its isolation boundary: {type(exc).__name__}: {exc}"
-        error = {"type": "isolation", "message": message}
-        EventWriter(sys.stdout).emit({"event": RESULT, "status": "failed", "output": None, "error": error})
-        sys.stdout.flush()
-        os._exit(0)
+        _fail({"type": "isolation", "message": message})
+
+
+def _fail(error: dict[str, Any]) -> NoReturn:
+    """End the process with a failed result before the run began."""
+    EventWriter(sys.stdout).emit({"event": RESULT, "status": "failed", "output": None, "error": error})
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import dagy
+from dagy.protocol import RunPayload
 from dagy.runtime.events import NODE, EventWriter
 from dagy.runtime.flow_spec import RunResult
 from dagy.sdk import Flow, FlowRun, TaskRun, TaskTimeoutError, flow, listening
@@ -47,18 +48,20 @@ class CodeFlowError(Exception):
         self.message = message
 
 
-def run_code_flow(payload: dict[str, Any], events: EventWriter) -> RunResult:
+def run_code_flow(payload: RunPayload, events: EventWriter) -> RunResult:
+    """Call the entry point of the artifact the worker fetched (`payload.artifact_path`)."""
+    claim = payload.claim
     try:
-        code_dir = unpack_artifact(Path(str(payload["artifact_path"])))
-        entry = load_entrypoint(code_dir, str(payload.get("entrypoint") or ""))
-        parameters = dict(payload.get("parameters") or {})
+        code_dir = unpack_artifact(Path(str(payload.artifact_path)))
+        entry = load_entrypoint(code_dir, (claim.artifact.entrypoint if claim.artifact else None) or "")
+        parameters = dict(claim.parameters)
         check_parameters(entry, parameters)
     except CodeFlowError as exc:
         return RunResult("failed", error={"type": exc.error_type, "message": exc.message})
     except Exception as exc:  # the author's module raised on import
         return RunResult("failed", error=_exception_error(exc, None, events))
     reporter = TaskRunReporter(events)
-    with listening(str(payload.get("run_id") or ""), reporter):
+    with listening(claim.run_id, reporter):
         flow_run = entry.run(**parameters)
     return _result_of(flow_run, events)
 

@@ -135,7 +135,8 @@ class Engine:
         upstream = graph.upstream(node_id)
         if any(up in state.doomed for up in upstream):
             state.doomed.add(node_id)
-            return self._skip(node)
+            self._skip(node)
+            return None
         inputs: dict[str, Any] = {}
         for link in graph.incoming[node_id]:
             if link.source not in state.outputs or link.source in inputs:
@@ -146,7 +147,8 @@ class Engine:
             elif link.handle in ports:
                 inputs[link.source] = ports[link.handle]
         if upstream and not inputs:
-            return self._skip(node)
+            self._skip(node)
+            return None
         resumed = self._resumed(node)
         if resumed is not None:
             shown = resumed.reference or resumed.output
@@ -332,7 +334,7 @@ class Engine:
             raise NodeError("subflow_depth", f"Subflows nest at most {MAX_SUBFLOW_DEPTH} deep.")
         engine = Engine(
             self.scope,
-            dict(child.get("flow_spec") or {}),
+            dict(child.flow_spec or {}),
             parameters=dict(parameters or {}),
             prefix=f"{self.prefix}{node_id}/",
             depth=self.depth + 1,

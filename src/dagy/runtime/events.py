@@ -16,14 +16,15 @@ import threading
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from dagy.protocol.models import MAX_LOG_LINE_CHARS
+from dagy.protocol.payload import DEFAULT_LOG_MAX_BYTES
 from dagy.runtime.redaction import NO_REDACTION, Redactor
 
 LOG = "log"
 NODE = "node"
 RESULT = "result"
 EVENT_TYPES = frozenset({LOG, NODE, RESULT})
-MAX_LINE_CHARS = 16_000
-DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024
+MAX_LINE_CHARS = MAX_LOG_LINE_CHARS
 
 
 def now_iso() -> str:

@@ -7,8 +7,7 @@ object keyed by sink id when the flow ends in several (sinks a branch skipped ar
 
 from __future__ import annotations
 
-from typing import Any
-
+from dagy.protocol import RunPayload
 from dagy.runtime.engine import Engine
 from dagy.runtime.events import EventWriter
 from dagy.runtime.scope import RunResult, RunScope
@@ -16,7 +15,7 @@ from dagy.runtime.scope import RunResult, RunScope
 __all__ = ["RunResult", "run_flow_spec"]
 
 
-def run_flow_spec(payload: dict[str, Any], events: EventWriter, scope: RunScope | None = None) -> RunResult:
+def run_flow_spec(payload: RunPayload, events: EventWriter, scope: RunScope | None = None) -> RunResult:
     scope = scope or RunScope.from_payload(payload, events)
-    spec = payload.get("flow_spec") or {}
-    return Engine(scope, spec, parameters=dict(payload.get("parameters") or {})).run()
+    claim = payload.claim
+    return Engine(scope, claim.flow_spec or {}, parameters=dict(claim.parameters)).run()

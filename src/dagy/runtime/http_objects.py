@@ -44,17 +44,6 @@ class HttpObjectStore:
             )
         return self._client
 
-    @classmethod
-    def from_payload(cls, api: dict[str, Any], *, run_id: str, attempt: int) -> HttpObjectStore:
-        """From the payload's `objects_api`: `{url, token, worker_id}`."""
-        return cls(
-            str(api["url"]),
-            str(api["token"]),
-            run_id=run_id,
-            worker_id=str(api["worker_id"]),
-            attempt=attempt,
-        )
-
     def get(self, key: str) -> bytes:
         response = self._request("GET", key)
         return response.content

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagy.nodes import ObjectStore, RuntimeSettings
+from dagy.nodes import ObjectStore
+from dagy.protocol import HostSettings, RunPayload, Subflow
+from dagy.protocol.payload import DEFAULT_MAX_PARALLEL_NODES
 from dagy.runtime.events import EventWriter
-
-DEFAULT_MAX_PARALLEL_NODES = 4
 
 
 @dataclass
@@ -29,45 +29,48 @@ class RunScope:
     secrets: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     completed_nodes: dict[str, Any] = field(default_factory=dict)
-    subflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subflows: dict[str, Subflow] = field(default_factory=dict)
     custom_nodes: dict[str, str] = field(default_factory=dict)  # node_type -> "module:Class"
     max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES
-    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    settings: HostSettings = field(default_factory=HostSettings)
     store: ObjectStore | None = None
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any], events: EventWriter) -> RunScope:
+    def from_payload(cls, payload: RunPayload, events: EventWriter) -> RunScope:
+        claim = payload.claim
         return cls(
             events=events,
-            run_id=str(payload.get("run_id") or ""),
-            attempt=int(payload.get("attempt") or 1),
-            org_id=str(payload.get("org_id") or ""),
-            flow_name=str(payload.get("flow_name") or ""),
-            secrets=dict(payload.get("secrets") or {}),
-            env={str(k): str(v) for k, v in (payload.get("env") or {}).items()},
-            completed_nodes=dict(payload.get("completed_nodes") or {}),
-            subflows=dict(payload.get("subflows") or {}),
-            custom_nodes={str(k): str(v) for k, v in (payload.get("custom_nodes") or {}).items()},
-            max_parallel_nodes=int(payload.get("max_parallel_nodes") or DEFAULT_MAX_PARALLEL_NODES),
-            settings=RuntimeSettings.from_env(payload.get("host_settings") or {}),
+            run_id=claim.run_id,
+            attempt=claim.attempt,
+            org_id=claim.org_id,
+            flow_name=claim.flow_name,
+            secrets=dict(claim.secrets),
+            env=dict(claim.env),
+            completed_nodes=dict(claim.completed_nodes),
+            subflows=dict(claim.subflows),
+            custom_nodes=dict(claim.custom_nodes),
+            max_parallel_nodes=payload.max_parallel_nodes,
+            settings=payload.host_settings,
             store=_object_store(payload),
         )
 
 
-def _object_store(payload: dict[str, Any]) -> ObjectStore | None:
-    """The server's folder on the embedded worker (`objects_dir`); over HTTP on a worker that has
-    an object token for the run (`objects_api`); else none."""
-    run_id, org_id = str(payload.get("run_id") or ""), str(payload.get("org_id") or "")
+def _object_store(payload: RunPayload) -> ObjectStore | None:
+    """The server's folder on the embedded worker (`objects_dir`); over HTTP with the claim's object
+    token on a worker without that folder (`objects_api`); else none."""
+    claim = payload.claim
     store: ObjectStore
-    if payload.get("objects_dir"):
+    if payload.objects_dir:
         from dagy.runtime.objects import DirectoryObjectStore  # noqa: PLC0415 - only runs that have a store
 
-        store = DirectoryObjectStore(Path(payload["objects_dir"]), org_id, run_id or None)
+        store = DirectoryObjectStore(Path(payload.objects_dir), claim.org_id, claim.run_id or None)
         return store
-    api = payload.get("objects_api")
-    if isinstance(api, dict) and api.get("token") and run_id:
+    if payload.objects_api is not None and claim.objects_token and claim.run_id:
         from dagy.runtime.http_objects import HttpObjectStore  # noqa: PLC0415 - only remote runs
 
-        store = HttpObjectStore.from_payload(api, run_id=run_id, attempt=int(payload.get("attempt") or 1))
+        api = payload.objects_api
+        store = HttpObjectStore(
+            api.url, claim.objects_token, run_id=claim.run_id, worker_id=api.worker_id, attempt=claim.attempt
+        )
         return store
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dagy.sdk.records import FlowRun, TaskRun
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # Called with a task run and the state it just entered: running, retrying, completed, failed, skipped.
 TaskRunListener = Callable[["TaskRun", str], None]
 
-current_flow_run: ContextVar[FlowRun | None] = ContextVar("dagy_flow_run", default=None)
+current_flow_run: ContextVar[FlowRun[Any] | None] = ContextVar("dagy_flow_run", default=None)
 current_task_run: ContextVar[TaskRun | None] = ContextVar("dagy_task_run", default=None)
 
 

@@ -89,7 +89,7 @@ class Task(Generic[P, R]):
         if not iterables:
             raise TypeError(f"{self.name}.map() needs at least one iterable")
         columns = [it.result() if isinstance(it, TaskFuture) else it for it in iterables]
-        return [self.submit(*args, **kwargs) for args in zip(*columns, strict=True)]  # type: ignore[arg-type]
+        return [self.submit(*args, **kwargs) for args in zip(*columns, strict=True)]
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"

@@ -153,7 +153,7 @@ def _stop_claims_at_exit_signals(run_queue: RunQueueSignal) -> Iterator[None]:
 
     def stop_then_chain(signum: int, frame: FrameType | None) -> None:
         loop.call_soon_threadsafe(run_queue.stop)
-        prior = previous[signum]
+        prior = previous[signal.Signals(signum)]
         if callable(prior):
             prior(signum, frame)
         elif prior == signal.SIG_DFL:  # nobody else handles it: what the default would do

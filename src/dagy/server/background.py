@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from dagy.protocol import HostSettings
 from dagy.server.app import BackgroundPart
 from dagy.server.db.engine import Database
 from dagy.server.db.models.identity import Org
@@ -127,19 +128,18 @@ def _private_paths(settings: Settings) -> tuple[str, ...]:
     return tuple(paths)
 
 
-def host_settings(settings: Settings) -> dict[str, str]:
-    """What the server's settings let the embedded worker's runs do (dagy.nodes.RuntimeSettings)."""
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-    return {
-        "DAGY_ALLOW_PRIVATE_NETWORK": "true" if settings.allow_private_network else "false",
-        "DAGY_SMTP_HOST": settings.smtp_host,
-        "DAGY_SMTP_PORT": str(settings.smtp_port),
-        "DAGY_SMTP_USERNAME": settings.smtp_username,
-        "DAGY_SMTP_PASSWORD": password,
-        "DAGY_SMTP_FROM": settings.smtp_from,
-        "DAGY_SMTP_STARTTLS": "true" if settings.smtp_starttls else "false",
-        "DAGY_VECTOR_DIR": str(settings.home / "vectors"),
-    }
+def host_settings(settings: Settings) -> HostSettings:
+    """What the server's settings let the embedded worker's runs do."""
+    return HostSettings(
+        allow_private_network=settings.allow_private_network,
+        smtp_host=settings.smtp_host or None,
+        smtp_port=settings.smtp_port,
+        smtp_username=settings.smtp_username or None,
+        smtp_password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        smtp_from=settings.smtp_from,
+        smtp_starttls=settings.smtp_starttls,
+        vector_dir=str(settings.home / "vectors"),
+    )
 
 
 def own_url(settings: Settings) -> str:

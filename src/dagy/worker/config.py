@@ -9,20 +9,8 @@ import socket
 import sys
 from dataclasses import dataclass, field
 
-from dagy.runtime.events import DEFAULT_LOG_MAX_BYTES
-from dagy.runtime.scope import DEFAULT_MAX_PARALLEL_NODES
-
-# What the host lets runs do, passed to each run in its payload (dagy.nodes.settings.RuntimeSettings).
-HOST_SETTINGS = (
-    "DAGY_ALLOW_PRIVATE_NETWORK",
-    "DAGY_SMTP_HOST",
-    "DAGY_SMTP_PORT",
-    "DAGY_SMTP_USERNAME",
-    "DAGY_SMTP_PASSWORD",
-    "DAGY_SMTP_FROM",
-    "DAGY_SMTP_STARTTLS",
-    "DAGY_VECTOR_DIR",
-)
+from dagy.protocol import HostSettings
+from dagy.protocol.payload import DEFAULT_LOG_MAX_BYTES, DEFAULT_MAX_PARALLEL_NODES
 
 
 def default_worker_id() -> str:
@@ -46,8 +34,8 @@ class WorkerConfig:
     python: str = sys.executable
     max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES  # nodes of one run executing at once
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES  # a run's log past this is cut with one marker line
-    # What nodes may do on this host (HOST_SETTINGS: SSRF guard, SMTP, vector store), in each payload.
-    host_settings: dict[str, str] = field(default_factory=dict)
+    # What nodes may do on this host (SSRF guard, SMTP, vector store), in each run's payload.
+    host_settings: HostSettings = field(default_factory=HostSettings)
     # DAGY_ISOLATION: strict | best | off (isolation.py).
     isolation: str = "best"
     # Paths runs must never see even where they lie inside a folder runs may read (DAGY_HOME, keys,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -250,9 +251,8 @@ class Template:
         transports: list[asyncio.BaseTransport] = []
         closed: list[asyncio.Future[None]] = []
         for reader, fd in ((stdout, stdout_r), (stderr, stderr_r)):
-            protocol = _ReadPipe(reader)
-            transport, _ = await loop.connect_read_pipe(
-                lambda protocol=protocol: protocol,
+            transport, protocol = await loop.connect_read_pipe(
+                functools.partial(_ReadPipe, reader),
                 open(fd, "rb", buffering=0),  # noqa: SIM115 - the transport closes it
             )
             transports.append(transport)

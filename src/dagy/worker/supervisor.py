@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
-from dagy.client import ApiError, ClaimedRun, LeaseLost, WorkerApi
-from dagy.client.workers import MAX_LOG_LINES, api_base_url
-from dagy.nodes.settings import RuntimeSettings
+from dagy.client import ApiError, LeaseLost, WorkerApi
+from dagy.client.workers import api_base_url
 from dagy.nodes.vectordb import org_folder_name
+from dagy.protocol import ClaimedRun, ObjectsApi, RunPayload
+from dagy.protocol.models import MAX_LOG_LINES
 from dagy.runtime import LOG, NODE, RESULT, parse_event
-from dagy.runtime.events import MAX_LINE_CHARS, LogBudget, now_iso
 from dagy.runtime.limits import limits_for
 from dagy.runtime.objects import data_prefix, flows_prefix, run_objects_prefix
 from dagy.runtime.redaction import Redactor
@@ -39,22 +38,13 @@ from dagy.worker.processes import (
     kill_group,
     kill_processes,
 )
+from dagy.worker.reports import Reports
 from dagy.worker.watchdog import MB, Breach, watch
 
 log = logging.getLogger("dagy.worker")
 
-MAX_BUFFERED_LINES = 20_000
-NODE_BATCH = 500
-# A batch of node runs stays under this (the server's request limit is 2 MB by default). A large
-# output reaches the worker as a reference to the object store (dagy/runtime/outputs.py); a single
-# report still over it (a run without a store, a large error) is not sent: its node is not
-# recorded, so a re-queued attempt runs it again.
-REPORT_BATCH_BYTES = 1024 * 1024
-# The last node runs and log lines ride with the result when they come to no more than this.
-FOLDED_BYTES = 256 * 1024
-# The fields of a node event the server's node-run report takes.
-NODE_REPORT_KEYS = ("node_id", "node_type", "status", "started_at", "completed_at", "output", "error")
 ARTIFACT_FILE = "artifact.zip"
+Outcome = Literal["completed", "failed", "cancelled"]
 BOUNDARY_PROCESSES = 2  # an isolated run's outer process and its PID namespace's init, at most
 RLIMIT_SLACK = 16  # RLIMIT_NPROC above the pids cgroup's limit (the cgroup says when it was met)
 
@@ -79,15 +69,16 @@ class RunSupervisor:
         self.breach: Breach | None = None
         self.limits = {
             **limits_for(run.execution_mode),
-            **run.limits,
+            **run.limits.model_dump(),
             **config.mode_limits.get(run.execution_mode, {}),
         }
-        smtp_password = config.host_settings.get("DAGY_SMTP_PASSWORD") or ""
-        self.redact = Redactor([*run.secrets.values(), run.objects_token or "", smtp_password])
-        self._raw_budget = LogBudget(config.log_max_bytes)  # lines that were not the runtime's events
-        self._logs: list[dict[str, str]] = []
-        self._node_runs: list[tuple[dict[str, Any], int]] = []  # (report, its size in bytes)
-        self._running_nodes: dict[str, None] = {}  # node ids in start order: who ran when killed
+        # The host's settings, with the embedded vector store's folder as the worker names it (a
+        # run's HOME is its scratch folder).
+        self.host_settings = config.host_settings.model_copy(
+            update={"vector_dir": str(Path(config.host_settings.vector_dir).expanduser())}
+        )
+        self.redact = Redactor([*run.secrets.values(), run.objects_token, *self.host_settings.credentials()])
+        self.reports = Reports(self.redact, config.log_max_bytes)
         self._stderr_tail: list[str] = []
         self._process: asyncio.subprocess.Process | ForkedProcess | None = None
         self._finished = asyncio.Event()  # the process ended: the flusher sends what is left and stops
@@ -162,8 +153,7 @@ class RunSupervisor:
                 f"{root}/{run_objects_prefix(run.org_id, run.run_id)}",
             ]
             read_only += [f"{root}/{flows_prefix(run.org_id)}", f"{root}/{run_objects_prefix(run.org_id)}"]
-        vectors = self._host_settings()["DAGY_VECTOR_DIR"]
-        writable.append(str(Path(vectors) / org_folder_name(run.org_id)))
+        writable.append(str(Path(self.host_settings.vector_dir) / org_folder_name(run.org_id)))
         max_processes = int(self.limits.get("max_processes") or 0)
         if max_processes and self.config.memory_cgroups and pids_cgroups() is not None:
             # The run's pids cgroup enforces the limit and says when it was met; the rlimit stays
@@ -196,16 +186,17 @@ class RunSupervisor:
             log.warning("run %s: %s", self.run.run_id, self.breach.message)
 
     async def _send_payload(self, started: RunProcess) -> None:
-        payload = self._payload()
+        artifact_path = None
         if self.run.artifact:
             dest = Path(started.workdir) / ARTIFACT_FILE
             await self.api.download_artifact(self.run.run_id, **self._ids, dest=dest)
-            payload |= {"artifact_path": str(dest), "entrypoint": self.run.artifact.get("entrypoint")}
+            artifact_path = str(dest)
+        payload = self._payload(artifact_path)
         stdin = started.process.stdin
         assert stdin is not None
         # A process that died waiting is reported by its exit code (`crashed`), as after any start.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            stdin.write(json.dumps(payload).encode())
+            stdin.write(payload.model_dump_json().encode())
             await stdin.drain()
             stdin.close()
         log.info("run %s attempt %d started (pid %d)", self.run.run_id, self.run.attempt, started.process.pid)
@@ -221,48 +212,21 @@ class RunSupervisor:
         with contextlib.suppress(httpx.HTTPError, ApiError):
             await self.api.complete(self.run.run_id, **self._ids, status="failed", output=None, error=error)
 
-    def _payload(self) -> dict[str, Any]:
-        run = self.run
-        return {
-            "run_id": run.run_id,
-            "attempt": run.attempt,
-            "org_id": run.org_id,
-            "flow_name": run.flow_name,
-            "flow_version": run.flow_version,
-            "deployment_name": run.deployment_name,
-            "flow_spec": run.flow_spec,
-            "parameters": run.parameters,
-            "secrets": run.secrets,
-            "env": run.env,
-            "completed_nodes": run.completed_nodes,
-            "subflows": run.subflows,
-            "custom_nodes": run.custom_nodes,
-            "limits": self.limits,
-            "max_parallel_nodes": self.config.max_parallel_nodes,
-            "host_settings": self._host_settings(),
-            "objects_dir": self.config.objects_dir,
-            "objects_api": self._objects_api(),
-            "log_max_bytes": self.config.log_max_bytes,
-        }
-
-    def _host_settings(self) -> dict[str, str]:
-        """The host's settings for nodes (dagy.nodes.RuntimeSettings), with the embedded vector
-        store's folder as the worker names it (a run's HOME is its scratch folder)."""
-        settings = dict(self.config.host_settings)
-        vectors = settings.get("DAGY_VECTOR_DIR") or RuntimeSettings().vector_dir
-        settings["DAGY_VECTOR_DIR"] = str(Path(vectors).expanduser())
-        return settings
-
-    def _objects_api(self) -> dict[str, str] | None:
-        """Without the server's folder, the run reaches the object store over HTTP with its own
+    def _payload(self, artifact_path: str | None) -> RunPayload:
+        """Without the server's folder, the run reaches the object store over HTTP with the claim's
         object token (never the worker's credential, which may serve every org)."""
-        if self.config.objects_dir or not self.run.objects_token:
-            return None
-        return {
-            "url": api_base_url(self.config.url),
-            "token": self.run.objects_token,
-            "worker_id": self.config.worker_id,
-        }
+        config = self.config
+        remote = not config.objects_dir and bool(self.run.objects_token)
+        objects_api = ObjectsApi(url=api_base_url(config.url), worker_id=config.worker_id)
+        return RunPayload(
+            claim=self.run,
+            host_settings=self.host_settings,
+            max_parallel_nodes=config.max_parallel_nodes,
+            log_max_bytes=config.log_max_bytes,
+            objects_dir=config.objects_dir,
+            objects_api=objects_api if remote else None,
+            artifact_path=artifact_path,
+        )
 
     async def stop_process(self, *, grace: float | None = None) -> None:
         """SIGTERM the run's process group; after the grace period (or once the run's process
@@ -300,53 +264,21 @@ class RunSupervisor:
             line = raw.decode(errors="replace").rstrip("\n")
             event = parse_event(line)
             if event is None:
-                self._add_raw_log(line)
+                self.reports.add_raw_log(line)
             elif event["event"] == LOG:
-                self._logs.append({"timestamp": str(event["timestamp"]), "message": str(event["message"])})
+                self.reports.add_log_event(event)
             elif event["event"] == NODE:
-                self._add_node_run(event, size=len(raw))
+                self.reports.add_node_event(event, size=len(raw))
             elif event["event"] == RESULT:
                 self.result = event
-            self._trim_buffer()
+            self.reports.trim()
 
     async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
         async for raw in stream:
             line = self.redact(raw.decode(errors="replace").rstrip("\n"))
             self._stderr_tail = [*self._stderr_tail[-19:], line]
-            self._add_raw_log(line)
-            self._trim_buffer()
-
-    def _add_node_run(self, event: dict[str, Any], *, size: int) -> None:
-        node_id, status = str(event["node_id"]), event.get("status")
-        if status in ("running", "retrying"):
-            self._running_nodes[node_id] = None
-        else:
-            self._running_nodes.pop(node_id, None)
-        if size > REPORT_BATCH_BYTES:
-            self._add_log(
-                f"[dagy] node {node_id}: its {status} report ({size} bytes, mostly output) is too large "
-                "to record; a re-queued attempt would run it again"
-            )
-            return
-        report = {key: event.get(key) for key in NODE_REPORT_KEYS}
-        if event.get("tries") is not None:
-            report["tries"] = event["tries"]
-        self._node_runs.append((report, size))
-
-    def _add_raw_log(self, message: str) -> None:
-        line = self._raw_budget.take(message)
-        if line is not None:
-            self._add_log(self.redact(line))
-
-    def _add_log(self, message: str) -> None:
-        self._logs.append({"timestamp": now_iso(), "message": message[:MAX_LINE_CHARS]})
-
-    def _trim_buffer(self) -> None:
-        """The server is unreachable and lines pile up: keep the newest, say what was dropped."""
-        if len(self._logs) > MAX_BUFFERED_LINES:
-            dropped = len(self._logs) - MAX_BUFFERED_LINES // 2
-            self._logs = self._logs[dropped:]
-            self._add_log(f"[dagy] {dropped} log lines dropped: the server could not be reached")
+            self.reports.add_raw_log(line)
+            self.reports.trim()
 
     async def _heartbeats(self) -> None:
         while True:
@@ -381,39 +313,20 @@ class RunSupervisor:
 
     async def _flush(self) -> None:
         """Send buffered node runs and log lines; keep them for the next try when the server is away."""
+        reports = self.reports
         try:
-            while self._node_runs:
-                batch = self._next_node_batch()
-                await self._send(self.api.report_node_runs, node_runs=batch)
-                del self._node_runs[: len(batch)]
-            while self._logs:
-                batch = self._logs[: self.config.log_batch_lines]
-                await self._send(self.api.send_logs, lines=batch)
-                del self._logs[: len(batch)]
+            while reports.node_runs:
+                nodes = reports.next_node_batch()
+                await self._send(self.api.report_node_runs, node_runs=nodes)
+                del reports.node_runs[: len(nodes)]
+            while reports.logs:
+                lines = reports.logs[: self.config.log_batch_lines]
+                await self._send(self.api.send_logs, lines=lines)
+                del reports.logs[: len(lines)]
         except LeaseLost:
             await self._lose_lease()
         except (httpx.HTTPError, ApiError) as exc:
             log.warning("sending logs of run %s failed: %s", self.run.run_id, exc)
-
-    def _last_batches(self) -> tuple[list[dict[str, Any]], list[dict[str, str]]] | None:
-        """What is left to send, when it fits in the result's request (`FOLDED_BYTES` at most,
-        beside an output of up to 1 MB): the node runs and the log lines; None when it does not."""
-        too_many = len(self._logs) > min(self.config.log_batch_lines, MAX_LOG_LINES)
-        if too_many or len(self._node_runs) > NODE_BATCH:
-            return None
-        size = sum(size for _, size in self._node_runs) + sum(len(line["message"]) for line in self._logs)
-        if size > FOLDED_BYTES:
-            return None
-        return [report for report, _ in self._node_runs], list(self._logs)
-
-    def _next_node_batch(self) -> list[dict[str, Any]]:
-        batch, total = [], 0
-        for report, size in self._node_runs[:NODE_BATCH]:
-            if batch and total + size > REPORT_BATCH_BYTES:
-                break
-            batch.append(report)
-            total += size
-        return batch
 
     async def _send(self, call: Any, **batch: Any) -> None:
         """A batch the server refuses for good (4xx other than 409) is dropped, not retried forever."""
@@ -426,18 +339,23 @@ class RunSupervisor:
                 raise
             log.error("run %s: the server refused a batch, dropped: %s", self.run.run_id, exc)
 
-    def _outcome(self, returncode: int) -> tuple[str, Any, dict[str, Any] | None]:
+    def _outcome(self, returncode: int) -> tuple[Outcome, Any, dict[str, Any] | None]:
         if self.cancel_requested:
             return "cancelled", None, None
         if self.breach is not None:
-            node_id = next(reversed(self._running_nodes), None) if self._running_nodes else None
+            node_id = self.reports.last_running_node()
             error = {"type": self.breach.kind, "message": self.breach.message, "node_id": node_id}
             return "failed", None, error | {"traceback": None}
         if self.result is not None:
-            status, reported = str(self.result["status"]), self.result.get("error")
-            if status == "failed" and self._process_limit_met(reported):
-                reported = self._process_limit_error(reported)
-            return status, self.result.get("output"), reported
+            status, reported = self.result.get("status"), self.result.get("error")
+            if status == "completed":
+                return "completed", self.result.get("output"), None
+            if status == "failed" and isinstance(reported, dict | None):
+                if self._process_limit_met(reported):
+                    reported = self._process_limit_error(reported)
+                return "failed", None, reported
+            message = f"The run's process reported a result that is not one (status {status!r})."
+            return "failed", None, {"type": "invalid_result", "message": message}
         return (
             "failed",
             None,
@@ -470,12 +388,10 @@ class RunSupervisor:
     async def _report(self, returncode: int) -> None:
         """The result, carrying the last node runs and log lines when they fit in its request (a
         short run's whole report: one request); what does not fit is flushed before."""
-        folded = self._last_batches()
+        folded = self.reports.take_last(min(self.config.log_batch_lines, MAX_LOG_LINES))
         if folded is None:
             await self._flush()
             folded = [], []
-        else:
-            self._node_runs, self._logs = [], []
         node_runs, logs = folded
         status, output, error = self._outcome(returncode)
         for delay in (0.5, 1, 2, 4, 8, 0):

@@ -1,9 +1,9 @@
 """One pagination for every list: keyset cursors in an opaque `next_token`, never OFFSET.
 
-`paginate()` pages a statement through a Session. `KeysetQuery` is the list read path's form
-(docs/adr/0007-list-read-path.md): the statement and its page conditions are built once, with
-named parameters, and each request only binds values, so a page neither builds nor hashes SQL.
-Both encode the same tokens.
+A list is a `KeysetQuery` on the list read path (docs/adr/0007-list-read-path.md): the statement
+and its page conditions are built once, with named parameters, and each request only binds values,
+so a page neither builds nor hashes SQL. Its answer is a `KeysetPage`, which `page_response()`
+renders as the list's response model (`api/schemas.Page[...]` or the list's own model).
 """
 
 from __future__ import annotations
@@ -14,15 +14,20 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from itertools import combinations
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Integer, Row, Select, and_, bindparam, or_
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, Connection, Integer, Row, Select, and_, bindparam, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from dagy.server.errors import InvalidInput
 
 T = TypeVar("T")
+
+# A list's statement and its rows, whatever their columns (SQLAlchemy types both by their columns).
+ListSelect: TypeAlias = Select[*tuple[Any, ...]]
+ListRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,9 @@ class PageRequest:
 
 
 @dataclass(frozen=True)
-class Page(Generic[T]):
+class KeysetPage(Generic[T]):
+    """One page of a list: its items and the token of the next page (None on the last)."""
+
     items: list[T]
     next_token: str | None
 
@@ -63,36 +70,6 @@ def _is_datetime(column: InstrumentedAttribute[Any]) -> bool:
         return False
 
 
-def paginate(
-    session: Session,
-    stmt: Select[Any],
-    *,
-    order_by: Sequence[InstrumentedAttribute[Any]],
-    page: PageRequest,
-    to_item: Callable[[Any], T],
-    descending: bool = True,
-    scalars: bool = True,
-) -> Page[T]:
-    """Fetch one page of `stmt` ordered by `order_by` (ending in a unique column).
-
-    The token holds the last row's values of `order_by`; the next page starts strictly after them.
-    """
-    if page.next_token:
-        after = _decode(page.next_token, order_by)
-        stmt = stmt.where(_after(order_by, after, descending))
-    ordering = [c.desc() if descending else c.asc() for c in order_by]
-    stmt = stmt.order_by(*ordering).limit(page.limit + 1)
-    result = session.execute(stmt)
-    rows = list(result.scalars() if scalars else result)
-    has_more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    token = None
-    if has_more and rows:
-        last = rows[-1]
-        token = _encode([getattr(last, c.key) for c in order_by])
-    return Page(items=[to_item(r) for r in rows], next_token=token)
-
-
 class KeysetQuery:
     """A list's statement in keyset order, built once: the first page and the pages after a token.
 
@@ -105,7 +82,7 @@ class KeysetQuery:
 
     def __init__(
         self,
-        stmt: Select[Any],
+        stmt: ListSelect,
         *,
         order_by: Sequence[InstrumentedAttribute[Any]],
         descending: bool = True,
@@ -123,8 +100,8 @@ class KeysetQuery:
         page: PageRequest,
         *,
         params: Mapping[str, Any],
-        to_item: Callable[[Row[Any]], T],
-    ) -> Page[T]:
+        to_item: Callable[[ListRow], T],
+    ) -> KeysetPage[T]:
         """One page: `params` binds the statement's own parameters; `to_item` maps each row."""
         values = {**params, self._LIMIT: page.limit + 1}
         stmt = self._first
@@ -137,7 +114,49 @@ class KeysetQuery:
         if len(rows) > page.limit:
             rows = rows[: page.limit]
             token = _encode([getattr(rows[-1], c.key) for c in self.order_by])
-        return Page(items=[to_item(r) for r in rows], next_token=token)
+        return KeysetPage(items=[to_item(r) for r in rows], next_token=token)
+
+
+class FilteredKeysetQuery:
+    """A list with optional filters: one `KeysetQuery` per combination of them, all built once.
+
+    `filters` maps each filter's name to its condition, which binds a parameter of that name
+    (`"enabled": Sensor.enabled == bindparam("enabled")`). A request's filters whose value is None
+    are left out: the statement it runs has the conditions of the others only, as a statement
+    built for that request would (2^n statements for n filters; the lists have at most five).
+    """
+
+    def __init__(
+        self,
+        stmt: ListSelect,
+        *,
+        filters: Mapping[str, ColumnElement[bool]],
+        order_by: Sequence[InstrumentedAttribute[Any]],
+        descending: bool = True,
+    ) -> None:
+        names = tuple(filters)
+        self._queries = {
+            frozenset(given): KeysetQuery(
+                stmt.where(*(filters[name] for name in given)), order_by=order_by, descending=descending
+            )
+            for size in range(len(names) + 1)
+            for given in combinations(names, size)
+        }
+
+    def page(
+        self,
+        connection: Connection,
+        page: PageRequest,
+        *,
+        params: Mapping[str, Any],
+        filters: Mapping[str, Any],
+        to_item: Callable[[ListRow], T],
+    ) -> KeysetPage[T]:
+        """One page: `params` binds the statement's own parameters, `filters` the values of the
+        filters (None: not filtered on); `to_item` maps each row."""
+        given = {name: value for name, value in filters.items() if value is not None}
+        query = self._queries[frozenset(given)]
+        return query.page(connection, page, params={**params, **given}, to_item=to_item)
 
 
 def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], descending: bool) -> Any:

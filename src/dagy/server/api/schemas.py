@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from dagy.server.api.pagination import PageRequest
 
@@ -41,13 +40,8 @@ def _email(value: str) -> str:
     return value
 
 
-def _iso_utc(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_control_characters)]
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
-Timestamp = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -55,7 +49,7 @@ class Page(BaseModel, Generic[T]):
     next_token: str | None = None
 
 
-def page_params(default: int = 20, maximum: int = 100) -> Callable[..., PageRequest]:
+def page_params(default: int = 20, maximum: int = 100) -> Callable[..., Awaitable[PageRequest]]:
     """A dependency reading `limit` (1..maximum, else 400) and `next_token`."""
 
     async def dependency(limit: int = default, next_token: str | None = None) -> PageRequest:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, String, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,6 +71,11 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
+
+    if TYPE_CHECKING:
+        # Every model maps one table of its own (`__tablename__`), never a join or a select, so its
+        # `__table__` is a `Table` (SQLAlchemy types it as any `FromClause`).
+        __table__: ClassVar[Table]
 
 
 class TimestampMixin:

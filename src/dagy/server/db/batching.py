@@ -1,6 +1,6 @@
 """Group commit: concurrent write requests share one transaction (docs/adr/0005-group-commit.md).
 
-A request hands its unit of work (a service function taking `session=`) to `GroupCommit.run`.
+A request hands its unit of work (a service function taking the session first) to `GroupCommit.run`.
 While a batch is being written, the units that arrive wait; then they go together in the next
 batch: one thread hop, one transaction (on SQLite one `BEGIN IMMEDIATE` under the writer lock),
 one commit. Nothing waits on a timer: a lone request starts its batch at once, and batches grow
@@ -23,7 +23,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine, event
@@ -33,16 +33,18 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from dagy.server.db.engine import Database
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 DEFAULT_MAX_BATCH = 64
 _WRITES = "dagy.statements_written"  # per DBAPI connection: INSERT/UPDATE/DELETE statements so far
 
 
 @dataclass(eq=False)
-class _Unit:
-    fn: Callable[..., Any]
-    kwargs: dict[str, Any]
-    future: asyncio.Future[Any]
-    result: Any = None
+class _Unit(Generic[R]):
+    call: Callable[[Session], R]  # the service function with its arguments, given the session
+    future: asyncio.Future[R]
+    result: R | None = None
     error: BaseException | None = None
 
     def reset(self) -> None:
@@ -62,17 +64,18 @@ class GroupCommit:
         self._db = db
         self._max_writers = writers
         self._max_batch = max_batch
-        self._waiting: deque[_Unit] = deque()
+        self._waiting: deque[_Unit[Any]] = deque()
         self._writers: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         _count_writes(db.engine)
 
-    async def run(self, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
-        """`fn(session=..., **kwargs)` in the next batch; its result once committed."""
+    async def run(self, fn: Callable[Concatenate[Session, P], R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """`fn(session, *args, **kwargs)` in the next batch; its result once committed."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (an app restarted in the same process)
             self._loop, self._waiting, self._writers = loop, deque(), set()
-        unit = _Unit(fn=fn, kwargs=kwargs, future=loop.create_future())
+        future: asyncio.Future[R] = loop.create_future()
+        unit = _Unit(call=lambda session: fn(session, *args, **kwargs), future=future)
         self._waiting.append(unit)
         if len(self._writers) < self._max_writers:
             self._writers.add(loop.create_task(self._write_batches()))
@@ -96,7 +99,7 @@ class GroupCommit:
             # In the same step as the loop's last check: a unit added after it starts a new writer.
             writers.difference_update({asyncio.current_task()})
 
-    def _write(self, batch: list[_Unit]) -> None:
+    def _write(self, batch: list[_Unit[Any]]) -> None:
         """In a worker thread: the batch in one transaction; if its commit fails, each unit that had
         succeeded alone in its own. A batch of one is simply that unit's transaction."""
         if len(batch) == 1:
@@ -114,7 +117,7 @@ class GroupCommit:
                 unit.reset()
                 self._write_alone(unit)
 
-    def _commit(self, batch: list[_Unit], *, savepoints: bool) -> None:
+    def _commit(self, batch: list[_Unit[Any]], *, savepoints: bool) -> None:
         with self._db.transaction(write=True) as session:
             for unit in batch:
                 if savepoints:
@@ -122,16 +125,16 @@ class GroupCommit:
                 else:
                     _as_is(session, unit)
 
-    def _write_alone(self, unit: _Unit) -> None:
+    def _write_alone(self, unit: _Unit[Any]) -> None:
         """The unit in a transaction of its own (no savepoint needed): committed or rolled back."""
         try:
             with self._db.transaction(write=True) as session:
-                unit.result = unit.fn(session=session, **unit.kwargs)
+                unit.result = unit.call(session)
         except Exception as exc:  # the unit's error or its commit's: the caller hears it
             unit.error = exc
 
 
-def _as_is(session: Session, unit: _Unit) -> None:
+def _as_is(session: Session, unit: _Unit[Any]) -> None:
     """The unit without a savepoint. Its error is its own answer only when it left the transaction
     as it found it: no statement written, nothing added to the session, no database error.
 
@@ -139,7 +142,7 @@ def _as_is(session: Session, unit: _Unit) -> None:
     audit rows of a batch: one multi-row INSERT instead of one per unit)."""
     written, pending = _writes_so_far(session), _pending(session)
     try:
-        unit.result = unit.fn(session=session, **unit.kwargs)
+        unit.result = unit.call(session)
     except Exception as exc:
         changed = _writes_so_far(session) != written or _pending(session) != pending
         if isinstance(exc, SQLAlchemyError) or changed:
@@ -151,10 +154,10 @@ def _pending(session: Session) -> tuple[int, int, int]:
     return len(session.new), len(session.dirty), len(session.deleted)
 
 
-def _in_savepoint(session: Session, unit: _Unit) -> None:
+def _in_savepoint(session: Session, unit: _Unit[Any]) -> None:
     try:
         with session.begin_nested():
-            unit.result = unit.fn(session=session, **unit.kwargs)
+            unit.result = unit.call(session)
     except Exception as exc:  # the unit's own error, answered to its own caller
         unit.error = exc
 
@@ -175,7 +178,7 @@ def _on_statement(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
 
 
-def _settle(unit: _Unit) -> None:
+def _settle(unit: _Unit[Any]) -> None:
     if unit.future.done():  # the caller went away (client disconnected); its rows stand
         return
     if unit.error is not None:

@@ -10,15 +10,19 @@ their ids read back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-_INSERT = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+_INSERT: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql_insert,
+    "sqlite": sqlite_insert,
+}
 
 
 def insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> set[str]:

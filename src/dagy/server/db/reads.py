@@ -2,8 +2,8 @@
 
 A list page needs neither a Session (identity map, per-row ORM objects, flush and commit
 machinery) nor an explicit transaction: it is one SELECT, and one statement always reads one
-consistent snapshot. `ReadDatabase.run(fn, **kwargs)` calls a synchronous service function with
-`connection=` a SQLAlchemy `Connection` of its own engine, which is in autocommit mode and refuses
+consistent snapshot. `ReadDatabase.run(fn, ...)` calls a synchronous service function with, as
+first argument, a SQLAlchemy `Connection` of its own engine, which is in autocommit mode and refuses
 writes (`PRAGMA query_only` on SQLite, read-only session characteristics on PostgreSQL), so the
 database sees the SELECT alone: no BEGIN, no COMMIT, no pre-ping.
 
@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio.to_thread
 import orjson
@@ -45,6 +45,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.elements import Label
 
+P = ParamSpec("P")
 R = TypeVar("R")
 
 # How these connections appear in PostgreSQL's `pg_stat_activity`.
@@ -63,21 +64,27 @@ class ReadDatabase:
         # but one app may be driven by several loops (tests), which then take the thread path.
         self._inline_lock = threading.Lock()
 
-    async def run(self, fn: Callable[..., R], /, **kwargs: Any) -> R:
-        """`fn(connection=..., **kwargs)`: inline on SQLite, in a worker thread on PostgreSQL."""
+    async def run(
+        self, fn: Callable[Concatenate[Connection, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """`fn(connection, *args, **kwargs)`: inline on SQLite (in a worker thread when the database
+        asks the reader to wait), on the event loop through the asyncio engine on PostgreSQL."""
+
+        def call(connection: Connection) -> R:
+            return fn(connection, *args, **kwargs)
+
         if self.inline and self._inline_lock.acquire(blocking=False):
             try:
-                return self._run_inline(fn, kwargs)
+                return self._run_inline(call)
             except OperationalError:
                 pass  # the database asked this reader to wait: the thread path may
             finally:
                 self._inline_lock.release()
         if self.async_engine is not None:
-            return await self._run_async(self.async_engine, fn, kwargs)
-        return await anyio.to_thread.run_sync(self._run_pooled, fn, kwargs)
+            return await self._run_async(self.async_engine, call)
+        return await anyio.to_thread.run_sync(self._run_pooled, call)
 
-    async def _run_async(self, engine: AsyncEngine, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
-        call = partial(_call, fn, kwargs)
+    async def _run_async(self, engine: AsyncEngine, call: Callable[[Connection], R]) -> R:
         try:
             async with engine.connect() as connection:
                 return await connection.run_sync(call)
@@ -87,20 +94,20 @@ class ReadDatabase:
         async with engine.connect() as connection:  # a dead pooled connection: once more, on a new one
             return await connection.run_sync(call)
 
-    def _run_inline(self, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
+    def _run_inline(self, call: Callable[[Connection], R]) -> R:
         connection = self._inline_connection
         if connection is None or connection.closed or connection.invalidated:
             connection = self._inline_connection = self.engine.connect()
             connection.exec_driver_sql("PRAGMA busy_timeout=0")
         try:
-            return fn(connection=connection, **kwargs)
+            return call(connection)
         except BaseException:
             connection.rollback()  # clears SQLAlchemy's state after a failed statement
             raise
 
-    def _run_pooled(self, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
+    def _run_pooled(self, call: Callable[[Connection], R]) -> R:
         with self.engine.connect() as connection:
-            return fn(connection=connection, **kwargs)
+            return call(connection)
 
     def dispose(self) -> None:
         with self._inline_lock:
@@ -158,17 +165,22 @@ def _utc_from_aware(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+_LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+
+
 def _json_loads(text: str | bytes) -> Any:
-    """JSON columns, decoded by orjson (several times faster than `json.loads` on a page's tags);
-    what orjson refuses but the stdlib wrote (NaN, integers past 64 bits) falls back to `json`."""
+    """JSON columns, decoded by orjson (several times faster than `json.loads` on a page's tags).
+    What orjson gets wrong or refuses but the stdlib wrote goes to `json`: a run of 19 digits or
+    more may be an integer past 64 bits, which orjson answers as a float (2**70 would become
+    1.1805916207174113e+21); NaN it refuses."""
+    long_digits = _LONG_DIGITS.search(text) if isinstance(text, str) else _LONG_DIGITS_BYTES.search(text)
+    if long_digits:
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
-
-
-def _call(fn: Callable[..., R], kwargs: dict[str, Any], connection: Connection) -> R:
-    return fn(connection=connection, **kwargs)
 
 
 def _sqlite_read_engine(url: str | URL) -> Engine:

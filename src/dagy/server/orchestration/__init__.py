@@ -1,12 +1,12 @@
 """Run state: the states, the ordered rules, and `set_run_state()`, the only writer of run status."""
 
-from dagy.server.orchestration.policy import ON_RETRY, advance_node_run, set_run_state
+from dagy.protocol import NodeRunState
+from dagy.server.orchestration.policy import ON_RETRY, advance_node_run, extend_lease, set_run_state
 from dagy.server.orchestration.rules import LEASE_EXPIRED, MISSING_SECRET, SECRET_UNREADABLE
 from dagy.server.orchestration.states import (
     ACTIVE_RUN_STATES,
     TERMINAL_NODE_RUN_STATES,
     TERMINAL_RUN_STATES,
-    NodeRunState,
     RunState,
 )
 from dagy.server.orchestration.wakeup import RunQueueSignal, listen_for_queued_runs
@@ -23,6 +23,7 @@ __all__ = [
     "RunQueueSignal",
     "RunState",
     "advance_node_run",
+    "extend_lease",
     "listen_for_queued_runs",
     "set_run_state",
 ]

@@ -1,4 +1,5 @@
-"""`set_run_state()`: the only code that assigns a run's or a node run's status.
+"""`set_run_state()`: the only code that assigns a run's or a node run's status, and
+`extend_lease()`, the only other change of a run's lease.
 
 The ordered rules of `rules.RUN_POLICY` decide which state a proposed change ends in; this module
 then writes the fields that belong to that state (lease, attempt, timestamps, output, error) so the
@@ -13,10 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dagy.protocol import NodeRunState
 from dagy.server.db.models import Run, RunEvent
 from dagy.server.errors import InvalidInput
 from dagy.server.orchestration.rules import RUN_POLICY, Transition
-from dagy.server.orchestration.states import TERMINAL_NODE_RUN_STATES, NodeRunState, RunState
+from dagy.server.orchestration.states import TERMINAL_NODE_RUN_STATES, RunState
 from dagy.server.orchestration.wakeup import mark_runs_queued
 
 ON_RETRY = "on_retry"
@@ -58,6 +60,13 @@ def set_run_state(
     if transition.proposed == RunState.QUEUED:
         mark_runs_queued(session, run.executor)
     return transition.proposed
+
+
+def extend_lease(run: Run, *, until: datetime) -> None:
+    """A running attempt's worker is alive (its heartbeat): its lease now ends at `until`. A run
+    that is no longer running keeps its state; the heartbeat's answer tells the worker."""
+    if run.status == RunState.RUNNING:
+        run.lease_expires_at = until
 
 
 def _retry_event(t: Transition) -> RunEvent:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from dagy.protocol import NodeRunState  # what a worker reports of a node: part of the wire contract
+
 
 class RunState(StrEnum):
     PENDING = "pending"  # recorded with `execute: false`: never claimed, only cancelled
@@ -28,15 +30,6 @@ LEGAL_RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED}),
     RunState.RUNNING: frozenset({RunState.QUEUED, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}),
 }
-
-
-class NodeRunState(StrEnum):
-    RUNNING = "running"
-    RETRYING = "retrying"  # a try failed and the node is tried again (node-level retries)
-    COMPLETED = "completed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
 
 
 TERMINAL_NODE_RUN_STATES: frozenset[NodeRunState] = frozenset(

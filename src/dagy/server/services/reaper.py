@@ -14,7 +14,7 @@ import logging
 import anyio.to_thread
 
 from dagy.server.db.engine import Database
-from dagy.server.domains.workers import service as workers
+from dagy.server.domains.runs import queue
 
 log = logging.getLogger("dagy.server.reaper")
 
@@ -26,7 +26,7 @@ def reap_once(db: Database) -> int:
     total = 0
     while True:
         with db.transaction(write=True) as session:
-            count = workers.reap_expired_leases(session, limit=BATCH_SIZE)
+            count = queue.reap_expired_leases(session, limit=BATCH_SIZE)
         total += count
         if count < BATCH_SIZE:
             return total

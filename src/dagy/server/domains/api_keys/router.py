@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from dagy.server.api.deps import Tx
 from dagy.server.api.pagination import PageRequest
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import Page, page_params
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.api_keys import service
@@ -25,10 +26,10 @@ async def create_api_key(body: ApiKeyCreate, tx: Tx, actor: CurrentActor) -> Api
     return await tx.run(service.create_api_key, actor=actor, data=body)
 
 
-@router.get("", response_model=Page[ApiKeyRead], dependencies=_admin)
-async def list_api_keys(tx: Tx, actor: CurrentActor, page: KeysPage) -> Page[ApiKeyRead]:
+@router.get("", response_model=Page[ApiKeyRead], response_class=JSONBytesResponse, dependencies=_admin)
+async def list_api_keys(tx: Tx, actor: CurrentActor, page: KeysPage) -> JSONBytesResponse:
     """The org's keys, newest first, with `last_used_at`; never the key or its hash."""
-    return await tx.run(service.list_api_keys, actor=actor, page=page)
+    return page_response(await tx.list(service.list_api_keys, actor=actor, page=page))
 
 
 @router.delete("/{key_id}", status_code=204, response_class=Response, dependencies=_admin)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from dagy.server.api.schemas import Name, RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import Name, RequestModel, ResponseModel
 
 Scope = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Environment = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,16}$")]

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import secrets
 import string
+from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import PageRequest
-from dagy.server.api.schemas import Page
+from dagy.server.api.pagination import KeysetPage, ListRow, PageRequest
 from dagy.server.db.models import ApiKey
 from dagy.server.domains.api_keys import repository as repo
-from dagy.server.domains.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from dagy.server.domains.api_keys.schemas import ApiKeyCreate, ApiKeyCreated
 from dagy.server.domains.audit_logs.service import Action, diff, record
 from dagy.server.domains.auth.service import API_KEY_PREFIX, sha256_hex
 from dagy.server.errors import InvalidInput, NotFound, PermissionDenied
@@ -85,9 +86,10 @@ def _checked_scopes(requested: list[str], held: frozenset[str]) -> list[str]:
     return scopes
 
 
-def list_api_keys(session: Session, *, actor: Actor, page: PageRequest) -> Page[ApiKeyRead]:
-    result = repo.list_page(session, actor.org_id, page, _read)
-    return Page[ApiKeyRead](items=result.items, next_token=result.next_token)
+def list_api_keys(connection: Connection, *, actor: Actor, page: PageRequest) -> KeysetPage[dict[str, Any]]:
+    """Newest first. Read path (docs/adr/0007-list-read-path.md): the items are `ApiKeyRead`'s
+    fields as plain values, rendered once by the router."""
+    return repo.list_page(connection, actor.org_id, page, to_item=_list_item)
 
 
 def delete_api_key(session: Session, *, actor: Actor, key_id: str) -> None:
@@ -114,13 +116,15 @@ def _audited(key: ApiKey) -> dict[str, object]:
     return {"name": key.name, "environment": key.environment, "scopes": list(key.scopes)}
 
 
-def _read(key: ApiKey) -> ApiKeyRead:
-    return ApiKeyRead(
-        key_id=key.id,
-        name=key.name,
-        key_prefix=key.key_prefix,
-        environment=key.environment,
-        scopes=list(key.scopes),
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-    )
+def _list_item(row: ListRow) -> dict[str, Any]:
+    """An `ApiKeyRead`'s fields from a `repo.LIST_PAGES` row."""
+    key_id, name, key_prefix, environment, scopes, created_at, last_used_at = row
+    return {
+        "key_id": key_id,
+        "name": name,
+        "key_prefix": key_prefix,
+        "environment": environment,
+        "scopes": list(scopes),
+        "created_at": created_at,
+        "last_used_at": last_used_at,
+    }

@@ -10,75 +10,108 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import Page, PageRequest, paginate
+from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, KeysetQuery, PageRequest
 from dagy.server.db.models import AuditLog
+from dagy.server.db.reads import read_timestamp
 
 T = TypeVar("T")
 
 _ORDER = [AuditLog.timestamp, AuditLog.id]
+_IN_ORG = AuditLog.org_id == bindparam("org_id")
+_OF_RESOURCE = (
+    AuditLog.resource_type == bindparam("resource_type"),
+    AuditLog.resource_id == bindparam("resource_id"),
+)
+
+# The org's trail, newest first; every combination of the filters built once (api/pagination.py).
+LIST_PAGES = FilteredKeysetQuery(
+    select(
+        AuditLog.id,
+        read_timestamp(AuditLog.timestamp),
+        AuditLog.actor_email,
+        AuditLog.action,
+        AuditLog.resource_type,
+        AuditLog.resource_id,
+        AuditLog.resource_name,
+        AuditLog.changes,
+        AuditLog.ip_address,
+        AuditLog.user_agent,
+    ).where(_IN_ORG),
+    filters={
+        "resource_type": AuditLog.resource_type == bindparam("resource_type"),
+        "action": AuditLog.action == bindparam("action"),
+        "actor_email": AuditLog.actor_email == bindparam("actor_email"),
+        "start": AuditLog.timestamp >= bindparam("start"),
+        "end": AuditLog.timestamp <= bindparam("end"),
+    },
+    order_by=_ORDER,
+)
+
+# One resource's trail, newest first.
+RESOURCE_PAGES = KeysetQuery(
+    select(
+        AuditLog.id,
+        read_timestamp(AuditLog.timestamp),
+        AuditLog.actor_email,
+        AuditLog.action,
+        AuditLog.changes,
+    ).where(_IN_ORG, *_OF_RESOURCE),
+    order_by=_ORDER,
+)
+
+# The newest name the resource's rows give it (a row without one only when none has one).
+_LATEST_NAME = (
+    select(AuditLog.resource_name)
+    .where(_IN_ORG, *_OF_RESOURCE)
+    .order_by(AuditLog.resource_name.is_(None), AuditLog.timestamp.desc(), AuditLog.id.desc())
+    .limit(1)
+)
 
 
 def list_page(
-    session: Session,
+    connection: Connection,
     org_id: str,
     *,
     page: PageRequest,
-    to_item: Callable[[AuditLog], T],
+    to_item: Callable[[Row[Any]], T],
     resource_type: str | None = None,
     action: str | None = None,
     actor_email: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> Page[T]:
-    stmt = select(AuditLog).where(AuditLog.org_id == org_id)
-    if resource_type is not None:
-        stmt = stmt.where(AuditLog.resource_type == resource_type)
-    if action is not None:
-        stmt = stmt.where(AuditLog.action == action)
-    if actor_email is not None:
-        stmt = stmt.where(AuditLog.actor_email == actor_email)
-    if start is not None:
-        stmt = stmt.where(AuditLog.timestamp >= start)
-    if end is not None:
-        stmt = stmt.where(AuditLog.timestamp <= end)
-    return paginate(session, stmt, order_by=_ORDER, page=page, to_item=to_item)
+) -> KeysetPage[T]:
+    filters = {
+        "resource_type": resource_type,
+        "action": action,
+        "actor_email": actor_email,
+        "start": start,
+        "end": end,
+    }
+    return LIST_PAGES.page(connection, page, params={"org_id": org_id}, filters=filters, to_item=to_item)
 
 
 def resource_page(
-    session: Session,
+    connection: Connection,
     org_id: str,
     resource_type: str,
     resource_id: str,
     *,
     page: PageRequest,
-    to_item: Callable[[AuditLog], T],
-) -> Page[T]:
-    stmt = select(AuditLog).where(
-        AuditLog.org_id == org_id,
-        AuditLog.resource_type == resource_type,
-        AuditLog.resource_id == resource_id,
-    )
-    return paginate(session, stmt, order_by=_ORDER, page=page, to_item=to_item)
+    to_item: Callable[[Row[Any]], T],
+) -> KeysetPage[T]:
+    params = {"org_id": org_id, "resource_type": resource_type, "resource_id": resource_id}
+    return RESOURCE_PAGES.page(connection, page, params=params, to_item=to_item)
 
 
 def latest_resource_name(
-    session: Session, org_id: str, resource_type: str, resource_id: str
+    connection: Connection, org_id: str, resource_type: str, resource_id: str
 ) -> tuple[bool, str | None]:
     """Whether the org has any row for the resource, and the newest name a row gave it."""
-    stmt = (
-        select(AuditLog.resource_name)
-        .where(
-            AuditLog.org_id == org_id,
-            AuditLog.resource_type == resource_type,
-            AuditLog.resource_id == resource_id,
-        )
-        .order_by(AuditLog.resource_name.is_(None), AuditLog.timestamp.desc(), AuditLog.id.desc())
-        .limit(1)
-    )
-    row = session.execute(stmt).first()
+    params = {"org_id": org_id, "resource_type": resource_type, "resource_id": resource_id}
+    row = connection.execute(_LATEST_NAME, params).first()
     return (False, None) if row is None else (True, row[0])
 
 

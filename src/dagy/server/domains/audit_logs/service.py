@@ -6,14 +6,13 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Required, TypedDict, Unpack
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import PageRequest
-from dagy.server.api.schemas import Page
+from dagy.server.api.pagination import KeysetPage, ListRow, PageRequest
 from dagy.server.db.base import new_id, utcnow
-from dagy.server.db.models import AuditLog
 from dagy.server.domains.audit_logs import repository as repo
-from dagy.server.domains.audit_logs.schemas import AuditLogQuery, AuditLogRead, AuditTrailItem, AuditTrailRead
+from dagy.server.domains.audit_logs.schemas import AuditLogQuery
 from dagy.server.errors import InvalidInput, NotFound
 from dagy.server.identity import Actor
 
@@ -81,66 +80,87 @@ def _row(entry: AuditEntry) -> dict[str, Any]:
 
 
 def list_audit_logs(
-    session: Session, *, actor: Actor, filters: AuditLogQuery, page: PageRequest
-) -> Page[AuditLogRead]:
-    """The org's trail, newest first, narrowed by every filter given."""
+    connection: Connection, *, actor: Actor, filters: AuditLogQuery, page: PageRequest
+) -> KeysetPage[dict[str, Any]]:
+    """The org's trail, newest first, narrowed by every filter given.
+
+    Read path (docs/adr/0007-list-read-path.md): the items are `AuditLogRead`'s fields as plain
+    values, rendered once by the router."""
     if filters.start_date and filters.end_date and filters.start_date > filters.end_date:
         raise InvalidInput(
             "start_date is after end_date.", details={"start_date": "must not be after end_date"}
         )
-    result = repo.list_page(
-        session,
+    return repo.list_page(
+        connection,
         actor.org_id,
         page=page,
-        to_item=_read,
+        to_item=_list_item,
         resource_type=filters.resource_type,
         action=filters.action,
         actor_email=filters.actor_email.strip().lower() if filters.actor_email else None,
         start=filters.start_date,
         end=filters.end_date,
     )
-    return Page[AuditLogRead](items=result.items, next_token=result.next_token)
 
 
 def get_resource_trail(
-    session: Session, *, actor: Actor, resource_type: str, resource_id: str, page: PageRequest
-) -> AuditTrailRead:
-    """One resource's history, newest first; a resource the org never recorded is a 404."""
-    found, name = repo.latest_resource_name(session, actor.org_id, resource_type, resource_id)
+    connection: Connection, *, actor: Actor, resource_type: str, resource_id: str, page: PageRequest
+) -> dict[str, Any]:
+    """One resource's history, newest first; a resource the org never recorded is a 404.
+
+    Read path: `AuditTrailRead`'s fields as plain values, rendered once by the router. The name
+    and the page are two statements; rows are only ever added, so the name is at worst a row
+    older than the newest item."""
+    found, name = repo.latest_resource_name(connection, actor.org_id, resource_type, resource_id)
     if not found:
         raise NotFound("No audit trail for this resource.")
     result = repo.resource_page(
-        session, actor.org_id, resource_type, resource_id, page=page, to_item=_trail_item
+        connection, actor.org_id, resource_type, resource_id, page=page, to_item=_trail_item
     )
-    return AuditTrailRead(
-        resource_id=resource_id,
-        resource_type=resource_type,
-        resource_name=name,
-        items=result.items,
-        next_token=result.next_token,
-    )
+    return {
+        "resource_id": resource_id,
+        "resource_type": resource_type,
+        "resource_name": name,
+        "items": result.items,
+        "next_token": result.next_token,
+    }
 
 
-def _read(row: AuditLog) -> AuditLogRead:
-    return AuditLogRead(
-        audit_id=row.id,
-        timestamp=row.timestamp,
-        actor_email=row.actor_email,
-        action=row.action,
-        resource_type=row.resource_type,
-        resource_id=row.resource_id,
-        resource_name=row.resource_name,
-        changes=row.changes,
-        ip_address=row.ip_address,
-        user_agent=row.user_agent,
-    )
+def _list_item(row: ListRow) -> dict[str, Any]:
+    """An `AuditLogRead`'s fields from a `repo.LIST_PAGES` row."""
+    (
+        audit_id,
+        timestamp,
+        actor_email,
+        action,
+        resource_type,
+        resource_id,
+        resource_name,
+        changes,
+        ip_address,
+        user_agent,
+    ) = row
+    return {
+        "audit_id": audit_id,
+        "timestamp": timestamp,
+        "actor_email": actor_email,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "resource_name": resource_name,
+        "changes": changes,
+        "ip_address": ip_address,
+        "user_agent": user_agent,
+    }
 
 
-def _trail_item(row: AuditLog) -> AuditTrailItem:
-    return AuditTrailItem(
-        audit_id=row.id,
-        timestamp=row.timestamp,
-        actor_email=row.actor_email,
-        action=row.action,
-        changes=row.changes,
-    )
+def _trail_item(row: ListRow) -> dict[str, Any]:
+    """An `AuditTrailItem`'s fields from a `repo.RESOURCE_PAGES` row."""
+    audit_id, timestamp, actor_email, action, changes = row
+    return {
+        "audit_id": audit_id,
+        "timestamp": timestamp,
+        "actor_email": actor_email,
+        "action": action,
+        "changes": changes,
+    }

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from dagy.server.api.schemas import Email, RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import Email, RequestModel, ResponseModel
 
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 

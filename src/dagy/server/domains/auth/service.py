@@ -101,9 +101,24 @@ def accept_invitation(
 def set_password(session: Session, *, email: str, password: str) -> None:
     """`dagy users set-password EMAIL`: the user is created when missing (a super admin's first setup)."""
     _check_password_strength(password)
-    user = repo.get_user_by_email(session, email) or repo.add_user(session, email)
+    user = user_with_email(session, email=email)
     user.password_hash = hash_password(password)
     mark_identity_changed(session)
+
+
+def user_with_email(session: Session, *, email: str) -> User:
+    """The user of this email, created on first sight (an invitation, a first password)."""
+    return repo.get_user_by_email(session, email) or repo.add_user(session, email)
+
+
+def memberships_of_user(session: Session, *, user_id: str) -> list[tuple[Membership, Org]]:
+    """Every membership of the user (invited ones too) with its org, oldest first."""
+    return repo.list_memberships_of_user(session, user_id)
+
+
+def has_membership(session: Session, *, user_id: str, org_id: str) -> bool:
+    """Whether the user has a membership of the org, invited or active."""
+    return repo.get_membership(session, user_id=user_id, org_id=org_id) is not None
 
 
 def _check_password_strength(password: str) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
+from dagy.server.api.pagination import KeysetPage, KeysetQuery, PageRequest
 from dagy.server.db.models import DagDraft
+from dagy.server.db.reads import read_timestamp
+
+T = TypeVar("T")
 
 
 def get(session: Session, org_id: str, draft_id: str) -> DagDraft | None:
@@ -15,16 +20,25 @@ def get(session: Session, org_id: str, draft_id: str) -> DagDraft | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
-def list_query(org_id: str) -> Select[Any]:
-    """A page of drafts without their canvases."""
-    return select(
+# A page of drafts without their canvases, built once (api/pagination.py: KeysetQuery).
+LIST_PAGES = KeysetQuery(
+    select(
         DagDraft.id,
         DagDraft.name,
         DagDraft.description,
         DagDraft.flow_name,
-        DagDraft.created_at,
-        DagDraft.updated_at,
-    ).where(DagDraft.org_id == org_id)
+        read_timestamp(DagDraft.created_at),
+        read_timestamp(DagDraft.updated_at),
+    ).where(DagDraft.org_id == bindparam("org_id")),
+    order_by=[DagDraft.id],
+)
+
+
+def list_page(
+    connection: Connection, org_id: str, page: PageRequest, *, to_item: Callable[[Row[Any]], T]
+) -> KeysetPage[T]:
+    """Newest first, keyed on the draft id (time-ordered)."""
+    return LIST_PAGES.page(connection, page, params={"org_id": org_id}, to_item=to_item)
 
 
 def add(session: Session, draft: DagDraft) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from dagy.server.api.deps import Tx
 from dagy.server.api.pagination import PageRequest
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.dag_drafts import service
@@ -32,11 +33,11 @@ async def create_dag_draft(body: DagDraftCreate, tx: Tx, actor: CurrentActor) ->
     return await tx.run(service.create_dag_draft, actor=actor, data=body)
 
 
-@router.get("", response_model=DagDraftList, dependencies=_read)
+@router.get("", response_model=DagDraftList, response_class=JSONBytesResponse, dependencies=_read)
 async def list_dag_drafts(
     tx: Tx, actor: CurrentActor, page: Annotated[PageRequest, Depends(page_params(20, 100))]
-) -> DagDraftList:
-    return await tx.run(service.list_dag_drafts, actor=actor, page=page)
+) -> JSONBytesResponse:
+    return page_response(await tx.list(service.list_dag_drafts, actor=actor, page=page))
 
 
 @router.get("/{draft_id}", response_model=DagDraftRead, dependencies=_read)

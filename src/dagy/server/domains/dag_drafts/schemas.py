@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from dagy.server.api.schemas import Name, RequestModel, ResponseModel, Timestamp
-from dagy.server.domains.flows.schemas import EXECUTOR_PATTERN, FlowName
+from dagy.protocol.models import EXECUTOR_PATTERN, Timestamp
+from dagy.server.api.schemas import Name, RequestModel, ResponseModel
+from dagy.server.domains.flows.schemas import FlowName
 
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Executor = Annotated[str, StringConstraints(pattern=EXECUTOR_PATTERN)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import PageRequest, paginate
+from dagy.server.api.pagination import KeysetPage, PageRequest
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import DagDraft
 from dagy.server.domains.audit_logs.service import Action, diff, record
@@ -16,9 +17,7 @@ from dagy.server.domains.dag_drafts.canvas import canvas_problems
 from dagy.server.domains.dag_drafts.schemas import (
     DagDraftCreate,
     DagDraftCreated,
-    DagDraftList,
     DagDraftRead,
-    DagDraftSummary,
     DagDraftUpdate,
     DagDraftUpdated,
 )
@@ -53,17 +52,10 @@ def create_dag_draft(session: Session, *, actor: Actor, data: DagDraftCreate) ->
     return DagDraftCreated.model_validate(_summary_fields(draft) | {"executor": draft.executor})
 
 
-def list_dag_drafts(session: Session, *, actor: Actor, page: PageRequest) -> DagDraftList:
-    """Newest draft first, canvases left out."""
-    found = paginate(
-        session,
-        repo.list_query(actor.org_id),
-        order_by=[DagDraft.id],
-        page=page,
-        to_item=lambda row: DagDraftSummary.model_validate(_summary_fields(row)),
-        scalars=False,
-    )
-    return DagDraftList(items=found.items, next_token=found.next_token)
+def list_dag_drafts(connection: Connection, *, actor: Actor, page: PageRequest) -> KeysetPage[dict[str, Any]]:
+    """Newest draft first, canvases left out. Read path (docs/adr/0007-list-read-path.md): the
+    items are `DagDraftSummary`'s fields as plain values, rendered once by the router."""
+    return repo.list_page(connection, actor.org_id, page, to_item=_summary_fields)
 
 
 def get_dag_draft(session: Session, *, actor: Actor, draft_id: str) -> DagDraftRead:
@@ -143,6 +135,7 @@ def _fields(draft: DagDraft) -> dict[str, Any]:
 
 
 def _summary_fields(row: Any) -> dict[str, Any]:
+    """`DagDraftSummary`'s fields from a draft, or from a `repo.LIST_PAGES` row."""
     return {
         "draft_id": row.id,
         "name": row.name,

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import KeysetQuery, Page, PageRequest
+from dagy.server.api.pagination import KeysetPage, KeysetQuery, PageRequest
 from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
 from dagy.server.db.reads import read_timestamp
 
@@ -20,7 +20,7 @@ def get_deployment(session: Session, org_id: str, name: str) -> Deployment | Non
     return session.execute(stmt).scalar_one_or_none()
 
 
-def list_query(org_id: str, environment_id: str | None) -> Select[tuple[Deployment]]:
+def list_query(org_id: str, environment_id: str | None) -> Select[Deployment]:
     stmt = select(Deployment).where(Deployment.org_id == org_id)
     if environment_id is not None:
         stmt = stmt.where(Deployment.environment_id == environment_id)
@@ -80,7 +80,7 @@ def list_page(
     *,
     environment: str | None,
     to_item: Callable[[Row[Any]], T],
-) -> Page[T]:
+) -> KeysetPage[T]:
     """A page of the org's deployments, or of those in the environment named `environment`."""
     params = {"org_id": org_id} | ({"environment": environment} if environment is not None else {})
     query = _PAGES[environment is not None]
@@ -89,16 +89,6 @@ def list_page(
 
 def list_in_environment(session: Session, org_id: str, environment_id: str) -> list[Deployment]:
     stmt = list_query(org_id, environment_id).order_by(Deployment.name, Deployment.id)
-    return list(session.execute(stmt).scalars())
-
-
-def names_in_environment(session: Session, org_id: str, environment_id: str, *, limit: int) -> list[str]:
-    stmt = (
-        select(Deployment.name)
-        .where(Deployment.org_id == org_id, Deployment.environment_id == environment_id)
-        .order_by(Deployment.name)
-        .limit(limit)
-    )
     return list(session.execute(stmt).scalars())
 
 

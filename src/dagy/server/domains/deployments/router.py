@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from dagy.server.api.deps import Reads, SettingsDep, Tx
+from dagy.server.api.deps import SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
 from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
@@ -52,12 +52,12 @@ async def save_deployment(
     "/deployments", response_model=DeploymentList, response_class=JSONBytesResponse, dependencies=_read
 )
 async def list_deployments(
-    reads: Reads,
+    tx: Tx,
     actor: CurrentActor,
     page: Paging,
     environment: Annotated[str | None, Query(max_length=64)] = None,
 ) -> JSONBytesResponse:
-    page_ = await reads.run(service.list_deployments, actor=actor, environment=environment, page=page)
+    page_ = await tx.list(service.list_deployments, actor=actor, environment=environment, page=page)
     return page_response(page_)
 
 

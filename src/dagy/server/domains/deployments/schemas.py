@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import RequestModel, ResponseModel
 from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN, FLOW_VERSION_PATTERN, FlowName
 from dagy.server.domains.runs.schemas import ExecutionMode
 

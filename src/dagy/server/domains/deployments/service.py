@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import Page, PageRequest
+from dagy.server.api.pagination import KeysetPage, PageRequest
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
 from dagy.server.domains.audit_logs.service import Action, diff, record
@@ -36,8 +36,8 @@ from dagy.server.domains.deployments.schemas import (
     DeploymentSettings,
     DeploymentVersionChange,
 )
-from dagy.server.domains.environments import repository as environments
-from dagy.server.domains.flows import repository as flows
+from dagy.server.domains.environments import service as environments
+from dagy.server.domains.flows import service as flows
 from dagy.server.domains.schedules.deployment_sync import sync_deployment_schedule
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import Actor
@@ -115,7 +115,11 @@ def save_deployment(
 ) -> SavedDeployment:
     """`POST /deployments`: create, or update the deployment of this name (fields given replace)."""
     flow, version = _flow_and_version(session, actor.org_id, data.flow_name, _label(data.flow_version))
-    environment = _environment(session, actor.org_id, data.environment) if data.environment else None
+    environment = (
+        environments.environment_named(session, org_id=actor.org_id, name=data.environment)
+        if data.environment
+        else None
+    )
     deployment, before = _place(session, actor.org_id, data.name, flow, version)
     if "environment" in data.model_fields_set:
         deployment.environment_id = environment.id if environment else None
@@ -127,7 +131,7 @@ def save_deployment(
 
 def list_deployments(
     connection: Connection, *, actor: Actor, environment: str | None, page: PageRequest
-) -> Page[dict[str, Any]]:
+) -> KeysetPage[dict[str, Any]]:
     """By name; `environment` narrows to one environment (an unknown one holds nothing).
 
     Read path (docs/adr/0007-list-read-path.md): the items are `DeploymentRead`'s fields as plain
@@ -294,6 +298,18 @@ def read_deployments(session: Session, deployments: Sequence[Deployment]) -> lis
     ]
 
 
+def find_deployment(session: Session, *, org_id: str, name: str) -> Deployment | None:
+    """The org's deployment of this name, or None (the caller says which field named it)."""
+    return repo.get_deployment(session, org_id, name)
+
+
+def read_deployments_in_environment(
+    session: Session, *, org_id: str, environment_id: str
+) -> list[DeploymentRead]:
+    """Every deployment in the environment, by name: four queries whatever their number."""
+    return read_deployments(session, repo.list_in_environment(session, org_id, environment_id))
+
+
 def _read(d: Deployment, flow: Flow, version: FlowVersion, environment: Environment | None) -> DeploymentRead:
     return _response(d, flow.name, version.version, environment.name if environment else None)
 
@@ -417,13 +433,6 @@ def _deployment(session: Session, org_id: str, name: str) -> Deployment:
     return deployment
 
 
-def _environment(session: Session, org_id: str, name: str) -> Environment:
-    environment = environments.get_environment(session, org_id, name)
-    if environment is None:
-        raise NotFound(f"Environment {name} not found.", details={"environment": "no such environment"})
-    return environment
-
-
 def _environment_name(session: Session, deployment: Deployment) -> str | None:
     if deployment.environment_id is None:
         return None
@@ -434,29 +443,14 @@ def _environment_name(session: Session, deployment: Deployment) -> str | None:
 def _flow_and_version(
     session: Session, org_id: str, flow_name: str, label: str | None
 ) -> tuple[Flow, FlowVersion]:
-    flow = flows.get_flow(session, org_id, flow_name)
-    if flow is None:
-        raise NotFound(f"Flow {flow_name} not found.", details={"flow_name": "no such flow"})
-    if label is None:
-        version = flows.get_latest_version(session, org_id, flow.id)
-    else:
-        version = flows.get_version(session, org_id, flow.id, label)
-    if version is None:
-        raise NotFound(
-            f"Flow {flow_name} has no version {label}.", details={"flow_version": "no such version"}
-        )
-    return flow, version
-
-
-def version_of_flow(session: Session, org_id: str, flow_id: str, label: str) -> FlowVersion:
-    version = flows.get_version(session, org_id, flow_id, label)
-    if version is None:
-        raise NotFound(f"The flow has no version {label}.", details={"flow_version": "no such version"})
-    return version
+    flow = flows.flow_named(session, org_id=org_id, flow_name=flow_name)
+    return flow, flows.labelled_version(session, flow=flow, label=label)
 
 
 def _version_of(session: Session, deployment: Deployment, label: str) -> FlowVersion:
-    return version_of_flow(session, deployment.org_id, deployment.flow_id, label)
+    return flows.version_for_deployment(
+        session, org_id=deployment.org_id, flow_id=deployment.flow_id, label=label
+    )
 
 
 def _current_version(session: Session, deployment: Deployment) -> FlowVersion:

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Response
 
 from dagy.server.api.deps import SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
-from dagy.server.domains.environments import service
+from dagy.server.domains.environments import promotion, service
 from dagy.server.domains.environments.schemas import (
     EnvironmentCreate,
     EnvironmentDiff,
@@ -46,7 +47,7 @@ async def reorder_environments(body: Reorder, tx: Tx, actor: CurrentActor) -> En
 @router.post("/promote", status_code=201, response_model=Promoted, dependencies=_write)
 async def promote_deployment(body: Promotion, tx: Tx, actor: CurrentActor) -> Promoted:
     """Place a deployment's flow version in another environment."""
-    return await tx.run(service.promote_deployment, actor=actor, data=body)
+    return await tx.run(promotion.promote_deployment, actor=actor, data=body)
 
 
 @router.post("", status_code=201, response_model=EnvironmentSummary, dependencies=_write)
@@ -56,10 +57,10 @@ async def create_environment(
     return await tx.run(service.create_environment, actor=actor, data=body, settings=settings)
 
 
-@router.get("", response_model=EnvironmentList, dependencies=_read)
-async def list_environments(tx: Tx, actor: CurrentActor, page: Paging) -> EnvironmentList:
+@router.get("", response_model=EnvironmentList, response_class=JSONBytesResponse, dependencies=_read)
+async def list_environments(tx: Tx, actor: CurrentActor, page: Paging) -> JSONBytesResponse:
     """In promotion order, then by name."""
-    return await tx.run(service.list_environments, actor=actor, page=page)
+    return page_response(await tx.list(service.list_environments, actor=actor, page=page))
 
 
 @router.get("/{env_name}", response_model=EnvironmentRead, dependencies=_read)
@@ -108,4 +109,4 @@ async def delete_variable(env_name: str, var_key: str, tx: Tx, actor: CurrentAct
 @router.get("/{env_name}/diff/{target_env}", response_model=EnvironmentDiff, dependencies=_read)
 async def diff_environments(env_name: str, target_env: str, tx: Tx, actor: CurrentActor) -> EnvironmentDiff:
     """Deployments only in one environment, and flows whose versions differ."""
-    return await tx.run(service.diff_environments, actor=actor, env_name=env_name, target_env=target_env)
+    return await tx.run(promotion.diff_environments, actor=actor, env_name=env_name, target_env=target_env)

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator
 
-from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import RequestModel, ResponseModel
 from dagy.server.domains.deployments.schemas import DeploymentName, version_label
 
 ENV_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"

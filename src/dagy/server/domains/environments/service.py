@@ -1,5 +1,5 @@
-"""Environments: their settings and variables, their promotion order, comparing two, and promoting
-a deployment from one to the next.
+"""Environments: their settings and variables, their promotion order, and the lookups deployments
+and schedules make by an environment's name (comparing two and promoting: `promotion.py`).
 
 An environment is a stage that deployments live in (develop, staging, production). Its
 `default_executor` is what runs of its deployments use when the deployment names none. A protected
@@ -8,37 +8,29 @@ environment cannot be deleted, and every promotion into one is marked as such in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import PageRequest, paginate
+from dagy.server.api.pagination import KeysetPage, ListRow, PageRequest
 from dagy.server.db.base import utcnow
-from dagy.server.db.models import Deployment, Environment
+from dagy.server.db.models import Environment
 from dagy.server.domains.audit_logs.service import REDACTED_CHANGE, Action, diff, record
-from dagy.server.domains.deployments import repository as deployments
-from dagy.server.domains.deployments import service as deployment_service
 from dagy.server.domains.deployments.backends import check_executor
-from dagy.server.domains.deployments.schemas import DEPLOYMENT_NAME_PATTERN, DeploymentRead
 from dagy.server.domains.environments import repository as repo
 from dagy.server.domains.environments.schemas import (
     MAX_VARIABLES_BYTES,
-    DiffItem,
     EnvironmentCreate,
-    EnvironmentDiff,
     EnvironmentList,
     EnvironmentRead,
     EnvironmentSummary,
     EnvironmentUpdate,
-    Promoted,
-    Promotion,
     Reorder,
     VariableDeleted,
     Variables,
     VariablesRead,
-    VersionDiffers,
     json_size,
 )
 from dagy.server.errors import Conflict, InvalidInput, NotFound
@@ -72,17 +64,12 @@ def create_environment(
     return _summary(environment)
 
 
-def list_environments(session: Session, *, actor: Actor, page: PageRequest) -> EnvironmentList:
-    """In promotion order, then by name."""
-    result = paginate(
-        session,
-        repo.list_query(actor.org_id),
-        order_by=[Environment.promotion_order, Environment.name, Environment.id],
-        page=page,
-        to_item=_summary,
-        descending=False,
-    )
-    return EnvironmentList(items=result.items, next_token=result.next_token)
+def list_environments(
+    connection: Connection, *, actor: Actor, page: PageRequest
+) -> KeysetPage[dict[str, Any]]:
+    """In promotion order, then by name. Read path (docs/adr/0007-list-read-path.md): the items are
+    `EnvironmentSummary`'s fields as plain values, rendered once by the router."""
+    return repo.list_page(connection, actor.org_id, page, to_item=_list_item)
 
 
 def get_environment(session: Session, *, actor: Actor, env_name: str) -> EnvironmentRead:
@@ -124,9 +111,7 @@ def delete_environment(session: Session, *, actor: Actor, env_name: str) -> None
             code="protected_environment",
             details={"env_name": "protected; set is_protected to false first"},
         )
-    names = deployments.names_in_environment(
-        session, actor.org_id, environment.id, limit=_LISTED_DEPLOYMENTS + 1
-    )
+    names = repo.deployment_names(session, actor.org_id, environment.id, limit=_LISTED_DEPLOYMENTS + 1)
     if names:
         shown = ", ".join(names[:_LISTED_DEPLOYMENTS]) + (", ..." if len(names) > _LISTED_DEPLOYMENTS else "")
         raise Conflict(
@@ -194,124 +179,18 @@ def reorder_environments(session: Session, *, actor: Actor, data: Reorder) -> En
     return EnvironmentList(items=[_summary(e) for e in ordered])
 
 
-def diff_environments(session: Session, *, actor: Actor, env_name: str, target_env: str) -> EnvironmentDiff:
-    """Deployments matched by flow name. An environment normally holds one deployment per flow; when
-    it holds several, the most recently updated one stands for the flow in `version_differs`."""
-    source = _environment(session, actor.org_id, env_name)
-    target = _environment(session, actor.org_id, target_env)
-    in_source = _by_flow(session, actor.org_id, source)
-    in_target = _by_flow(session, actor.org_id, target)
-    differs = [
-        VersionDiffers(flow_name=flow, source=_diff_item(s[0]), target=_diff_item(in_target[flow][0]))
-        for flow, s in sorted(in_source.items())
-        if flow in in_target and s[0].flow_version != in_target[flow][0].flow_version
-    ]
-    return EnvironmentDiff(
-        source_environment=source.name,
-        target_environment=target.name,
-        only_in_source=[
-            _diff_item(d) for f, ds in sorted(in_source.items()) if f not in in_target for d in ds
-        ],
-        only_in_target=[
-            _diff_item(d) for f, ds in sorted(in_target.items()) if f not in in_source for d in ds
-        ],
-        version_differs=differs,
-    )
+def find_environment(session: Session, *, org_id: str, name: str) -> Environment | None:
+    """The org's environment of this name, or None (the caller says which field named it)."""
+    return repo.get_environment(session, org_id, name)
 
 
-def promote_deployment(session: Session, *, actor: Actor, data: Promotion) -> Promoted:
-    """Create (or move) the target environment's deployment to the source's flow and version."""
-    source = deployments.get_deployment(session, actor.org_id, data.source_deployment)
-    if source is None:
-        raise NotFound(
-            f"Deployment {data.source_deployment} not found.",
-            details={"source_deployment": "no such deployment"},
-        )
-    environment = repo.get_environment(session, actor.org_id, data.target_environment)
+def environment_named(session: Session, *, org_id: str, name: str) -> Environment:
+    """The environment another domain's request names in its `environment` field (a deployment's,
+    a schedule's): 404 naming that field when the org has none of that name."""
+    environment = repo.get_environment(session, org_id, name)
     if environment is None:
-        raise NotFound(
-            f"Environment {data.target_environment} not found.",
-            details={"target_environment": "no such environment"},
-        )
-    if source.environment_id == environment.id:
-        raise InvalidInput(
-            "The deployment is already in this environment.",
-            details={"target_environment": "must differ from the source deployment's environment"},
-        )
-    read = deployment_service.read_deployment(session, source)
-    version = deployment_service.version_of_flow(
-        session, actor.org_id, source.flow_id, str(data.flow_version or read.flow_version)
-    )
-    name = data.new_deployment_name or _promoted_name(read, environment.name)
-    target = deployments.get_deployment(session, actor.org_id, name)
-    if target is not None:
-        _check_promotion_target(target, source, environment)
-    promoted = deployment_service.promote_into(
-        session,
-        actor=actor,
-        source=source,
-        target=target,
-        name=name,
-        environment=environment,
-        version=version,
-    )
-    return Promoted(
-        target_deployment=promoted.name,
-        deployment_id=promoted.id,
-        flow_name=read.flow_name,
-        flow_version=version.version,
-        target_environment=environment.name,
-        source_deployment=source.name,
-        source_environment=read.environment,
-        promoted_at=promoted.promoted_at or promoted.updated_at,
-    )
-
-
-def _promoted_name(source: DeploymentRead, target_env: str) -> str:
-    """`my-flow-staging` → `my-flow-production`; otherwise `<flow>-<target env>`."""
-    suffix = f"-{source.environment}" if source.environment else None
-    if suffix and source.deployment_name.endswith(suffix):
-        name = source.deployment_name.removesuffix(suffix) + f"-{target_env}"
-    else:
-        name = f"{source.flow_name}-{target_env}"
-    if not re.match(DEPLOYMENT_NAME_PATTERN, name):
-        raise InvalidInput(
-            "The default name of the promoted deployment is too long.",
-            details={"new_deployment_name": "required: the default name would exceed 128 characters"},
-        )
-    return name
-
-
-def _check_promotion_target(target: Deployment, source: Deployment, environment: Environment) -> None:
-    if target.id == source.id:
-        raise InvalidInput(
-            "The target name is the source deployment.", details={"new_deployment_name": "names the source"}
-        )
-    if target.environment_id != environment.id or target.flow_id != source.flow_id:
-        raise Conflict(
-            f"Deployment {target.name} already exists outside {environment.name} or for another flow.",
-            details={"new_deployment_name": "taken by another deployment; choose another name"},
-        )
-
-
-def _by_flow(session: Session, org_id: str, environment: Environment) -> dict[str, list[DeploymentRead]]:
-    """The environment's deployments by flow name, most recently updated first."""
-    reads = deployment_service.read_deployments(
-        session, deployments.list_in_environment(session, org_id, environment.id)
-    )
-    grouped: dict[str, list[DeploymentRead]] = {}
-    for read in sorted(reads, key=lambda r: (r.updated_at, r.deployment_name), reverse=True):
-        grouped.setdefault(read.flow_name, []).append(read)
-    return grouped
-
-
-def _diff_item(read: DeploymentRead) -> DiffItem:
-    return DiffItem(
-        deployment_name=read.deployment_name,
-        flow_name=read.flow_name,
-        flow_version=read.flow_version,
-        updated_at=read.updated_at,
-    )
+        raise NotFound(f"Environment {name} not found.", details={"environment": "no such environment"})
+    return environment
 
 
 def _set_variables(
@@ -388,6 +267,20 @@ def _summary(environment: Environment) -> EnvironmentSummary:
         created_at=environment.created_at,
         updated_at=environment.updated_at,
     )
+
+
+def _list_item(row: ListRow) -> dict[str, Any]:
+    """An `EnvironmentSummary`'s fields from a `repo.LIST_PAGES` row."""
+    env_id, env_name, default_executor, is_protected, promotion_order, created_at, updated_at = row
+    return {
+        "env_id": env_id,
+        "env_name": env_name,
+        "default_executor": default_executor,
+        "is_protected": is_protected,
+        "promotion_order": promotion_order,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
 
 
 def _read(environment: Environment) -> EnvironmentRead:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, Select, bindparam, case, delete, func, select
+from sqlalchemy import Connection, Row, bindparam, case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import KeysetQuery, Page, PageRequest
+from dagy.server.api.pagination import KeysetPage, KeysetQuery, PageRequest
 from dagy.server.db.models import Deployment, Flow, FlowVersion, Run
 from dagy.server.db.reads import read_timestamp
 
@@ -90,29 +90,47 @@ LIST_PAGES = KeysetQuery(
 
 def list_page(
     connection: Connection, org_id: str, page: PageRequest, *, to_item: Callable[[Row[Any]], T]
-) -> Page[T]:
+) -> KeysetPage[T]:
     """Newest first, keyed on the flow id."""
     return LIST_PAGES.page(connection, page, params={"org_id": org_id}, to_item=to_item)
 
 
-def versions_query(org_id: str, flow_id: str) -> Select[Any]:
-    """A page of versions without their specs."""
-    return select(
+# A list of a flow's versions reads the flow (its id and latest label), the versions its
+# deployments place, then a page of versions without their specs, highest deployment version first.
+_FLOW_OF_VERSIONS = select(Flow.id, Flow.name, Flow.latest_version).where(
+    Flow.org_id == bindparam("org_id"), Flow.name == bindparam("flow_name")
+)
+_DEPLOYED_VERSIONS = select(Deployment.flow_version_id).where(
+    Deployment.org_id == bindparam("org_id"), Deployment.flow_id == bindparam("flow_id")
+)
+VERSION_PAGES = KeysetQuery(
+    select(
         FlowVersion.id,
         FlowVersion.version,
         FlowVersion.deployment_version,
         FlowVersion.artifact_s3_uri,
         FlowVersion.status,
-        FlowVersion.created_at,
-        FlowVersion.updated_at,
-    ).where(FlowVersion.org_id == org_id, FlowVersion.flow_id == flow_id)
+        read_timestamp(FlowVersion.created_at),
+        read_timestamp(FlowVersion.updated_at),
+    ).where(FlowVersion.org_id == bindparam("org_id"), FlowVersion.flow_id == bindparam("flow_id")),
+    order_by=[FlowVersion.deployment_version],
+)
 
 
-def deployed_version_ids(session: Session, org_id: str, flow_id: str) -> set[str]:
-    stmt = select(Deployment.flow_version_id).where(
-        Deployment.org_id == org_id, Deployment.flow_id == flow_id
-    )
-    return set(session.execute(stmt).scalars())
+def flow_of_versions(connection: Connection, org_id: str, name: str) -> Row[str, str, str | None] | None:
+    """The flow's `id`, `name` and `latest_version`, when the org has a flow of this name."""
+    return connection.execute(_FLOW_OF_VERSIONS, {"org_id": org_id, "flow_name": name}).first()
+
+
+def deployed_version_ids(connection: Connection, org_id: str, flow_id: str) -> set[str]:
+    return set(connection.execute(_DEPLOYED_VERSIONS, {"org_id": org_id, "flow_id": flow_id}).scalars())
+
+
+def version_page(
+    connection: Connection, org_id: str, flow_id: str, page: PageRequest, *, to_item: Callable[[Row[Any]], T]
+) -> KeysetPage[T]:
+    params = {"org_id": org_id, "flow_id": flow_id}
+    return VERSION_PAGES.page(connection, page, params=params, to_item=to_item)
 
 
 def deployment_for_version(session: Session, org_id: str, version: FlowVersion) -> Deployment | None:

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from dagy.server.api.deps import Reads, SettingsDep, Tx
+from dagy.server.api.deps import SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
 from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
-from dagy.server.domains.flows import service
+from dagy.server.domains.flows import registration, service
 from dagy.server.domains.flows.schemas import (
     FlowCreate,
     FlowCreated,
@@ -33,15 +33,15 @@ async def register_flow_version(
 ) -> FlowCreated:
     """Register a new flow version; the spec is validated and every problem listed in `details`.
     With `deployment_name`, the deployment is created or moved to the new version."""
-    return await tx.run(service.register_flow_version, actor=actor, data=body, settings=settings)
+    return await tx.run(registration.register_flow_version, actor=actor, data=body, settings=settings)
 
 
 @router.get("", response_model=FlowList, response_class=JSONBytesResponse, dependencies=_read)
 async def list_flows(
-    reads: Reads, actor: CurrentActor, page: Annotated[PageRequest, Depends(page_params(20, 100))]
+    tx: Tx, actor: CurrentActor, page: Annotated[PageRequest, Depends(page_params(20, 100))]
 ) -> JSONBytesResponse:
     """Newest flow first; each item carries its latest version's label, status, namespace and tags."""
-    return page_response(await reads.run(service.list_flows, actor=actor, page=page))
+    return page_response(await tx.list(service.list_flows, actor=actor, page=page))
 
 
 @router.get("/{flow_name}/latest", response_model=FlowVersionRead, dependencies=_read)
@@ -49,15 +49,22 @@ async def get_latest_flow_version(flow_name: str, tx: Tx, actor: CurrentActor) -
     return await tx.run(service.get_latest_flow_version, actor=actor, flow_name=flow_name)
 
 
-@router.get("/{flow_name}/versions", response_model=FlowVersionList, dependencies=_read)
+@router.get(
+    "/{flow_name}/versions",
+    response_model=FlowVersionList,
+    response_class=JSONBytesResponse,
+    dependencies=_read,
+)
 async def list_flow_versions(
     flow_name: str,
     tx: Tx,
     actor: CurrentActor,
     page: Annotated[PageRequest, Depends(page_params(100, 500))],
-) -> FlowVersionList:
+) -> JSONBytesResponse:
     """Highest deployment version first; `next_token` is set when more versions remain."""
-    return await tx.run(service.list_flow_versions, actor=actor, flow_name=flow_name, page=page)
+    return JSONBytesResponse(
+        await tx.list(service.list_flow_versions, actor=actor, flow_name=flow_name, page=page)
+    )
 
 
 @router.get("/{flow_name}/{flow_version}", response_model=FlowVersionRead, dependencies=_read)

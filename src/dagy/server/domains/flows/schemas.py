@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
-from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import EXECUTOR_PATTERN, Timestamp
+from dagy.server.api.schemas import RequestModel, ResponseModel
 
 FLOW_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 FLOW_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
-EXECUTOR_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 DEPLOYMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 NAMESPACE_SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MAX_NAMESPACE = 255

@@ -1,4 +1,5 @@
-"""Registering flow versions, reading flows and their versions, deleting a flow with all it owns.
+"""Reading flows and their versions, deleting a flow with all it owns, and the lookups other
+domains make by a flow's name and a version's label (registration: `registration.py`).
 
 Which version is *active* (docs/flows.md): a version that a deployment places; when the flow has
 no deployment, its latest version. A version registered as `inactive` or `draft` keeps that status.
@@ -6,36 +7,24 @@ no deployment, its latest version. A version registered as `inactive` or `draft`
 
 from __future__ import annotations
 
-import hashlib
-import re
 import shutil
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, event
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
 from dagy.runtime.objects import run_objects_prefix
-from dagy.server.api.pagination import Page, PageRequest, paginate
-from dagy.server.db.base import utcnow
+from dagy.server.api.pagination import KeysetPage, ListRow, PageRequest
 from dagy.server.db.models import Deployment, Flow, FlowVersion
-from dagy.server.domains.audit_logs.service import Action, diff, record
-from dagy.server.domains.deployments.backends import check_executor
-from dagy.server.domains.deployments.schedule import check_schedule
-from dagy.server.domains.deployments.service import deploy_flow_version
+from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.flows import repository as repo
 from dagy.server.domains.flows.schemas import (
-    FLOW_NAME_PATTERN,
-    FlowCreate,
-    FlowCreated,
     FlowDeleted,
-    FlowVersionItem,
-    FlowVersionList,
     FlowVersionRead,
 )
-from dagy.server.domains.flows.spec import code_hash, registration_problems
-from dagy.server.errors import Conflict, InvalidInput, NotFound
+from dagy.server.errors import NotFound
 from dagy.server.identity import Actor
 from dagy.server.settings import Settings
 
@@ -49,50 +38,7 @@ def artifact_prefix(org_id: str, flow_name: str) -> str:
     return f"{ARTIFACTS_ROOT}/{org_id}/{flow_name}/"
 
 
-def register_flow_version(
-    session: Session, *, actor: Actor, data: FlowCreate, settings: Settings
-) -> FlowCreated:
-    """Validate everything (all problems at once), create the flow on its first version, store the
-    version, make it the flow's latest and, with `deployment_name`, deploy it."""
-    name = _checked_name(session, actor.org_id, data, settings)
-    flow = repo.get_flow(session, actor.org_id, name, for_update=True)
-    created = flow is None
-    if flow is None:
-        flow = repo.add_flow(session, Flow(org_id=actor.org_id, name=name, tags={}))
-    before = _labels(flow)
-    version = _add_version(session, actor.org_id, flow, data, settings)
-    _make_latest(flow, version, data)
-    if data.deployment_name is not None:
-        deploy_flow_version(
-            session,
-            actor=actor,
-            deployment_name=data.deployment_name,
-            flow=flow,
-            version=version,
-            settings=settings,
-            schedule=version.schedule,
-            default_executor=version.default_executor,
-        )
-    record(
-        session,
-        actor=actor,
-        action=Action.CREATE if created else Action.UPDATE,
-        resource_type=RESOURCE,
-        resource_id=flow.id,
-        resource_name=flow.name,
-        changes=diff(before, _labels(flow)) | {"code_hash": [None, version.code_hash]},
-    )
-    return FlowCreated(
-        flow_name=flow.name,
-        flow_version=version.version,
-        namespace=flow.namespace,
-        tags=dict(flow.tags or {}),
-        created_at=version.created_at,
-        status=version.status,
-    )
-
-
-def list_flows(connection: Connection, *, actor: Actor, page: PageRequest) -> Page[dict[str, Any]]:
+def list_flows(connection: Connection, *, actor: Actor, page: PageRequest) -> KeysetPage[dict[str, Any]]:
     """Newest flow first. Keyed on the flow id (time-ordered, never changes), so a walk through the
     pages sees every flow that exists throughout it exactly once, however often flows change.
 
@@ -118,20 +64,20 @@ def get_flow_version(session: Session, *, actor: Actor, flow_name: str, flow_ver
 
 
 def list_flow_versions(
-    session: Session, *, actor: Actor, flow_name: str, page: PageRequest
-) -> FlowVersionList:
-    """Highest deployment version first, specs left out."""
-    flow = _flow(session, actor.org_id, flow_name)
-    deployed = repo.deployed_version_ids(session, actor.org_id, flow.id)
-    found = paginate(
-        session,
-        repo.versions_query(actor.org_id, flow.id),
-        order_by=[FlowVersion.deployment_version],
-        page=page,
-        to_item=partial(_version_item, deployed=deployed, latest=flow.latest_version),
-        scalars=False,
-    )
-    return FlowVersionList(flow_name=flow.name, items=found.items, next_token=found.next_token)
+    connection: Connection, *, actor: Actor, flow_name: str, page: PageRequest
+) -> dict[str, Any]:
+    """Highest deployment version first, specs left out.
+
+    Read path (docs/adr/0007-list-read-path.md): `FlowVersionList`'s fields as plain values,
+    rendered once by the router. Its three statements each read their own snapshot, as in a
+    read-committed transaction: a version's status is that of the moment its page is read."""
+    flow = repo.flow_of_versions(connection, actor.org_id, flow_name)
+    if flow is None:
+        raise NotFound("Flow not found.")
+    deployed = repo.deployed_version_ids(connection, actor.org_id, flow.id)
+    to_item = partial(_version_item, deployed=deployed, latest=flow.latest_version)
+    found = repo.version_page(connection, actor.org_id, flow.id, page, to_item=to_item)
+    return {"flow_name": flow.name, "items": found.items, "next_token": found.next_token}
 
 
 def delete_flow(session: Session, *, actor: Actor, flow_name: str, settings: Settings) -> FlowDeleted:
@@ -160,6 +106,38 @@ def delete_flow(session: Session, *, actor: Actor, flow_name: str, settings: Set
     return FlowDeleted(flow_name=flow.name)
 
 
+def flow_named(session: Session, *, org_id: str, flow_name: str) -> Flow:
+    """The flow another domain's request names (a deployment, a schedule, a sensor): 404 naming
+    `flow_name` when the org has none of that name."""
+    flow = repo.get_flow(session, org_id, flow_name)
+    if flow is None:
+        raise NotFound(f"Flow {flow_name} not found.", details={"flow_name": "no such flow"})
+    return flow
+
+
+def labelled_version(session: Session, *, flow: Flow, label: str | None) -> FlowVersion:
+    """The version of `flow` labelled `label`, or its latest (the highest deployment version) when
+    `label` is None: 404 naming `flow_version` when there is none."""
+    if label is None:
+        version = repo.get_latest_version(session, flow.org_id, flow.id)
+    else:
+        version = repo.get_version(session, flow.org_id, flow.id, label)
+    if version is None:
+        raise NotFound(
+            f"Flow {flow.name} has no version {label}.", details={"flow_version": "no such version"}
+        )
+    return version
+
+
+def version_for_deployment(session: Session, *, org_id: str, flow_id: str, label: str) -> FlowVersion:
+    """Version `label` of the flow a deployment deploys (a move, a rollback, a promotion): 404
+    naming `flow_version` when the flow has no such version."""
+    version = repo.get_version(session, org_id, flow_id, label)
+    if version is None:
+        raise NotFound(f"The flow has no version {label}.", details={"flow_version": "no such version"})
+    return version
+
+
 def _remove_trees(paths: list[Path]) -> None:
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
@@ -170,115 +148,6 @@ def _flow(session: Session, org_id: str, flow_name: str) -> Flow:
     if flow is None:
         raise NotFound("Flow not found.")
     return flow
-
-
-def _checked_name(session: Session, org_id: str, data: FlowCreate, settings: Settings) -> str:
-    """The name comes from `flow_name` or, failing that, the spec's `name`; every problem with the
-    spec and the artifact reference is reported with it."""
-    problems: dict[str, str] = {}
-    name = data.flow_name
-    spec_name = (data.flow_spec or {}).get("name")
-    if name is None:
-        if spec_name is None:
-            problems["flow_name"] = "required (or give flow_spec.name)"
-        elif not isinstance(spec_name, str) or not re.match(FLOW_NAME_PATTERN, spec_name):
-            problems["flow_spec.name"] = "1-128 letters, digits or . _ - starting with a letter or digit"
-        else:
-            name = spec_name
-    if data.flow_spec is not None:
-        problems |= registration_problems(
-            session,
-            org_id=org_id,
-            spec=data.flow_spec,
-            artifact_s3_uri=data.artifact_s3_uri,
-            max_bytes=settings.max_flow_spec_bytes,
-        )
-    uri = data.artifact_s3_uri
-    if name is not None and uri is not None and not uri.startswith("s3://"):
-        prefix = artifact_prefix(org_id, name)
-        if not uri.startswith(prefix):
-            problems["artifact_s3_uri"] = f"a key in the object store must start with {prefix}"
-    problems |= _runtime_problems(data, settings)
-    if problems or name is None:
-        raise InvalidInput("Invalid flow specification.", details=problems)
-    return name
-
-
-def _runtime_problems(data: FlowCreate, settings: Settings) -> dict[str, str]:
-    """Schedule and executor are checked as a deployment checks them: a version that names an
-    executor nobody serves, or a schedule nothing can fire, is refused when it is registered."""
-    problems: dict[str, str] = {}
-    checks = (
-        partial(check_schedule, data.schedule),
-        partial(check_executor, data.default_executor, settings),
-    )
-    for check in checks:
-        try:
-            check()
-        except InvalidInput as exc:
-            problems |= {k: str(v) for k, v in exc.details.items()}
-    return problems
-
-
-def _add_version(
-    session: Session, org_id: str, flow: Flow, data: FlowCreate, settings: Settings
-) -> FlowVersion:
-    deployment_version = repo.max_deployment_version(session, org_id, flow.id) + 1
-    label = data.flow_version or _next_free_label(session, org_id, flow.id, deployment_version)
-    if repo.get_version(session, org_id, flow.id, label) is not None:
-        raise Conflict(
-            f"Flow {flow.name} already has a version {label}.", details={"flow_version": "already exists"}
-        )
-    version = FlowVersion(
-        org_id=org_id,
-        flow_id=flow.id,
-        version=label,
-        deployment_version=deployment_version,
-        flow_spec=data.flow_spec,
-        artifact_s3_uri=data.artifact_s3_uri,
-        code_hash=_code_hash(data),
-        status=data.status,
-        default_executor=check_executor(data.default_executor, settings),
-        schedule=check_schedule(data.schedule),
-    )
-    repo.add(session, version)
-    return version
-
-
-def _code_hash(data: FlowCreate) -> str:
-    """The spec's hash; a code flow without a spec is identified by its artifact reference."""
-    if data.flow_spec is not None:
-        return code_hash(data.flow_spec)
-    return hashlib.sha256(str(data.artifact_s3_uri).encode()).hexdigest()
-
-
-def _make_latest(flow: Flow, version: FlowVersion, data: FlowCreate) -> None:
-    """The newest version's label, status, namespace and tags are the flow's. A version that names
-    no namespace or tags keeps the flow's."""
-    flow.latest_version = version.version
-    flow.status = version.status
-    if data.namespace is not None:
-        flow.namespace = data.namespace
-    if data.tags is not None:
-        flow.tags = dict(data.tags)
-    flow.updated_at = utcnow()
-
-
-def _labels(flow: Flow) -> dict[str, Any]:
-    return {
-        "flow_version": flow.latest_version,
-        "status": flow.status,
-        "namespace": flow.namespace,
-        "tags": dict(flow.tags or {}),
-    }
-
-
-def _next_free_label(session: Session, org_id: str, flow_id: str, start: int) -> str:
-    """The next integer label; skips labels someone already chose by hand."""
-    number = start
-    while repo.get_version(session, org_id, flow_id, str(number)) is not None:
-        number += 1
-    return str(number)
 
 
 def _status(version: Any, *, deployed: set[str], latest: str | None) -> str:
@@ -320,7 +189,7 @@ def _prefer(deployment: Deployment | None, field: str, fallback: str | None) -> 
     return value if value is not None else fallback
 
 
-def _list_item(row: Row[Any]) -> dict[str, Any]:
+def _list_item(row: ListRow) -> dict[str, Any]:
     """A `FlowListItem`'s fields, as `page_response` renders them, from a `repo.LIST_PAGES` row
     (unpacked by position: the cheapest way through the 20-100 rows of a page)."""
     _id, flow_name, flow_version, namespace, tags, status, created_at, updated_at = row
@@ -335,12 +204,13 @@ def _list_item(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _version_item(row: Any, *, deployed: set[str], latest: str | None) -> FlowVersionItem:
-    return FlowVersionItem(
-        flow_version=row.version,
-        deployment_version=row.deployment_version,
-        artifact_s3_uri=row.artifact_s3_uri,
-        status=_status(row, deployed=deployed, latest=latest),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+def _version_item(row: ListRow, *, deployed: set[str], latest: str | None) -> dict[str, Any]:
+    """A `FlowVersionItem`'s fields from a `repo.VERSION_PAGES` row."""
+    return {
+        "flow_version": row.version,
+        "deployment_version": row.deployment_version,
+        "artifact_s3_uri": row.artifact_s3_uri,
+        "status": _status(row, deployed=deployed, latest=latest),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }

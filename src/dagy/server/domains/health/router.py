@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
@@ -11,7 +13,9 @@ from dagy.server.domains.health.service import HealthMonitor
 
 router = APIRouter(prefix="/health", tags=["Health & Monitoring"])
 
-_UNHEALTHY = {503: {"model": HealthRead, "description": "Degraded or unhealthy"}}
+_UNHEALTHY: dict[int | str, dict[str, Any]] = {
+    503: {"model": HealthRead, "description": "Degraded or unhealthy"}
+}
 
 
 @router.get("", response_model=HealthRead, responses=_UNHEALTHY)

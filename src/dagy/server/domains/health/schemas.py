@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from dagy.server.api.schemas import ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import ResponseModel
 
 ComponentStatus = Literal["healthy", "unhealthy"]
 OverallStatus = Literal["healthy", "degraded", "unhealthy"]

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from dagy.server.api.deps import ReadTx, Tx
+from dagy.server.api.deps import Tx
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.nodes import service
 from dagy.server.domains.nodes.schemas import (
@@ -96,6 +96,6 @@ async def delete_custom_node(node_type: str, tx: Tx, actor: CurrentActor) -> Res
 
 
 @router.post("/validate-connection", response_model=ConnectionVerdict, dependencies=_read)
-async def validate_connection(body: ConnectionCheck, tx: ReadTx, actor: CurrentActor) -> ConnectionVerdict:
+async def validate_connection(body: ConnectionCheck, tx: Tx, actor: CurrentActor) -> ConnectionVerdict:
     """Whether an edge from the source's connector to the target's is allowed, and why not."""
-    return await tx.run(service.validate_connection, actor=actor, data=body)
+    return await tx.read(service.validate_connection, actor=actor, data=body)

@@ -4,12 +4,13 @@ connection check. Shapes follow the reference's examples; rules a field's type c
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AliasChoices, BeforeValidator, Field, StringConstraints
 
 from dagy.nodes import FIELD_TYPES, NODE_TYPE_PATTERN
-from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import RequestModel, ResponseModel
 
 IMPORT_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]{0,254}:[A-Za-z_][A-Za-z0-9_]{0,127}$"
 # Accepted spellings of the same ideas, stored in the reference's vocabulary.
@@ -31,7 +32,7 @@ DataType = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Direction = Annotated[Literal["inbound", "outbound"], _alias(_DIRECTION_ALIASES)]
 Cardinality = Annotated[Literal["zero_or_one", "zero_or_many"], _alias(_CARDINALITY_ALIASES)]
 FieldType = Literal["string", "integer", "number", "boolean", "object", "array", "secret", "code", "enum"]
-assert set(FieldType.__args__) == set(FIELD_TYPES)  # one list of field types, spelled twice for OpenAPI
+assert set(get_args(FieldType)) == set(FIELD_TYPES)  # one list of field types, spelled twice for OpenAPI
 
 
 class ConnectorIn(RequestModel):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dagy.server.api.schemas import Email, Name, RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import Email, Name, RequestModel, ResponseModel
 from dagy.server.rbac import Role
 
 PLANS = ("free", "starter", "professional", "enterprise")

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import Membership, Org
 from dagy.server.domains.audit_logs.service import Action, record
-from dagy.server.domains.auth import repository as users
-from dagy.server.domains.auth.service import sha256_hex
+from dagy.server.domains.auth import service as auth
 from dagy.server.domains.orgs import repository as repo
 from dagy.server.domains.orgs.schemas import (
     MemberCreate,
@@ -78,7 +77,7 @@ def list_orgs(session: Session, *, actor: Actor) -> OrgList:
     return OrgList(
         items=[
             OrgListItem(org_id=o.id, org_name=o.name, plan=o.plan, role=m.role, created_at=o.created_at)
-            for m, o in users.list_memberships_of_user(session, actor.user_id)
+            for m, o in auth.memberships_of_user(session, user_id=actor.user_id)
         ]
     )
 
@@ -88,8 +87,8 @@ def add_member(
 ) -> MemberCreated:
     org = _org_in_context(session, actor, org_id)
     _check_may_grant(actor, data.role)
-    user = users.get_user_by_email(session, data.email) or users.add_user(session, data.email)
-    if users.get_membership(session, user_id=user.id, org_id=org.id) is not None:
+    user = auth.user_with_email(session, email=data.email)
+    if auth.has_membership(session, user_id=user.id, org_id=org.id):
         raise Conflict("Member already exists.", details={"email": "already a member"})
     token = secrets.token_urlsafe(32) if settings.auth_mode == AuthMode.PASSWORD else None
     membership = Membership(
@@ -97,7 +96,7 @@ def add_member(
         user_id=user.id,
         role=data.role,
         status="invited",
-        invitation_token_hash=sha256_hex(token) if token else None,
+        invitation_token_hash=auth.sha256_hex(token) if token else None,
         invitation_expires_at=utcnow() + INVITATION_TTL if token else None,
     )
     repo.add(session, membership)

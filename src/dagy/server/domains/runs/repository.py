@@ -1,28 +1,45 @@
-"""Queries for runs, their logs and node runs, always scoped by org id."""
+"""The run tables' queries: runs, their node runs, logs and events, and the queue's lock-safe claims
+and leases (DESIGN.md §3, CONVENTIONS.md §5). Every user-facing query is scoped by org id; the
+queue's take `org_id=None` for the installation's worker token, which serves every org.
+
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent claims pass each other by; SQLite ignores
+the clause and is safe because every write transaction there is `BEGIN IMMEDIATE` under one lock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Select, String, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, ListRow, PageRequest
 from dagy.server.db.bulk import insert_new
-from dagy.server.db.models import Flow, FlowVersion, NodeRun, Run, RunLog
+from dagy.server.db.models import (
+    CustomNode,
+    Deployment,
+    Environment,
+    Flow,
+    FlowVersion,
+    NodeRun,
+    Run,
+    RunEvent,
+    RunLog,
+)
+from dagy.server.db.reads import read_timestamp
+from dagy.server.orchestration import RunState
 
-# The hot path of `POST /runs` runs these statements, built once with bound parameters, on the
-# session's connection: no per-request statement building, no ORM unit of work.
+T = TypeVar("T")
+
+# `POST /runs` looks its flow version up with this statement, built once with bound parameters and
+# run on the session's connection: no per-request statement building.
 _flow = Flow.__table__.c
 _version = FlowVersion.__table__.c
-_run = Run.__table__.c
-_VERSION_COLUMNS = (_version.id, _version.flow_id, _version.version, _version.default_executor)
 _VERSION_OF_FLOW = (
-    select(*_VERSION_COLUMNS)
+    select(_version.id, _version.flow_id, _version.version, _version.default_executor)
     .join_from(FlowVersion.__table__, Flow.__table__, _flow.id == _version.flow_id)
     .where(
         _flow.org_id == bindparam("org_id"),
@@ -32,49 +49,8 @@ _VERSION_OF_FLOW = (
 )
 _LATEST_VERSION = _VERSION_OF_FLOW.order_by(_version.deployment_version.desc()).limit(1)
 _NAMED_VERSION = _VERSION_OF_FLOW.where(_version.version == bindparam("version"))
-# A unique key already taken (the slug, or the idempotency key) inserts nothing instead of failing:
-# no savepoint needed, and a transaction waiting on another's uncommitted row goes on after it.
-_INSERT_RUN = {
-    "sqlite": sqlite_insert(Run.__table__).on_conflict_do_nothing().returning(_run.id),
-    "postgresql": postgresql_insert(Run.__table__).on_conflict_do_nothing().returning(_run.id),
-}
 # A new run has no output or error yet: left out, they are SQL NULL rather than JSON `null`.
 _INSERTED_COLUMNS = tuple(c.key for c in Run.__table__.columns if c.key not in ("output", "error"))
-
-
-def _insert_from_version(named: bool) -> dict[str, Insert]:
-    """`INSERT INTO run (...) SELECT ... FROM flow_version ... LIMIT 1 ON CONFLICT DO NOTHING
-    RETURNING ...`: a run of a flow's latest (or named) version, looked up and inserted in one
-    round trip. Every column is a bound parameter but the version's: its ids, its label, and the
-    executor (the one asked for, else the version's default, else the installation's)."""
-    from_version = {
-        "flow_id": _version.flow_id,
-        "flow_version_id": _version.id,
-        "flow_version": _version.version,
-        "executor": func.coalesce(
-            bindparam("executor_asked", type_=String),
-            func.nullif(_version.default_executor, ""),
-            bindparam("executor_default", type_=String),
-        ),
-    }
-    values = [
-        from_version.get(key, bindparam(key, type_=Run.__table__.c[key].type)) for key in _INSERTED_COLUMNS
-    ]
-    source = _VERSION_OF_FLOW.with_only_columns(*values).order_by(_version.deployment_version.desc()).limit(1)
-    if named:
-        source = source.where(_version.version == bindparam("version"))
-    returned = (_run.flow_id, _run.flow_version_id, _run.flow_version, _run.executor)
-    return {
-        name: dialect_insert(Run.__table__)
-        .from_select(_INSERTED_COLUMNS, source)
-        .on_conflict_do_nothing()
-        .returning(*returned)
-        for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-    }
-
-
-_INSERT_FROM_LATEST = _insert_from_version(named=False)
-_INSERT_FROM_NAMED = _insert_from_version(named=True)
 
 
 @dataclass(frozen=True)
@@ -87,14 +63,32 @@ class VersionToRun:
     default_executor: str | None
 
 
-def get_run(session: Session, org_id: str, run_id: str) -> Run | None:
-    stmt = select(Run).where(Run.org_id == org_id, Run.id == run_id)
+def database_now(session: Session) -> datetime:
+    """Lease times use the database clock, so servers with skewed clocks agree on who expired.
+    SQLite is embedded: its clock is this host's."""
+    if session.get_bind().dialect.name == "sqlite":
+        return datetime.now(UTC)
+    value: datetime = session.execute(select(func.now())).scalar_one()
+    return value.astimezone(UTC)
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+def get_run(session: Session, run_id: str, *, org_id: str | None, lock: bool = False) -> Run | None:
+    """The run by id, in `org_id` (None: any org, for the installation's worker); `lock` takes its
+    row for the transaction (`FOR UPDATE`)."""
+    stmt = select(Run).where(Run.id == run_id)
+    if org_id is not None:
+        stmt = stmt.where(Run.org_id == org_id)
+    if lock:
+        stmt = stmt.with_for_update()
     return session.execute(stmt).scalar_one_or_none()
 
 
 def get_run_by_id_or_slug(session: Session, org_id: str, ref: str) -> Run | None:
     """A run named by its id, else by its slug (unique in the org): users copy either."""
-    run = get_run(session, org_id, ref)
+    run = get_run(session, ref, org_id=org_id)
     if run is None:
         stmt = select(Run).where(Run.org_id == org_id, Run.run_slug == ref)
         run = session.execute(stmt).scalar_one_or_none()
@@ -135,52 +129,45 @@ def flow_exists(session: Session, org_id: str, flow_name: str) -> bool:
     return session.execute(stmt).first() is not None
 
 
-def add_run(session: Session, run: Run) -> bool:
-    """Insert a new run's row unless its slug or idempotency key is taken (False then); `run`, with
-    its id set, stays a transient object its caller answers from."""
-    connection = session.connection()
-    values = {key: getattr(run, key) for key in _INSERTED_COLUMNS}
-    return connection.execute(_INSERT_RUN[connection.dialect.name], values).first() is not None
-
-
 def add_runs(session: Session, runs: Sequence[Run]) -> set[str]:
-    """Insert new runs' rows at once, skipping any whose slug or idempotency key is taken; the ids
-    of those inserted."""
+    """Insert new runs' rows at once (one statement, executemany), skipping any whose slug or
+    idempotency key is taken; the ids of those inserted. The `Run` objects stay transient: their
+    callers answer from them."""
     rows = [{key: getattr(run, key) for key in _INSERTED_COLUMNS} for run in runs]
     return insert_new(session.connection(), Run.__table__, rows)
 
 
-def add_run_of_version(
-    session: Session, run: Run, *, version: str | None, executor: str | None, default_executor: str
-) -> tuple[str, str, str, str] | None:
-    """Insert `run` as a run of its flow's latest version (or of `version`), whose ids, label and
-    executor the insert fills in; those four, or None when nothing was inserted (no such flow or
-    version, or the run's slug or idempotency key is taken)."""
-    connection = session.connection()
-    values = {key: getattr(run, key) for key in _INSERTED_COLUMNS} | {
-        "executor_asked": executor or None,
-        "executor_default": default_executor,
-    }
-    if version is None:
-        stmt = _INSERT_FROM_LATEST[connection.dialect.name]
-    else:
-        stmt, values["version"] = _INSERT_FROM_NAMED[connection.dialect.name], version
-    row = connection.execute(stmt, values).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+# A page of runs, newest first; every combination of the filters built once (api/pagination.py).
+LIST_PAGES = FilteredKeysetQuery(
+    select(
+        Run.id,
+        Run.run_slug,
+        Run.flow_name,
+        Run.flow_version,
+        Run.status,
+        read_timestamp(Run.created_at),
+        read_timestamp(Run.started_at),
+        read_timestamp(Run.completed_at),
+    ).where(Run.org_id == bindparam("org_id")),
+    filters={
+        "flow_name": Run.flow_name == bindparam("flow_name"),
+        "status": Run.status == bindparam("status"),
+    },
+    order_by=[Run.created_at, Run.id],
+)
 
 
-def add(session: Session, obj: Run | RunLog | NodeRun) -> None:
-    session.add(obj)
-    session.flush()
-
-
-def runs_query(org_id: str, *, flow_name: str | None, status: str | None) -> Select[Any]:
-    stmt = select(Run).where(Run.org_id == org_id)
-    if flow_name is not None:
-        stmt = stmt.where(Run.flow_name == flow_name)
-    if status is not None:
-        stmt = stmt.where(Run.status == status)
-    return stmt
+def list_page(
+    connection: Connection,
+    org_id: str,
+    page: PageRequest,
+    *,
+    flow_name: str | None,
+    status: str | None,
+    to_item: Callable[[ListRow], T],
+) -> KeysetPage[T]:
+    filters = {"flow_name": flow_name, "status": status}
+    return LIST_PAGES.page(connection, page, params={"org_id": org_id}, filters=filters, to_item=to_item)
 
 
 def list_logs(session: Session, run_id: str, *, after_id: int, limit: int) -> list[RunLog]:
@@ -196,3 +183,114 @@ def list_node_runs(session: Session, run_id: str) -> list[NodeRun]:
     order = (NodeRun.attempt, NodeRun.started_at.asc().nulls_last(), NodeRun.id)
     stmt = select(NodeRun).where(NodeRun.run_id == run_id).order_by(*order)
     return list(session.execute(stmt).scalars())
+
+
+# --- the queue --------------------------------------------------------------------------------
+
+
+def lock_queued_runs(session: Session, *, executor: str, limit: int, org_id: str | None) -> list[Run]:
+    stmt = select(Run).where(Run.status == RunState.QUEUED, Run.executor == executor)
+    if org_id is not None:
+        stmt = stmt.where(Run.org_id == org_id)
+    stmt = stmt.order_by(Run.priority, Run.created_at, Run.id).limit(limit).with_for_update(skip_locked=True)
+    return list(session.execute(stmt).scalars())
+
+
+def lock_expired_leases(session: Session, *, now: datetime, limit: int) -> list[Run]:
+    stmt = (
+        select(Run)
+        .where(Run.status == RunState.RUNNING, Run.lease_expires_at < now)
+        .order_by(Run.lease_expires_at, Run.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def flow_versions(session: Session, ids: Sequence[str]) -> dict[str, FlowVersion]:
+    if not ids:
+        return {}
+    rows = session.execute(select(FlowVersion).where(FlowVersion.id.in_(ids))).scalars()
+    return {fv.id: fv for fv in rows}
+
+
+def deployment_environment(session: Session, org_id: str, deployment_name: str) -> Environment | None:
+    """The environment a deployment places its flow in, if it names one."""
+    stmt = (
+        select(Environment)
+        .join(Deployment, Deployment.environment_id == Environment.id)
+        .where(Deployment.org_id == org_id, Deployment.name == deployment_name)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def completed_node_outputs(session: Session, run_id: str, *, before_attempt: int) -> dict[str, Any]:
+    """node_id -> output of the nodes completed by attempts before `before_attempt`; the latest wins."""
+    stmt = (
+        select(NodeRun.node_id, NodeRun.output)
+        .where(NodeRun.run_id == run_id, NodeRun.attempt < before_attempt, NodeRun.status == "completed")
+        .order_by(NodeRun.attempt)
+    )
+    return {node_id: output for node_id, output in session.execute(stmt)}
+
+
+def custom_node_import_paths(session: Session, org_id: str, node_types: set[str]) -> dict[str, str]:
+    """node_type -> import path of the org's custom node types among `node_types` that have one."""
+    if not node_types:
+        return {}
+    stmt = select(CustomNode.node_type, CustomNode.definition).where(
+        CustomNode.org_id == org_id, CustomNode.node_type.in_(sorted(node_types))
+    )
+    return {
+        node_type: str(definition["import_path"])
+        for node_type, definition in session.execute(stmt)
+        if definition.get("import_path")
+    }
+
+
+def get_flow_version(
+    session: Session, org_id: str, flow_name: str, version: str | None
+) -> tuple[str, FlowVersion] | None:
+    """(flow name, version) of the org's flow: the labelled version, else the flow's latest."""
+    label = Flow.latest_version if version is None else version
+    stmt = (
+        select(Flow.name, FlowVersion)
+        .join(FlowVersion, FlowVersion.flow_id == Flow.id)
+        .where(Flow.org_id == org_id, Flow.name == flow_name, FlowVersion.version == label)
+    )
+    row = session.execute(stmt).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
+def node_run_states(
+    session: Session, run_id: str, attempt: int, node_ids: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    """node_id -> {id, status, tries, started_at} of the attempt's recorded node runs among `node_ids`."""
+    if not node_ids:
+        return {}
+    stmt = select(NodeRun.id, NodeRun.node_id, NodeRun.status, NodeRun.tries, NodeRun.started_at).where(
+        NodeRun.run_id == run_id, NodeRun.attempt == attempt, NodeRun.node_id.in_(list(node_ids))
+    )
+    return {row.node_id: row._asdict() for row in session.execute(stmt)}
+
+
+def insert_node_runs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """One INSERT for the batch (executemany)."""
+    if rows:
+        session.execute(insert(NodeRun), list(rows))
+
+
+def update_node_runs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """One UPDATE by primary key for the batch (executemany); each row carries `id`."""
+    if rows:
+        session.execute(update(NodeRun), list(rows))
+
+
+def insert_run_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(RunEvent), list(rows))
+
+
+def add_logs(session: Session, lines: Sequence[RunLog]) -> None:
+    session.add_all(lines)
+    session.flush()

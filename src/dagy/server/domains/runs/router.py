@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from dagy.server.api.deps import GroupWriteTx, SettingsDep, Tx
+from dagy.server.api.deps import SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
-from dagy.server.api.responses import JSONBytesResponse
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
-from dagy.server.domains.runs import service
+from dagy.server.domains.runs import service, trigger
 from dagy.server.domains.runs.schemas import (
     NodeRunList,
     RunCancelled,
@@ -36,7 +36,7 @@ _read = [Depends(require_permission("runs.read"))]
 )
 async def trigger_run(
     body: RunTrigger,
-    tx: GroupWriteTx,
+    tx: Tx,
     actor: CurrentActor,
     settings: SettingsDep,
     x_idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
@@ -45,8 +45,8 @@ async def trigger_run(
 
     Concurrent triggers share one transaction (group commit); each is still all or nothing. The
     answer, already a `RunTriggered`, is rendered once (api/responses.py)."""
-    triggered = await tx.run(
-        service.trigger_run,
+    triggered = await tx.grouped(
+        trigger.trigger_run,
         actor=actor,
         data=body,
         idempotency_key=x_idempotency_key,
@@ -55,15 +55,16 @@ async def trigger_run(
     return JSONBytesResponse(triggered.model_dump(), status_code=202)
 
 
-@router.get("", response_model=RunPage, dependencies=_read)
+@router.get("", response_model=RunPage, response_class=JSONBytesResponse, dependencies=_read)
 async def list_runs(
     tx: Tx,
     actor: CurrentActor,
     page: Annotated[PageRequest, Depends(page_params(20, 100))],
     flow_name: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
-) -> RunPage:
-    return await tx.run(service.list_runs, actor=actor, page=page, flow_name=flow_name, status=status)
+) -> JSONBytesResponse:
+    runs = await tx.list(service.list_runs, actor=actor, page=page, flow_name=flow_name, status=status)
+    return page_response(runs)
 
 
 @router.get("/{run_id}", response_model=RunRead, dependencies=_read)

@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
-from dagy.server.domains.flows.schemas import EXECUTOR_PATTERN, FLOW_NAME_PATTERN
+from dagy.protocol.models import EXECUTOR_PATTERN, Timestamp
+from dagy.server.api.schemas import RequestModel, ResponseModel
+from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN
 
 ExecutionMode = Literal["nano", "micro", "small", "medium", "large", "xlarge"]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.models import Schedule
-from dagy.server.domains.runs import service as runs
-from dagy.server.domains.runs.service import RunOrigin, RunRequest
+from dagy.server.domains.runs import trigger as runs
+from dagy.server.domains.runs.trigger import RunOrigin, RunRequest
 from dagy.server.domains.schedules import repository as repo
 from dagy.server.domains.schedules.service import SCHEDULED_TAG, run_request
 from dagy.server.domains.schedules.timing import fire_times_between, last_fire_at_or_before, next_fire_after

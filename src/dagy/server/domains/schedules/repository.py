@@ -3,15 +3,19 @@ schedules, which serves every org)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, KeysetQuery, PageRequest
 from dagy.server.db.bulk import insert_new
 from dagy.server.db.models import Deployment, Environment, Run, Schedule, ScheduleFire
+from dagy.server.db.reads import read_timestamp
+
+T = TypeVar("T")
 
 
 def get_schedule(session: Session, org_id: str, schedule_id: str) -> Schedule | None:
@@ -29,17 +33,99 @@ def schedule_id_taken(session: Session, org_id: str, schedule_id: str) -> bool:
     return session.execute(stmt.limit(1)).first() is not None
 
 
-def list_query(
-    org_id: str, *, flow_name: str | None, mode: str | None, enabled: bool | None
-) -> Select[tuple[Schedule]]:
-    stmt = select(Schedule).where(Schedule.org_id == org_id)
-    if flow_name is not None:
-        stmt = stmt.where(Schedule.flow_name == flow_name)
-    if mode is not None:
-        stmt = stmt.where(Schedule.mode == mode)
-    if enabled is not None:
-        stmt = stmt.where(Schedule.enabled.is_(enabled))
-    return stmt
+# A page of schedules: `ScheduleRead`'s fields under their names (its deployment's name joined in
+# by primary key) and the row's id, by schedule id; every combination of the filters built once
+# (api/pagination.py).
+LIST_PAGES = FilteredKeysetQuery(
+    select(
+        Schedule.id,
+        Schedule.schedule_id,
+        Schedule.flow_name,
+        Schedule.flow_version,
+        Deployment.name.label("deployment_name"),
+        Schedule.mode,
+        Schedule.enabled,
+        Schedule.timezone,
+        Schedule.catchup_policy,
+        Schedule.cron_expression,
+        Schedule.interval_seconds,
+        read_timestamp(Schedule.one_time_at),
+        read_timestamp(Schedule.start_at),
+        read_timestamp(Schedule.end_at),
+        Schedule.parameters,
+        Schedule.environment,
+        Schedule.description,
+        read_timestamp(Schedule.next_run_at),
+        read_timestamp(Schedule.last_run_at),
+        Schedule.last_run_id,
+        read_timestamp(Schedule.created_at),
+        read_timestamp(Schedule.updated_at),
+    )
+    .outerjoin(
+        Deployment, and_(Deployment.id == Schedule.deployment_id, Deployment.org_id == bindparam("org_id"))
+    )
+    .where(Schedule.org_id == bindparam("org_id")),
+    filters={
+        "flow_name": Schedule.flow_name == bindparam("flow_name"),
+        "mode": Schedule.mode == bindparam("mode"),
+        "enabled": Schedule.enabled == bindparam("enabled"),
+    },
+    order_by=[Schedule.schedule_id, Schedule.id],
+    descending=False,
+)
+
+# The row id of the schedule a list of runs names, when the org has it.
+_SCHEDULE_PK = select(Schedule.id).where(
+    Schedule.org_id == bindparam("org_id"), Schedule.schedule_id == bindparam("schedule_id")
+)
+
+# A page of the runs a schedule started, newest first.
+RUN_PAGES = KeysetQuery(
+    select(
+        Run.id,
+        Run.run_slug,
+        Run.flow_name,
+        Run.flow_version,
+        Run.status,
+        read_timestamp(Run.created_at),
+        read_timestamp(Run.started_at),
+        read_timestamp(Run.completed_at),
+        read_timestamp(Run.scheduled_for),
+        Run.tags,
+    ).where(Run.org_id == bindparam("org_id"), Run.schedule_id == bindparam("schedule_pk")),
+    order_by=[Run.created_at, Run.id],
+)
+
+
+def list_page(
+    connection: Connection,
+    org_id: str,
+    page: PageRequest,
+    *,
+    flow_name: str | None,
+    mode: str | None,
+    enabled: bool | None,
+    to_item: Callable[[Row[Any]], T],
+) -> KeysetPage[T]:
+    filters = {"flow_name": flow_name, "mode": mode, "enabled": enabled}
+    return LIST_PAGES.page(connection, page, params={"org_id": org_id}, filters=filters, to_item=to_item)
+
+
+def schedule_pk(connection: Connection, org_id: str, schedule_id: str) -> str | None:
+    found = connection.execute(_SCHEDULE_PK, {"org_id": org_id, "schedule_id": schedule_id}).scalar()
+    return None if found is None else str(found)
+
+
+def run_page(
+    connection: Connection,
+    org_id: str,
+    schedule_pk: str,
+    page: PageRequest,
+    *,
+    to_item: Callable[[Row[Any]], T],
+) -> KeysetPage[T]:
+    params = {"org_id": org_id, "schedule_pk": schedule_pk}
+    return RUN_PAGES.page(connection, page, params=params, to_item=to_item)
 
 
 def deployment_names(session: Session, org_id: str, ids: Collection[str]) -> dict[str, str]:
@@ -65,10 +151,6 @@ def deployment_in_environment(session: Session, org_id: str, flow_id: str, envir
         .limit(1)
     )
     return session.execute(stmt).scalar_one_or_none()
-
-
-def runs_query(org_id: str, schedule_pk: str) -> Select[tuple[Run]]:
-    return select(Run).where(Run.org_id == org_id, Run.schedule_id == schedule_pk)
 
 
 def add(session: Session, schedule: Schedule) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from dagy.server.api.deps import SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.schedules import service
@@ -35,7 +36,7 @@ async def create_schedule(body: ScheduleCreate, tx: Tx, actor: CurrentActor) -> 
     return await tx.run(service.create_schedule, actor=actor, data=body)
 
 
-@router.get("", response_model=SchedulePage, dependencies=_read)
+@router.get("", response_model=SchedulePage, response_class=JSONBytesResponse, dependencies=_read)
 async def list_schedules(
     tx: Tx,
     actor: CurrentActor,
@@ -44,11 +45,12 @@ async def list_schedules(
     flow_name: Annotated[str | None, Query(max_length=128)] = None,
     mode: Annotated[str | None, Query(max_length=16)] = None,
     enabled: bool | None = None,
-) -> SchedulePage:
+) -> JSONBytesResponse:
     """By schedule id."""
-    return await tx.run(
+    schedules = await tx.list(
         service.list_schedules, actor=actor, page=page, flow_name=flow_name, mode=mode, enabled=enabled
     )
+    return page_response(schedules)
 
 
 @router.get("/{schedule_id}", response_model=ScheduleRead, dependencies=_read)
@@ -97,8 +99,12 @@ async def trigger_schedule(
 @router.get(
     "/{schedule_id}/runs",
     response_model=ScheduleRunPage,
+    response_class=JSONBytesResponse,
     dependencies=[Depends(require_permission("runs.read"))],
 )
-async def list_schedule_runs(schedule_id: str, tx: Tx, actor: CurrentActor, page: Paging) -> ScheduleRunPage:
+async def list_schedule_runs(
+    schedule_id: str, tx: Tx, actor: CurrentActor, page: Paging
+) -> JSONBytesResponse:
     """The runs the schedule started, newest first."""
-    return await tx.run(service.list_schedule_runs, actor=actor, schedule_id=schedule_id, page=page)
+    runs = await tx.list(service.list_schedule_runs, actor=actor, schedule_id=schedule_id, page=page)
+    return page_response(runs)

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import RequestModel, ResponseModel
 from dagy.server.domains.deployments.schemas import version_label
 from dagy.server.domains.environments.schemas import ENV_NAME_PATTERN
 from dagy.server.domains.flows.schemas import FlowName

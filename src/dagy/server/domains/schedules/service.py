@@ -13,17 +13,19 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import PageRequest, paginate
+from dagy.server.api.pagination import KeysetPage, ListRow, PageRequest
 from dagy.server.db.base import utcnow
-from dagy.server.db.models import Flow, Run, Schedule
+from dagy.server.db.models import Flow, Schedule
 from dagy.server.domains.audit_logs.service import Action, diff
-from dagy.server.domains.environments import repository as environments
-from dagy.server.domains.flows import repository as flows
-from dagy.server.domains.runs import service as runs
+from dagy.server.domains.environments import service as environments
+from dagy.server.domains.flows import service as flows
+from dagy.server.domains.runs import trigger as runs
 from dagy.server.domains.runs.schemas import RunTrigger
-from dagy.server.domains.runs.service import MAX_PARAMETERS_BYTES, RunOrigin
+from dagy.server.domains.runs.service import run_list_item
+from dagy.server.domains.runs.trigger import MAX_PARAMETERS_BYTES, RunOrigin
 from dagy.server.domains.schedules import repository as repo
 from dagy.server.domains.schedules.audit import audit, audit_state
 from dagy.server.domains.schedules.deployment_sync import DEPLOYMENT_PREFIX
@@ -31,10 +33,7 @@ from dagy.server.domains.schedules.rules import MODE_FIELDS, settle
 from dagy.server.domains.schedules.schemas import (
     MODES,
     ScheduleCreate,
-    SchedulePage,
     ScheduleRead,
-    ScheduleRun,
-    ScheduleRunPage,
     ScheduleTrigger,
     ScheduleTriggered,
     ScheduleUpdate,
@@ -89,26 +88,21 @@ def create_schedule(session: Session, *, actor: Actor, data: ScheduleCreate) -> 
 
 
 def list_schedules(
-    session: Session,
+    connection: Connection,
     *,
     actor: Actor,
     page: PageRequest,
     flow_name: str | None,
     mode: str | None,
     enabled: bool | None,
-) -> SchedulePage:
-    """By schedule id."""
+) -> KeysetPage[dict[str, Any]]:
+    """By schedule id. Read path (docs/adr/0007-list-read-path.md): the items are `ScheduleRead`'s
+    fields as plain values, deployment names joined in, rendered once by the router."""
     if mode is not None and mode not in MODES:
         raise InvalidInput("Unknown mode.", details={"mode": f"one of {', '.join(MODES)}"})
-    result = paginate(
-        session,
-        repo.list_query(actor.org_id, flow_name=flow_name, mode=mode, enabled=enabled),
-        order_by=[Schedule.schedule_id, Schedule.id],
-        page=page,
-        to_item=lambda s: s,
-        descending=False,
+    return repo.list_page(
+        connection, actor.org_id, page, flow_name=flow_name, mode=mode, enabled=enabled, to_item=_list_item
     )
-    return SchedulePage(items=read_schedules(session, result.items), next_token=result.next_token)
 
 
 def get_schedule(session: Session, *, actor: Actor, schedule_id: str) -> ScheduleRead:
@@ -201,18 +195,16 @@ def trigger_schedule(
 
 
 def list_schedule_runs(
-    session: Session, *, actor: Actor, schedule_id: str, page: PageRequest
-) -> ScheduleRunPage:
-    """The runs the schedule started (fire times and manual triggers), newest first."""
-    schedule = _schedule(session, actor.org_id, schedule_id)
-    result = paginate(
-        session,
-        repo.runs_query(actor.org_id, schedule.id),
-        order_by=[Run.created_at, Run.id],
-        page=page,
-        to_item=_run_item,
-    )
-    return ScheduleRunPage(items=result.items, next_token=result.next_token)
+    connection: Connection, *, actor: Actor, schedule_id: str, page: PageRequest
+) -> KeysetPage[dict[str, Any]]:
+    """The runs the schedule started (fire times and manual triggers), newest first; an unknown
+    schedule is a 404. Read path: the items are `ScheduleRun`'s fields as plain values. The two
+    statements need no common snapshot: a schedule deleted in between leaves its runs unlinked,
+    and the page is then empty."""
+    pk = repo.schedule_pk(connection, actor.org_id, schedule_id)
+    if pk is None:
+        raise NotFound(f"Schedule {schedule_id} not found.")
+    return repo.run_page(connection, actor.org_id, pk, page, to_item=_run_item)
 
 
 def run_request(
@@ -261,21 +253,17 @@ def _apply(schedule: Schedule, data: ScheduleUpdate, given: set[str]) -> None:
 
 
 def _check_target(
-    session: Session, org_id: str, flow: Flow, version: str | None, environment: str | None
+    session: Session, org_id: str, flow: Flow, version: str | int | None, environment: str | None
 ) -> None:
     if version is not None and environment is not None:
         raise InvalidInput(
             "Give flow_version or environment, not both.",
             details={"environment": "a deployment runs its own version; leave out flow_version"},
         )
-    if version is not None and flows.get_version(session, org_id, flow.id, version) is None:
-        raise NotFound(
-            f"Flow {flow.name} has no version {version}.", details={"flow_version": "no such version"}
-        )
-    if environment is not None and environments.get_environment(session, org_id, environment) is None:
-        raise NotFound(
-            f"Environment {environment} not found.", details={"environment": "no such environment"}
-        )
+    if version is not None:
+        flows.labelled_version(session, flow=flow, label=str(version))
+    if environment is not None:
+        environments.environment_named(session, org_id=org_id, name=environment)
 
 
 def _check_parameters(parameters: dict[str, Any]) -> None:
@@ -286,10 +274,7 @@ def _check_parameters(parameters: dict[str, Any]) -> None:
 
 
 def _flow(session: Session, org_id: str, flow_name: str) -> Flow:
-    flow = flows.get_flow(session, org_id, flow_name)
-    if flow is None:
-        raise NotFound(f"Flow {flow_name} not found.", details={"flow_name": "no such flow"})
-    return flow
+    return flows.flow_named(session, org_id=org_id, flow_name=flow_name)
 
 
 def _schedule(session: Session, org_id: str, schedule_id: str) -> Schedule:
@@ -299,20 +284,17 @@ def _schedule(session: Session, org_id: str, schedule_id: str) -> Schedule:
     return schedule
 
 
-def _run_item(run: Run) -> ScheduleRun:
-    duration = None
-    if run.started_at is not None and run.completed_at is not None:
-        duration = round((run.completed_at - run.started_at).total_seconds(), 3)
-    return ScheduleRun(
-        run_id=run.id,
-        run_slug=run.run_slug,
-        flow_name=run.flow_name,
-        flow_version=run.flow_version,
-        status=run.status,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        completed_at=run.completed_at,
-        duration_seconds=duration,
-        scheduled_for=run.scheduled_for,
-        tags=[str(t) for t in run.tags or []],
-    )
+_READ_FIELDS = tuple(ScheduleRead.model_fields)
+
+
+def _list_item(row: ListRow) -> dict[str, Any]:
+    """`ScheduleRead`'s fields, in its order, from a `repo.LIST_PAGES` row (which selects each
+    under its name)."""
+    values = row._mapping
+    return {field: values[field] for field in _READ_FIELDS}
+
+
+def _run_item(row: ListRow) -> dict[str, Any]:
+    """A `ScheduleRun`'s fields from a `repo.RUN_PAGES` row: a run's list fields, then its own."""
+    *listed, scheduled_for, tags = row
+    return run_list_item(listed) | {"scheduled_for": scheduled_for, "tags": [str(t) for t in tags or []]}

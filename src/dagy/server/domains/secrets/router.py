@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from dagy.server.api.deps import SettingsDep, Tx, WriteTx
+from dagy.server.api.deps import SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.secrets import service
@@ -44,12 +45,12 @@ async def create_secret(
     return await tx.run(service.create_secret, actor=actor, data=body, settings=settings)
 
 
-@router.get("", response_model=SecretList, dependencies=_read)
+@router.get("", response_model=SecretList, response_class=JSONBytesResponse, dependencies=_read)
 async def list_secrets(
     tx: Tx, actor: CurrentActor, page: Paging, environment: Environment = None
-) -> SecretList:
+) -> JSONBytesResponse:
     """Metadata only, never values."""
-    return await tx.run(service.list_secrets, actor=actor, environment=environment, page=page)
+    return page_response(await tx.list(service.list_secrets, actor=actor, environment=environment, page=page))
 
 
 @router.get("/{secret_name}", response_model=SecretRead, dependencies=_read)
@@ -63,7 +64,7 @@ async def get_secret(
 async def read_secret_value(
     secret_name: str,
     *,
-    tx: WriteTx,
+    tx: Tx,
     actor: CurrentActor,
     settings: SettingsDep,
     response: Response,
@@ -71,7 +72,7 @@ async def read_secret_value(
 ) -> SecretValueRead:
     """The decrypted value. Writes an audit row, hence a write transaction; never cached."""
     response.headers["Cache-Control"] = "no-store"
-    return await tx.run(
+    return await tx.write(
         service.read_secret_value, actor=actor, name=secret_name, environment=environment, settings=settings
     )
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, PlainSerializer, SecretStr, StringConstraints, WithJsonSchema
 
-from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import RequestModel, ResponseModel
 
 MAX_VALUE_BYTES = 64 * 1024
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"

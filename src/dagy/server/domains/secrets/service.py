@@ -8,11 +8,13 @@ put in an audit row's `changes`, and never in an error message.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import PageRequest, paginate
+from dagy.server.api.pagination import KeysetPage, ListRow, PageRequest
 from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.models import DataKey, Secret
 from dagy.server.domains.audit_logs.service import REDACTED_CHANGE, Action, record
@@ -32,7 +34,6 @@ from dagy.server.domains.secrets.schemas import (
     MAX_VALUE_BYTES,
     SecretCreate,
     SecretCreated,
-    SecretList,
     SecretRead,
     SecretUpdate,
     SecretUpdated,
@@ -96,17 +97,14 @@ def create_secret(session: Session, *, actor: Actor, data: SecretCreate, setting
     )
 
 
-def list_secrets(session: Session, *, actor: Actor, environment: str | None, page: PageRequest) -> SecretList:
-    """Metadata only. `environment=""` lists the secrets that have no environment."""
-    found = paginate(
-        session,
-        repo.list_query(actor.org_id, environment),
-        order_by=[Secret.name, Secret.environment, Secret.id],
-        page=page,
-        to_item=_read,
-        descending=False,
-    )
-    return SecretList(items=found.items, next_token=found.next_token)
+def list_secrets(
+    connection: Connection, *, actor: Actor, environment: str | None, page: PageRequest
+) -> KeysetPage[dict[str, Any]]:
+    """Metadata only. `environment=""` lists the secrets that have no environment.
+
+    Read path (docs/adr/0007-list-read-path.md): the items are `SecretRead`'s fields as plain
+    values, rendered once by the router."""
+    return repo.list_page(connection, actor.org_id, page, environment=environment, to_item=_list_item)
 
 
 def get_secret(session: Session, *, actor: Actor, name: str, environment: str | None) -> SecretRead:
@@ -306,6 +304,18 @@ def _decrypt(session: Session, keyring: Keyring, secret: Secret) -> str:
 
 def _environment_of(secret: Secret) -> str | None:
     return secret.environment or None
+
+
+def _list_item(row: ListRow) -> dict[str, Any]:
+    """A `SecretRead`'s fields from a list page's row (as `_read` gives them for a secret)."""
+    secret_id, name, environment, created_at, updated_at = row
+    return {
+        "secret_id": secret_id,
+        "secret_name": name,
+        "environment": environment or None,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
 
 
 def _read(secret: Secret) -> SecretRead:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -102,28 +103,29 @@ def claim_due_checks(session: Session, *, now: datetime, limit: int, settings: S
 
 
 def prepare_check(session: Session, sensor: Sensor, *, settings: Settings, due_at: datetime) -> DueCheck:
-    base = {
-        "sensor_id": sensor.id,
-        "org_id": sensor.org_id,
-        "sensor_type": sensor.sensor_type,
-        "due_at": due_at,
-        "config_json": dict(sensor.config_json or {}),
-        "cursor": dict(sensor.cursor or {}),
-    }
+    check = partial(
+        DueCheck,
+        sensor_id=sensor.id,
+        org_id=sensor.org_id,
+        sensor_type=sensor.sensor_type,
+        due_at=due_at,
+        config_json=dict(sensor.config_json or {}),
+        cursor=dict(sensor.cursor or {}),
+    )
     try:
         config = parse_config(sensor.sensor_type, dict(sensor.config_json or {}))
         values = {
             name: _secret(session, sensor.org_id, ref, settings) for name, ref in secret_refs(config).items()
         }
     except DagyError as exc:
-        return DueCheck(config=None, problem=_problem(exc), **base)
+        return check(config=None, problem=_problem(exc))
     if isinstance(config, S3Config) and config.aws_access_key_id is not None:
         credentials = S3Credentials(values["aws_access_key_id"], values["aws_secret_access_key"])
-        return DueCheck(config=config, credentials=credentials, **base)
+        return check(config=config, credentials=credentials)
     if isinstance(config, PollingConfig):
         headers = {k: v if isinstance(v, str) else values[f"headers.{k}"] for k, v in config.headers.items()}
-        return DueCheck(config=config, headers=headers, **base)
-    return DueCheck(config=config, **base)
+        return check(config=config, headers=headers)
+    return check(config=config)
 
 
 def observe(check: DueCheck, *, settings: Settings, limit: int | None = None) -> Observation:

@@ -18,7 +18,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as parse_jsonpath
+from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from dagy.server.domains.secrets.schemas import EnvironmentName, SecretName

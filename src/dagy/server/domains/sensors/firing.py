@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dagy.server.db.base import new_id
 from dagy.server.db.models import Sensor
-from dagy.server.domains.runs import service as runs
+from dagy.server.domains.runs import trigger as runs
 from dagy.server.domains.runs.schemas import RunTrigger
 from dagy.server.domains.sensors import repository as repo
 from dagy.server.errors import DagyError

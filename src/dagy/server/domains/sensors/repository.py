@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, KeysetQuery, PageRequest
 from dagy.server.db.models import Sensor, SensorEvent
+from dagy.server.db.reads import read_timestamp
+
+T = TypeVar("T")
 
 CHECKED_TYPES = ("s3", "polling")  # the types the sensor loop checks; webhooks are pushed
 _LOOKUP_CHUNK = 500
@@ -26,21 +30,68 @@ def get_by_token_hash(session: Session, token_hash: str) -> Sensor | None:
     return session.execute(select(Sensor).where(Sensor.webhook_token_hash == token_hash)).scalar_one_or_none()
 
 
-def list_query(
-    org_id: str, *, sensor_type: str | None, flow_name: str | None, enabled: bool | None
-) -> Select[tuple[Sensor]]:
-    stmt = select(Sensor).where(Sensor.org_id == org_id)
-    if sensor_type is not None:
-        stmt = stmt.where(Sensor.sensor_type == sensor_type)
-    if flow_name is not None:
-        stmt = stmt.where(Sensor.flow_name == flow_name)
-    if enabled is not None:
-        stmt = stmt.where(Sensor.enabled == enabled)
-    return stmt
+# A page of sensors without their config, token or cursor, newest first; every combination of
+# the filters built once (api/pagination.py).
+LIST_PAGES = FilteredKeysetQuery(
+    select(
+        Sensor.id,
+        Sensor.name,
+        Sensor.sensor_type,
+        Sensor.flow_name,
+        Sensor.enabled,
+        read_timestamp(Sensor.created_at),
+        read_timestamp(Sensor.last_fired_at),
+        read_timestamp(Sensor.next_check_at),
+    ).where(Sensor.org_id == bindparam("org_id")),
+    filters={
+        "sensor_type": Sensor.sensor_type == bindparam("sensor_type"),
+        "flow_name": Sensor.flow_name == bindparam("flow_name"),
+        "enabled": Sensor.enabled == bindparam("enabled"),
+    },
+    order_by=[Sensor.created_at, Sensor.id],
+)
+
+# The sensor of a list of events: its id, when the org has it.
+_SENSOR_ID = select(Sensor.id).where(
+    Sensor.org_id == bindparam("org_id"), Sensor.id == bindparam("sensor_id")
+)
+
+# A page of one sensor's events, newest first.
+EVENT_PAGES = KeysetQuery(
+    select(
+        SensorEvent.id,
+        read_timestamp(SensorEvent.occurred_at),
+        SensorEvent.payload_digest,
+        SensorEvent.run_id,
+        SensorEvent.outcome,
+        SensorEvent.detail,
+    ).where(SensorEvent.sensor_id == bindparam("sensor_id")),
+    order_by=[SensorEvent.occurred_at, SensorEvent.id],
+)
 
 
-def events_query(sensor_id: str) -> Select[tuple[SensorEvent]]:
-    return select(SensorEvent).where(SensorEvent.sensor_id == sensor_id)
+def list_page(
+    connection: Connection,
+    org_id: str,
+    page: PageRequest,
+    *,
+    sensor_type: str | None,
+    flow_name: str | None,
+    enabled: bool | None,
+    to_item: Callable[[Row[Any]], T],
+) -> KeysetPage[T]:
+    filters = {"sensor_type": sensor_type, "flow_name": flow_name, "enabled": enabled}
+    return LIST_PAGES.page(connection, page, params={"org_id": org_id}, filters=filters, to_item=to_item)
+
+
+def sensor_exists(connection: Connection, org_id: str, sensor_id: str) -> bool:
+    return connection.execute(_SENSOR_ID, {"org_id": org_id, "sensor_id": sensor_id}).first() is not None
+
+
+def event_page(
+    connection: Connection, sensor_id: str, page: PageRequest, *, to_item: Callable[[Row[Any]], T]
+) -> KeysetPage[T]:
+    return EVENT_PAGES.page(connection, page, params={"sensor_id": sensor_id}, to_item=to_item)
 
 
 def add(session: Session, sensor: Sensor) -> None:

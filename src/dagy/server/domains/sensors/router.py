@@ -11,9 +11,10 @@ import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from dagy.server.api.deps import DatabaseDep, SettingsDep, Tx, WriteTx
+from dagy.server.api.deps import DatabaseDep, SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
 from dagy.server.api.ratelimit import RateLimiter
+from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
 from dagy.server.domains.sensors import service
@@ -48,7 +49,7 @@ async def create_sensor(
     return await tx.run(service.create_sensor, actor=actor, data=body, settings=settings)
 
 
-@router.get("", response_model=SensorList, dependencies=_read)
+@router.get("", response_model=SensorList, response_class=JSONBytesResponse, dependencies=_read)
 async def list_sensors(
     tx: Tx,
     actor: CurrentActor,
@@ -57,9 +58,9 @@ async def list_sensors(
     sensor_type: SensorType | None = None,
     flow_name: Annotated[str | None, Query(max_length=128)] = None,
     enabled: bool | None = None,
-) -> SensorList:
+) -> JSONBytesResponse:
     """Newest first."""
-    return await tx.run(
+    sensors = await tx.list(
         service.list_sensors,
         actor=actor,
         page=page,
@@ -67,6 +68,7 @@ async def list_sensors(
         flow_name=flow_name,
         enabled=enabled,
     )
+    return page_response(sensors)
 
 
 @router.get("/{sensor_id}", response_model=SensorRead, dependencies=_read)
@@ -97,10 +99,16 @@ async def test_sensor(
     return await anyio.to_thread.run_sync(test)
 
 
-@router.get("/{sensor_id}/events", response_model=SensorEventList, dependencies=_read)
-async def list_sensor_events(sensor_id: str, tx: Tx, actor: CurrentActor, page: Paging) -> SensorEventList:
+@router.get(
+    "/{sensor_id}/events",
+    response_model=SensorEventList,
+    response_class=JSONBytesResponse,
+    dependencies=_read,
+)
+async def list_sensor_events(sensor_id: str, tx: Tx, actor: CurrentActor, page: Paging) -> JSONBytesResponse:
     """Newest first: fired, refused, failed and test events."""
-    return await tx.run(service.list_sensor_events, actor=actor, sensor_id=sensor_id, page=page)
+    events = await tx.list(service.list_sensor_events, actor=actor, sensor_id=sensor_id, page=page)
+    return page_response(events)
 
 
 async def _token_rate_limit(token: str, request: Request) -> None:
@@ -152,9 +160,7 @@ def _has_nul(value: Any) -> bool:
 @webhooks_router.post(
     "/{token}", status_code=202, response_model=WebhookAccepted, dependencies=[Depends(_token_rate_limit)]
 )
-async def receive_webhook(
-    token: str, request: Request, tx: WriteTx, settings: SettingsDep
-) -> WebhookAccepted:
+async def receive_webhook(token: str, request: Request, tx: Tx, settings: SettingsDep) -> WebhookAccepted:
     """Public: the token is the credential. The JSON body reaches the run as its parameter `event`."""
     payload, body = await _json_body(request)
     return await tx.run(

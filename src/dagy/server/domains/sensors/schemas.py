@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from dagy.server.api.schemas import Name, RequestModel, ResponseModel, Timestamp
+from dagy.protocol.models import Timestamp
+from dagy.server.api.schemas import Name, RequestModel, ResponseModel
 from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN
 
 SensorType = Literal["s3", "webhook", "polling"]

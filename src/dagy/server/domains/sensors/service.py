@@ -16,17 +16,18 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from dagy.nodes.base import NodeError
 from dagy.nodes.net import METADATA_HOSTS, blocked_reason
 from dagy.runtime.objects import DirectoryObjectStore
-from dagy.server.api.pagination import PageRequest, paginate
+from dagy.server.api.pagination import KeysetPage, ListRow, PageRequest
 from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.engine import Database
-from dagy.server.db.models import Sensor, SensorEvent
+from dagy.server.db.models import Sensor
 from dagy.server.domains.audit_logs.service import Action, diff, record
-from dagy.server.domains.flows import repository as flows
+from dagy.server.domains.flows import service as flows
 from dagy.server.domains.secrets import service as secrets_service
 from dagy.server.domains.sensors import checks
 from dagy.server.domains.sensors import repository as repo
@@ -42,9 +43,6 @@ from dagy.server.domains.sensors.firing import Outcome, fire, record_failure
 from dagy.server.domains.sensors.schemas import (
     SensorCreate,
     SensorCreated,
-    SensorEventList,
-    SensorEventRead,
-    SensorList,
     SensorRead,
     SensorSummary,
     SensorTested,
@@ -62,9 +60,7 @@ MAX_TOKEN_LENGTH = 128
 
 
 def create_sensor(session: Session, *, actor: Actor, data: SensorCreate, settings: Settings) -> SensorCreated:
-    flow = flows.get_flow(session, actor.org_id, data.flow_name)
-    if flow is None:
-        raise NotFound(f"Flow {data.flow_name} not found.", details={"flow_name": "no such flow"})
+    flow = flows.flow_named(session, org_id=actor.org_id, flow_name=data.flow_name)
     check_config(
         session, org_id=actor.org_id, sensor_type=data.sensor_type, raw=data.config_json, settings=settings
     )
@@ -95,23 +91,25 @@ def create_sensor(session: Session, *, actor: Actor, data: SensorCreate, setting
 
 
 def list_sensors(
-    session: Session,
+    connection: Connection,
     *,
     actor: Actor,
     page: PageRequest,
     sensor_type: str | None,
     flow_name: str | None,
     enabled: bool | None,
-) -> SensorList:
-    """Newest first."""
-    result = paginate(
-        session,
-        repo.list_query(actor.org_id, sensor_type=sensor_type, flow_name=flow_name, enabled=enabled),
-        order_by=[Sensor.created_at, Sensor.id],
-        page=page,
-        to_item=_summary,
+) -> KeysetPage[dict[str, Any]]:
+    """Newest first. Read path (docs/adr/0007-list-read-path.md): the items are `SensorSummary`'s
+    fields as plain values, rendered once by the router."""
+    return repo.list_page(
+        connection,
+        actor.org_id,
+        page,
+        sensor_type=sensor_type,
+        flow_name=flow_name,
+        enabled=enabled,
+        to_item=_list_item,
     )
-    return SensorList(items=result.items, next_token=result.next_token)
 
 
 def get_sensor(session: Session, *, actor: Actor, sensor_id: str, settings: Settings) -> SensorRead:
@@ -168,18 +166,14 @@ def delete_sensor(session: Session, *, actor: Actor, sensor_id: str) -> None:
 
 
 def list_sensor_events(
-    session: Session, *, actor: Actor, sensor_id: str, page: PageRequest
-) -> SensorEventList:
-    """Newest first."""
-    sensor = _sensor(session, actor.org_id, sensor_id)
-    result = paginate(
-        session,
-        repo.events_query(sensor.id),
-        order_by=[SensorEvent.occurred_at, SensorEvent.id],
-        page=page,
-        to_item=_event_read,
-    )
-    return SensorEventList(items=result.items, next_token=result.next_token)
+    connection: Connection, *, actor: Actor, sensor_id: str, page: PageRequest
+) -> KeysetPage[dict[str, Any]]:
+    """Newest first; a sensor the org does not have is a 404. Read path: the items are
+    `SensorEventRead`'s fields as plain values. The two statements need no common snapshot: events
+    of a sensor deleted in between are gone with it, and the page is then empty."""
+    if not repo.sensor_exists(connection, actor.org_id, sensor_id):
+        raise NotFound("Sensor not found.")
+    return repo.event_page(connection, sensor_id, page, to_item=_event_item)
 
 
 def test_sensor(db: Database, *, actor: Actor, sensor_id: str, settings: Settings) -> SensorTested:
@@ -387,12 +381,29 @@ def _read(session: Session, sensor: Sensor, settings: Settings) -> SensorRead:
     )
 
 
-def _event_read(event: SensorEvent) -> SensorEventRead:
-    return SensorEventRead(
-        event_id=event.id,
-        time=event.occurred_at,
-        payload_digest=event.payload_digest,
-        run_id=event.run_id,
-        outcome=event.outcome,
-        detail=event.detail,
-    )
+def _list_item(row: ListRow) -> dict[str, Any]:
+    """A `SensorSummary`'s fields from a `repo.LIST_PAGES` row."""
+    sensor_id, name, sensor_type, flow_name, enabled, created_at, last_fired_at, next_check_at = row
+    return {
+        "sensor_id": sensor_id,
+        "name": name,
+        "sensor_type": sensor_type,
+        "flow_name": flow_name,
+        "enabled": enabled,
+        "created_at": created_at,
+        "last_fired_at": last_fired_at,
+        "next_check_at": next_check_at,
+    }
+
+
+def _event_item(row: ListRow) -> dict[str, Any]:
+    """A `SensorEventRead`'s fields from a `repo.EVENT_PAGES` row."""
+    event_id, occurred_at, payload_digest, run_id, outcome, detail = row
+    return {
+        "event_id": event_id,
+        "time": occurred_at,
+        "payload_digest": payload_digest,
+        "run_id": run_id,
+        "outcome": outcome,
+        "detail": detail,
+    }

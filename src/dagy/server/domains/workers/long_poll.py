@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+from dagy.protocol import ClaimedRun, ClaimRequest
 from dagy.server.api.deps import UnitOfWork
-from dagy.server.domains.workers import service
-from dagy.server.domains.workers.schemas import ClaimedRun, ClaimRequest
-from dagy.server.domains.workers.service import WorkerScope
+from dagy.server.domains.runs import queue
+from dagy.server.domains.runs.queue import WorkerScope
 from dagy.server.orchestration import RunQueueSignal
 from dagy.server.settings import Settings
 
@@ -43,7 +43,7 @@ async def claim(
             if signal.stopping or await disconnected():
                 return []
             runs = await tx.run(
-                service.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds, settings=settings
+                queue.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds, settings=settings
             )
             remaining = deadline - time.monotonic()
             if runs or remaining <= 0:

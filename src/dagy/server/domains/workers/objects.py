@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from dagy.nodes.base import NodeError
 from dagy.runtime.objects import DirectoryObjectStore
-from dagy.server.domains.workers.service import OBJECTS_DIR, WorkerScope, current_attempt
-from dagy.server.domains.workers.tokens import is_run_object_token
+from dagy.server.domains.runs.queue import OBJECTS_DIR, WorkerScope, current_attempt
+from dagy.server.domains.runs.tokens import is_run_object_token
 from dagy.server.errors import DagyError, NotFound, PayloadTooLarge, PermissionDenied, Unauthorized
 from dagy.server.settings import Settings
 

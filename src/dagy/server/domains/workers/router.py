@@ -1,4 +1,5 @@
-"""`/workers/...`: the protocol `dagy worker` speaks (docs/workers.md).
+"""`/workers/...`: the worker protocol over HTTP (docs/workers.md). The queue it serves is the runs
+domain's (`domains/runs/queue.py`); its bodies are `dagy.protocol`'s.
 
 Authenticated by the installation worker token (every org's runs) or by an org's API key holding
 `WORKER_KEY_SCOPES` (that org's runs only).
@@ -13,13 +14,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
-from dagy.runtime.objects import DirectoryObjectStore
-from dagy.server.api.deps import ReadTx, SettingsDep, Tx
-from dagy.server.api.security import CurrentActor, authenticates, bearer_token, get_actor
-from dagy.server.domains.workers import long_poll, objects, service
-from dagy.server.domains.workers.objects import ObjectCaller
-from dagy.server.domains.workers.schemas import (
-    WORKER_ID_PATTERN,
+from dagy.protocol import (
     Accepted,
     ClaimRequest,
     ClaimResponse,
@@ -32,8 +27,15 @@ from dagy.server.domains.workers.schemas import (
     ObjectWritten,
     RunCompletion,
 )
-from dagy.server.domains.workers.service import WorkerScope
-from dagy.server.domains.workers.tokens import RUN_TOKEN_PREFIX
+from dagy.protocol.models import WORKER_ID_PATTERN
+from dagy.runtime.objects import DirectoryObjectStore
+from dagy.server.api.deps import SettingsDep, Tx
+from dagy.server.api.security import CurrentActor, authenticates, bearer_token, get_actor
+from dagy.server.domains.runs import queue
+from dagy.server.domains.runs.queue import WorkerScope
+from dagy.server.domains.runs.tokens import RUN_TOKEN_PREFIX
+from dagy.server.domains.workers import long_poll, objects
+from dagy.server.domains.workers.objects import ObjectCaller
 from dagy.server.errors import PermissionDenied
 from dagy.server.identity import PrincipalKind
 from dagy.server.orchestration import RunQueueSignal
@@ -124,23 +126,23 @@ async def heartbeat(
     run_id: str, body: HeartbeatRequest, tx: Tx, scope: Scope, settings: SettingsDep
 ) -> HeartbeatResponse:
     return await tx.run(
-        service.heartbeat, scope=scope, run_id=run_id, data=body, lease_seconds=settings.queue.lease_seconds
+        queue.heartbeat, scope=scope, run_id=run_id, data=body, lease_seconds=settings.queue.lease_seconds
     )
 
 
 @router.post("/runs/{run_id}/logs", response_model=Accepted)
 async def append_logs(run_id: str, body: LogBatch, tx: Tx, scope: Scope) -> Accepted:
-    return await tx.run(service.append_logs, scope=scope, run_id=run_id, data=body)
+    return await tx.run(queue.append_logs, scope=scope, run_id=run_id, data=body)
 
 
 @router.post("/runs/{run_id}/nodes", response_model=Accepted)
 async def report_node_runs(run_id: str, body: NodeRunBatch, tx: Tx, scope: Scope) -> Accepted:
-    return await tx.run(service.report_node_runs, scope=scope, run_id=run_id, data=body)
+    return await tx.run(queue.report_node_runs, scope=scope, run_id=run_id, data=body)
 
 
 @router.post("/runs/{run_id}/complete", response_model=CompletionResponse)
 async def complete_run(run_id: str, body: RunCompletion, tx: Tx, scope: Scope) -> CompletionResponse:
-    return await tx.run(service.complete_run, scope=scope, run_id=run_id, data=body)
+    return await tx.run(queue.complete_run, scope=scope, run_id=run_id, data=body)
 
 
 @router.get("/runs/{run_id}/artifact", response_class=FileResponse)
@@ -155,7 +157,7 @@ async def download_artifact(
 ) -> FileResponse:
     """The code flow's zip, streamed to the worker holding the run's lease."""
     path = await tx.run(
-        service.artifact_path,
+        queue.artifact_path,
         scope=scope,
         run_id=run_id,
         worker_id=worker_id,
@@ -168,7 +170,7 @@ async def download_artifact(
 @router.get("/runs/{run_id}/objects", response_model=ObjectList)
 async def list_objects(
     run_id: str,
-    tx: ReadTx,
+    tx: Tx,
     caller: Caller,
     *,
     lease: LeaseQuery,
@@ -182,7 +184,7 @@ async def list_objects(
 
 @router.get("/runs/{run_id}/objects/{key:path}", response_class=FileResponse)
 async def get_object(
-    run_id: str, key: str, tx: ReadTx, caller: Caller, *, lease: LeaseQuery, settings: SettingsDep
+    run_id: str, key: str, tx: Tx, caller: Caller, *, lease: LeaseQuery, settings: SettingsDep
 ) -> FileResponse:
     """One object of the run's org, streamed."""
     store = await _run_store(tx, caller, run_id, lease, settings)
@@ -195,7 +197,7 @@ async def put_object(
     run_id: str,
     key: str,
     request: Request,
-    tx: ReadTx,
+    tx: Tx,
     *,
     caller: Caller,
     lease: LeaseQuery,
@@ -210,9 +212,9 @@ async def put_object(
 
 
 async def _run_store(
-    tx: ReadTx, caller: ObjectCaller, run_id: str, lease: Lease, settings: SettingsDep
+    tx: Tx, caller: ObjectCaller, run_id: str, lease: Lease, settings: SettingsDep
 ) -> DirectoryObjectStore:
-    return await tx.run(
+    return await tx.read(
         objects.run_store,
         caller=caller,
         run_id=run_id,

@@ -13,6 +13,7 @@ from alembic import op
 from sqlalchemy import Text  # noqa: F401 - autogenerate renders JSONB(astext_type=Text())
 
 import dagy.server.db.base
+from dagy.server.db.migrations.initial import runs
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
@@ -393,138 +394,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_deployment_org_flow", ["org_id", "flow_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_deployment_org_id"), ["org_id"], unique=False)
 
-    op.create_table(
-        "run",
-        sa.Column("id", sa.String(length=40), nullable=False),
-        sa.Column("org_id", sa.String(length=40), nullable=False),
-        sa.Column("flow_id", sa.String(length=40), nullable=False),
-        sa.Column("flow_version_id", sa.String(length=40), nullable=False),
-        sa.Column("flow_name", sa.String(length=128), nullable=False),
-        sa.Column("flow_version", sa.String(length=64), nullable=False),
-        sa.Column("run_slug", sa.String(length=200), nullable=False),
-        sa.Column("deployment_name", sa.String(length=128), nullable=True),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("executor", sa.String(length=64), nullable=False),
-        sa.Column("execution_mode", sa.String(length=16), nullable=False),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column(
-            "parameters",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "output",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=True,
-        ),
-        sa.Column(
-            "error", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
-        ),
-        sa.Column(
-            "tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
-        ),
-        sa.Column("retry_count", sa.Integer(), nullable=False),
-        sa.Column("max_retries", sa.Integer(), nullable=False),
-        sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("lease_owner", sa.String(length=128), nullable=True),
-        sa.Column("lease_expires_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("cancel_requested", sa.Boolean(), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
-        sa.Column("started_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("cancelled_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["flow_id"], ["flow.id"], name=op.f("fk_run_flow_id_flow"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["flow_version_id"],
-            ["flow_version.id"],
-            name=op.f("fk_run_flow_version_id_flow_version"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(["org_id"], ["org.id"], name=op.f("fk_run_org_id_org"), ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_run")),
-        sa.UniqueConstraint("org_id", "idempotency_key", name=op.f("uq_run_org_id_idempotency_key")),
-        sa.UniqueConstraint("org_id", "run_slug", name=op.f("uq_run_org_id_run_slug")),
-    )
-    with op.batch_alter_table("run", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_run_claim", ["status", "executor", "priority", "created_at", "id"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_run_flow_id"), ["flow_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_run_flow_version_id"), ["flow_version_id"], unique=False)
-        batch_op.create_index("ix_run_lease", ["status", "lease_expires_at"], unique=False)
-        batch_op.create_index("ix_run_org_flow", ["org_id", "flow_name", "id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_run_org_id"), ["org_id"], unique=False)
-
-    op.create_table(
-        "node_run",
-        sa.Column("id", sa.String(length=40), nullable=False),
-        sa.Column("run_id", sa.String(length=40), nullable=False),
-        sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("node_id", sa.String(length=128), nullable=False),
-        sa.Column("node_type", sa.String(length=64), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("started_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "error", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
-        ),
-        sa.Column(
-            "output",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=True,
-        ),
-        sa.Column("updated_at", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["run.id"], name=op.f("fk_node_run_run_id_run"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_node_run")),
-        sa.UniqueConstraint("run_id", "attempt", "node_id", name=op.f("uq_node_run_run_id_attempt_node_id")),
-    )
-    with op.batch_alter_table("node_run", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_node_run_run_id"), ["run_id"], unique=False)
-
-    op.create_table(
-        "run_log",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("run_id", sa.String(length=40), nullable=False),
-        sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("timestamp", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("ingestion_time", dagy.server.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["run.id"], name=op.f("fk_run_log_run_id_run"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_log")),
-    )
-    with op.batch_alter_table("run_log", schema=None) as batch_op:
-        batch_op.create_index("ix_run_log_run_seq", ["run_id", "id"], unique=False)
+    runs.create_tables()  # run, node_run, run_log: migrations/initial/runs.py
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table("run_log", schema=None) as batch_op:
-        batch_op.drop_index("ix_run_log_run_seq")
-
-    op.drop_table("run_log")
-    with op.batch_alter_table("node_run", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_node_run_run_id"))
-
-    op.drop_table("node_run")
-    with op.batch_alter_table("run", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_run_org_id"))
-        batch_op.drop_index("ix_run_org_flow")
-        batch_op.drop_index("ix_run_lease")
-        batch_op.drop_index(batch_op.f("ix_run_flow_version_id"))
-        batch_op.drop_index(batch_op.f("ix_run_flow_id"))
-        batch_op.drop_index("ix_run_claim")
-
-    op.drop_table("run")
+    runs.drop_tables()  # run_log, node_run, run: migrations/initial/runs.py
     with op.batch_alter_table("deployment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deployment_org_id"))
         batch_op.drop_index("ix_deployment_org_flow")

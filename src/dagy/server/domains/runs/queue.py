@@ -1,4 +1,6 @@
-"""The server's side of the worker protocol, and the reaper's one decision.
+"""The run queue: claims, heartbeats, reports and results of the worker protocol, and the reaper's
+one decision. The HTTP side of the protocol is `domains/workers/` (its router), its bodies
+`dagy.protocol`.
 
 A worker acts within a `WorkerScope`: the installation worker token serves every org (scope
 `org_id=None`); an org's API key serves that org only — every query here filters by the scope's
@@ -20,12 +22,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dagy.server.db.base import new_id, utcnow
-from dagy.server.db.models import FlowVersion, Run, RunLog
-from dagy.server.domains.audit_logs.service import Action, record
-from dagy.server.domains.workers import repository as repo
-from dagy.server.domains.workers.payload import UnresolvedSecret, run_payload
-from dagy.server.domains.workers.schemas import (
+from dagy.protocol import (
     Accepted,
     ClaimedRun,
     ClaimRequest,
@@ -38,7 +35,12 @@ from dagy.server.domains.workers.schemas import (
     NodeRunReport,
     RunCompletion,
 )
-from dagy.server.domains.workers.tokens import run_object_token
+from dagy.server.db.base import new_id, utcnow
+from dagy.server.db.models import FlowVersion, Run, RunLog
+from dagy.server.domains.audit_logs.service import Action, record
+from dagy.server.domains.runs import repository as repo
+from dagy.server.domains.runs.payload import UnresolvedSecret, run_payload
+from dagy.server.domains.runs.tokens import run_object_token
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import (
@@ -47,6 +49,7 @@ from dagy.server.orchestration import (
     NodeRunState,
     RunState,
     advance_node_run,
+    extend_lease,
     set_run_state,
 )
 from dagy.server.settings import Settings
@@ -140,8 +143,7 @@ def heartbeat(
 ) -> HeartbeatResponse:
     """Extend the lease of a running attempt; the answer carries the user's cancel request."""
     run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
-    if run.status == RunState.RUNNING:
-        run.lease_expires_at = repo.database_now(session) + timedelta(seconds=lease_seconds)
+    extend_lease(run, until=repo.database_now(session) + timedelta(seconds=lease_seconds))
     return HeartbeatResponse(
         run_id=run.id, cancel_requested=run.cancel_requested, lease_expires_at=run.lease_expires_at
     )
@@ -161,7 +163,7 @@ def _add_logs(session: Session, run: Run, attempt: int, lines: Sequence[LogLine]
         )
         for line in lines
     ]
-    repo.add_all(session, rows)
+    repo.add_logs(session, rows)
 
 
 def report_node_runs(session: Session, *, scope: WorkerScope, run_id: str, data: NodeRunBatch) -> Accepted:
@@ -295,7 +297,7 @@ def reap_expired_leases(session: Session, *, limit: int) -> int:
                 message=f"[dagy] attempt {attempt} lost its worker {owner} (lease expired); run {what}",
             )
         )
-    repo.add_all(session, notes)
+    repo.add_logs(session, notes)
     return len(runs)
 
 
@@ -304,8 +306,7 @@ def current_attempt(
 ) -> Run:
     """The run when `worker_id` holds the lease of its current attempt `attempt`: NotFound outside
     the scope's org, Conflict (`lease_lost`) otherwise."""
-    find = repo.lock_run if lock else repo.get_run
-    run = find(session, run_id, org_id=scope.org_id)
+    run = repo.get_run(session, run_id, org_id=scope.org_id, lock=lock)
     if run is None:
         raise NotFound("Run not found.")
     if run.attempt != attempt or run.lease_owner != worker_id:

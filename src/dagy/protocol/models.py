@@ -1,22 +1,42 @@
-"""Bodies of the worker protocol. Every write names its worker and attempt (DESIGN.md §3)."""
+"""The worker protocol's bodies (`/v1/workers/...`, docs/workers.md), defined once.
+
+The server validates requests and answers with these models, the worker client sends and reads
+them, and the run process receives a claimed run inside its `RunPayload` (payload.py). Every write
+names its worker and attempt (DESIGN.md §3). Requests refuse unknown fields; answers ignore them,
+so a worker keeps reading a server that has added a field.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
-
-from dagy.server.api.schemas import RequestModel, ResponseModel, Timestamp
-from dagy.server.domains.flows.schemas import EXECUTOR_PATTERN
-from dagy.server.orchestration import NodeRunState
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 
 WORKER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
+EXECUTOR_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+MAX_LOG_LINES = 1000  # log lines in one request
+MAX_LOG_LINE_CHARS = 16_000
+MAX_NODE_RUN_REPORTS = 2000  # node-run reports in one request
+
+
+class NodeRunState(StrEnum):
+    RUNNING = "running"
+    RETRYING = "retrying"  # a try failed and the node is tried again (node-level retries)
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
 
 def _as_utc(value: datetime) -> datetime:
     """A worker's clock may send naive times; they are UTC by protocol."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _without_nul(value: Any) -> Any:
@@ -31,6 +51,13 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
+def problems(error: ValidationError) -> str:
+    """Where and why a body is invalid, without its values (which may hold secrets)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
+
+
+# A time answered as `2026-01-02T03:04:05.678901Z`.
+Timestamp = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str)]
 UTCTime = Annotated[datetime, AfterValidator(_as_utc)]
 Reported = Annotated[Any, AfterValidator(_without_nul)]
 ReportedError = Annotated[dict[str, Any] | None, AfterValidator(_without_nul)]
@@ -38,30 +65,45 @@ WorkerId = Annotated[str, Field(pattern=WORKER_ID_PATTERN)]
 Attempt = Annotated[int, Field(ge=1)]
 
 
-class ClaimRequest(RequestModel):
+class Request(BaseModel):
+    """A body a worker sends: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Answer(BaseModel):
+    """A body the server answers with; built from attributes, unknown fields ignored when read."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ClaimRequest(Request):
     worker_id: WorkerId
     executor: str = Field("local", pattern=EXECUTOR_PATTERN)
     capacity: int = Field(1, ge=1, le=100, description="Most runs to claim at once (free slots).")
     wait_seconds: float = Field(0, ge=0, le=60, description="Long-poll this long when nothing is queued.")
 
 
-class Subflow(ResponseModel):
+class Subflow(Answer):
     flow_name: str
     flow_version: str
     flow_spec: dict[str, Any] | None
 
 
-class Artifact(ResponseModel):
+class Artifact(Answer):
     uri: str = Field(description="`artifact_s3_uri` of the version; fetch it with `GET .../artifact`.")
     entrypoint: str | None = Field(description="`module:function` the runtime calls.")
 
 
-class ExecutionLimits(ResponseModel):
+class ExecutionLimits(Answer):
     memory_mb: int
     timeout_seconds: int
 
 
-class ClaimedRun(ResponseModel):
+# A run a worker holds the lease of, with everything its process needs and cannot ask the server
+# for (a run's process holds no credential of the worker). A comment, not a docstring: the
+# docstring would become the schema's description in /v1/openapi.json.
+class ClaimedRun(Answer):
     run_id: str
     attempt: int
     org_id: str
@@ -89,42 +131,40 @@ class ClaimedRun(ResponseModel):
     )
     objects_token: str = Field(
         description="The credential of this attempt's process for the object routes "
-        "(`/workers/runs/{run_id}/objects/...`), valid while this worker holds this attempt's lease."
+        "(`/workers/runs/{run_id}/objects/...`), valid while this worker holds this attempt's lease.",
+        repr=False,
     )
 
 
-class ClaimResponse(ResponseModel):
+class ClaimResponse(Answer):
     runs: list[ClaimedRun]
     heartbeat_seconds: float = Field(description="How often to heartbeat each claimed run.")
     lease_seconds: float
 
 
-class HeartbeatRequest(RequestModel):
+class HeartbeatRequest(Request):
     worker_id: WorkerId
     attempt: Attempt
 
 
-class HeartbeatResponse(ResponseModel):
+class HeartbeatResponse(Answer):
     run_id: str
     cancel_requested: bool
     lease_expires_at: Timestamp | None
 
 
-class LogLine(RequestModel):
+class LogLine(Request):
     timestamp: UTCTime
-    message: Annotated[str, AfterValidator(_without_nul)] = Field(max_length=16_000)
+    message: Annotated[str, AfterValidator(_without_nul)] = Field(max_length=MAX_LOG_LINE_CHARS)
 
 
-MAX_LOG_LINES = 1000
-
-
-class LogBatch(RequestModel):
+class LogBatch(Request):
     worker_id: WorkerId
     attempt: Attempt
     lines: list[LogLine] = Field(max_length=MAX_LOG_LINES)
 
 
-class NodeRunReport(RequestModel):
+class NodeRunReport(Request):
     node_id: str = Field(min_length=1, max_length=128)
     node_type: str = Field(min_length=1, max_length=64)
     status: NodeRunState
@@ -135,16 +175,13 @@ class NodeRunReport(RequestModel):
     error: ReportedError = None
 
 
-MAX_NODE_RUN_REPORTS = 2000
-
-
-class NodeRunBatch(RequestModel):
+class NodeRunBatch(Request):
     worker_id: WorkerId
     attempt: Attempt
     node_runs: list[NodeRunReport] = Field(max_length=MAX_NODE_RUN_REPORTS)
 
 
-class RunCompletion(RequestModel):
+class RunCompletion(Request):
     worker_id: WorkerId
     attempt: Attempt
     status: Literal["completed", "failed", "cancelled"]
@@ -155,20 +192,20 @@ class RunCompletion(RequestModel):
     logs: list[LogLine] = Field(default_factory=list, max_length=MAX_LOG_LINES)
 
 
-class Accepted(ResponseModel):
+class Accepted(Answer):
     run_id: str
     accepted: int
 
 
-class CompletionResponse(ResponseModel):
+class CompletionResponse(Answer):
     run_id: str
     status: str = Field(description="The run's state afterwards: `queued` when the failure is retried.")
 
 
-class ObjectWritten(ResponseModel):
+class ObjectWritten(Answer):
     key: str = Field(description="The object's full key (`dagy/...`).")
     bytes: int
 
 
-class ObjectList(ResponseModel):
+class ObjectList(Answer):
     keys: list[str] = Field(description="Full keys under the prefix, sorted.")

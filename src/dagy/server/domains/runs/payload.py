@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dagy.nodes import NODE_TYPES
+from dagy.protocol import Artifact, ExecutionLimits, Subflow
 from dagy.runtime.limits import DEFAULT_MODE, EXECUTION_MODE_LIMITS
 from dagy.server.db.models import FlowVersion, Run
+from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.secrets import service as secrets
 from dagy.server.domains.secrets.crypto import EncryptionKeyError
-from dagy.server.domains.workers import repository as repo
-from dagy.server.domains.workers.schemas import Artifact, ExecutionLimits, Subflow
 from dagy.server.errors import InvalidInput, NotFound
 from dagy.server.orchestration import MISSING_SECRET, SECRET_UNREADABLE
 from dagy.server.settings import Settings

@@ -1,0 +1,386 @@
+"""Creating runs: a member's trigger, a sensor's, a schedule's (one by hand, or a scheduler batch).
+
+Every run is created the same way (`_queue`): its flow version or deployment is looked up (once per
+batch), its first state set by orchestration, and the runs inserted with one statement; a slug or
+idempotency key taken meanwhile is settled after the insert. Then one audit row per run.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from dagy.server.db.base import new_id, utcnow
+from dagy.server.db.models import Run
+from dagy.server.domains.audit_logs.service import Action, AuditEntry, record_many
+from dagy.server.domains.deployments import service as deployments
+from dagy.server.domains.deployments.backends import check_executor
+from dagy.server.domains.deployments.service import DeploymentRunSettings
+from dagy.server.domains.runs import repository as repo
+from dagy.server.domains.runs.repository import VersionToRun
+from dagy.server.domains.runs.schemas import RunTrigger, RunTriggered
+from dagy.server.errors import Conflict, DagyError, InvalidInput, NotFound
+from dagy.server.identity import SYSTEM_ACTOR, Actor
+from dagy.server.orchestration import RunState, set_run_state
+from dagy.server.settings import Settings
+
+MAX_PARAMETERS_BYTES = 256 * 1024
+# How long an `X-Idempotency-Key` answers the run it created; after that the key starts a new run.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+_SLUG_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """Who asks for a run: a member (an actor in its org), a sensor or a schedule (the system in its
+    org, or a member triggering the schedule by hand: `scheduled_for` None)."""
+
+    actor: Actor
+    org_id: str
+    sensor_id: str | None = None
+    schedule_id: str | None = None
+    scheduled_for: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run to create: who asks, for what, and the idempotency key it may take."""
+
+    origin: RunOrigin
+    data: RunTrigger
+    key: str | None = None
+
+
+def trigger_run(
+    session: Session, *, actor: Actor, data: RunTrigger, idempotency_key: str | None, settings: Settings
+) -> RunTriggered:
+    """Queue a run of a flow version (or record it `pending` with `execute: false`). The same
+    idempotency key within `IDEMPOTENCY_WINDOW` answers the run it first created. An `executor`
+    named in the request must be one of this installation's (`/backends`)."""
+    if idempotency_key:
+        existing = _run_for_key(session, actor.org_id, idempotency_key, utcnow())
+        if existing is not None:
+            return _triggered(existing)
+    origin = RunOrigin(actor=actor, org_id=actor.org_id)
+    return _queue_one(session, RunRequest(origin, data, key=idempotency_key or None), settings)
+
+
+def trigger_sensor_run(
+    session: Session, *, org_id: str, sensor_id: str, data: RunTrigger, settings: Settings
+) -> RunTriggered:
+    """Queue a run a sensor starts, recorded with the sensor's id and audited as the system acting
+    in the sensor's org. The sensors domain bounds the parameters (an event of up to 1 MB,
+    docs/sensors.md), not `MAX_PARAMETERS_BYTES`."""
+    origin = RunOrigin(actor=SYSTEM_ACTOR, org_id=org_id, sensor_id=sensor_id)
+    return _queue_one(session, RunRequest(origin, data), settings)
+
+
+def trigger_schedule_run(
+    session: Session, *, origin: RunOrigin, data: RunTrigger, settings: Settings
+) -> RunTriggered:
+    """Queue a run a member starts through a schedule (`POST /schedules/{id}/trigger`); a refusal
+    raises before anything is written."""
+    return _queue_one(session, RunRequest(origin, data), settings)
+
+
+def trigger_scheduled_runs(
+    session: Session, requests: Sequence[RunRequest], *, settings: Settings
+) -> list[RunTriggered | DagyError]:
+    """Queue the runs of a scheduler batch, one answer per request in order: the run, or why it was
+    refused (nothing is written for a refused one). Each flow version or deployment is looked up
+    once, and the runs, then their audit rows, are written with one statement each (executemany)."""
+    return _queue(session, requests, settings=settings, now=utcnow())
+
+
+def _queue_one(session: Session, request: RunRequest, settings: Settings) -> RunTriggered:
+    (answer,) = _queue(session, [request], settings=settings, now=utcnow())
+    if isinstance(answer, DagyError):
+        raise answer
+    return answer
+
+
+def _queue(
+    session: Session, requests: Sequence[RunRequest], *, settings: Settings, now: datetime
+) -> list[RunTriggered | DagyError]:
+    """The one way runs are created; see the module's docstring."""
+    targets = _Targets(session)
+    prepared: list[Run | DagyError] = []
+    for request in requests:
+        try:
+            prepared.append(_prepared_run(session, request, targets, settings=settings, now=now))
+        except DagyError as exc:
+            prepared.append(exc)
+    answers = _insert(session, [run for run in prepared if isinstance(run, Run)])
+    record_many(
+        session,
+        [
+            _audit_entry(request.origin, run)
+            for request, run in zip(requests, prepared, strict=True)
+            if isinstance(run, Run) and answers[run.id] is run
+        ],
+    )
+    return [run if isinstance(run, DagyError) else _triggered(answers[run.id]) for run in prepared]
+
+
+def _prepared_run(
+    session: Session, request: RunRequest, targets: _Targets, *, settings: Settings, now: datetime
+) -> Run:
+    """The run `request` asks for, checked and in its first state, not yet inserted."""
+    origin, data = request.origin, request.data
+    if origin.sensor_id is None:
+        _check_parameters(data)
+    check_executor(data.executor, settings, field="executor")
+    plan = _plan(targets, origin.org_id, data, settings.default_executor)
+    run = _new_run(origin.org_id, data, plan, key=request.key, now=now)
+    run.sensor_id = origin.sensor_id
+    run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
+    if origin.schedule_id is not None and origin.scheduled_for is not None:
+        # A fire time's run is named by the fire time and its schedule (the random end of its id):
+        # scheduler batches, which hold different schedules, never wait on each other's slugs.
+        run.run_slug = f"{_plain_slug(plan.flow_name, origin.scheduled_for)}-{origin.schedule_id[-6:]}"
+    set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
+    return run
+
+
+def _insert(session: Session, runs: Sequence[Run]) -> dict[str, Run]:
+    """Insert `runs`; run id -> the run that answers it: itself, or the run that took its
+    idempotency key first (a concurrent request with the same key won the race). A run whose slug
+    was taken is inserted again with a suffixed one."""
+    answers: dict[str, Run] = {}
+    pending = list(runs)
+    for _ in range(_SLUG_ATTEMPTS):
+        if not pending:
+            return answers
+        inserted = repo.add_runs(session, pending)
+        retry: list[Run] = []
+        for run in pending:
+            _recent_slugs.taken(run)
+            existing = None
+            if run.id not in inserted and run.idempotency_key:
+                existing = repo.get_run_by_idempotency_key(session, run.org_id, run.idempotency_key)
+            if run.id in inserted or existing is not None:
+                answers[run.id] = existing or run
+                continue
+            run.run_slug = _suffixed(_plain_slug(run.flow_name, run.created_at))
+            retry.append(run)
+        pending = retry
+    if pending:
+        raise Conflict("Could not find a free run slug; try again.")
+    return answers
+
+
+def _check_parameters(data: RunTrigger) -> None:
+    if len(json.dumps(data.parameters).encode()) > MAX_PARAMETERS_BYTES:
+        raise InvalidInput(
+            "Parameters are too large.", details={"parameters": f"at most {MAX_PARAMETERS_BYTES} bytes"}
+        )
+
+
+def _audit_entry(origin: RunOrigin, run: Run) -> AuditEntry:
+    """The audit row of a new run (`record`'s arguments)."""
+    changes = {"status": [None, run.status], "flow_version": [None, run.flow_version]}
+    if origin.sensor_id is not None:
+        changes["sensor_id"] = [None, origin.sensor_id]
+    if origin.schedule_id is not None:
+        changes["schedule_id"] = [None, origin.schedule_id]
+    return {
+        "actor": origin.actor,
+        "action": Action.EXECUTE,
+        "resource_type": "run",
+        "resource_id": run.id,
+        "resource_name": run.run_slug,
+        "changes": changes,
+        "org_id": origin.org_id,
+    }
+
+
+def _run_for_key(session: Session, org_id: str, key: str, now: datetime) -> Run | None:
+    """The run `key` answers with, or None once its window has passed (the key is then released, so
+    the run this request creates can take it)."""
+    existing = repo.get_run_by_idempotency_key(session, org_id, key)
+    if existing is None or existing.created_at > now - IDEMPOTENCY_WINDOW:
+        return existing
+    repo.release_idempotency_key(session, org_id, key, created_before=now - IDEMPOTENCY_WINDOW)
+    return None
+
+
+def _new_run(org_id: str, data: RunTrigger, plan: _Plan, *, key: str | None, now: datetime) -> Run:
+    version = plan.version
+    return Run(
+        id=new_id("run"),
+        org_id=org_id,
+        flow_id=version.flow_id,
+        flow_version_id=version.id,
+        flow_name=plan.flow_name,
+        flow_version=version.version,
+        run_slug=_recent_slugs.first_try(org_id, plan.flow_name, now),
+        deployment_name=plan.deployment_name,
+        executor=plan.executor,
+        execution_mode=plan.execution_mode,
+        priority=data.priority,
+        parameters=data.parameters,
+        tags=list(data.tags),
+        retry_count=0,
+        max_retries=plan.max_retries,
+        attempt=0,
+        cancel_requested=False,
+        idempotency_key=key,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    flow_name: str
+    version: VersionToRun
+    deployment_name: str | None
+    executor: str
+    execution_mode: str
+    max_retries: int
+
+
+class _Targets:
+    """The flow versions and deployments runs are created from, each looked up once per request or
+    batch (a scheduler batch names the same few many times). A lookup that failed fails again."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._found: dict[tuple[str, ...], VersionToRun | DeploymentRunSettings | DagyError] = {}
+
+    def version(self, org_id: str, data: RunTrigger) -> VersionToRun:
+        key = (
+            "version",
+            org_id,
+            str(data.flow_name),
+            "" if data.flow_version is None else str(data.flow_version),
+        )
+        found = self._lookup(key, lambda: _flow_version(self.session, org_id, data))
+        assert isinstance(found, VersionToRun)
+        return found
+
+    def deployment(self, org_id: str, name: str) -> DeploymentRunSettings:
+        key = ("deployment", org_id, name)
+        found = self._lookup(
+            key, lambda: deployments.run_settings(self.session, org_id=org_id, deployment_name=name)
+        )
+        assert isinstance(found, DeploymentRunSettings)
+        return found
+
+    def _lookup(
+        self, key: tuple[str, ...], find: Callable[[], VersionToRun | DeploymentRunSettings]
+    ) -> VersionToRun | DeploymentRunSettings:
+        if key not in self._found:
+            try:
+                self._found[key] = find()
+            except DagyError as exc:
+                self._found[key] = exc
+        found = self._found[key]
+        if isinstance(found, DagyError):
+            raise found
+        return found
+
+
+def _plan(targets: _Targets, org_id: str, data: RunTrigger, default_executor: str) -> _Plan:
+    """What to run and how: a deployment's version and settings, or a flow version. What the
+    request names explicitly wins over what the deployment or version says."""
+    given = data.model_fields_set
+    _check_flow_or_deployment(data)
+    if data.deployment is None:
+        version = targets.version(org_id, data)
+        return _Plan(
+            flow_name=str(data.flow_name),
+            version=version,
+            deployment_name=None,
+            executor=data.executor or version.default_executor or default_executor,
+            execution_mode=data.execution_mode,
+            max_retries=data.max_retries,
+        )
+    deployed = targets.deployment(org_id, data.deployment)
+    deployed_version = deployed.version
+    return _Plan(
+        flow_name=deployed.flow_name,
+        version=VersionToRun(
+            id=deployed_version.id,
+            flow_id=deployed_version.flow_id,
+            version=deployed_version.version,
+            default_executor=deployed_version.default_executor,
+        ),
+        deployment_name=deployed.deployment_name,
+        executor=data.executor or deployed.executor or default_executor,
+        execution_mode=data.execution_mode if "execution_mode" in given else deployed.execution_mode,
+        max_retries=data.max_retries if "max_retries" in given else deployed.max_retries,
+    )
+
+
+def _check_flow_or_deployment(data: RunTrigger) -> None:
+    problems: dict[str, str] = {}
+    if data.flow_name is None and data.deployment is None:
+        problems["flow_name"] = "required (or give deployment)"
+    elif data.flow_name is not None and data.deployment is not None:
+        problems["deployment"] = "give flow_name or deployment, not both"
+    elif data.deployment is not None and data.flow_version is not None:
+        problems["flow_version"] = "a deployment runs its own version; change it with PATCH /deployments"
+    if problems:
+        raise InvalidInput("Invalid run request.", details=problems)
+
+
+def _flow_version(session: Session, org_id: str, data: RunTrigger) -> VersionToRun:
+    name = str(data.flow_name)
+    wanted = None if data.flow_version is None else str(data.flow_version)
+    version = repo.find_flow_version(session, org_id, name, wanted)
+    if version is not None:
+        return version
+    if not repo.flow_exists(session, org_id, name):
+        raise NotFound(f"Flow {name} not found.")
+    raise NotFound(f"Flow {name} has no version {data.flow_version}.")
+
+
+def _plain_slug(flow_name: str, now: datetime) -> str:
+    return f"{flow_name}-{now:%Y-%m-%d-%H%M%S}"
+
+
+def _suffixed(plain: str) -> str:
+    return f"{plain}-{secrets.token_hex(2)}"
+
+
+class _RecentSlugs:
+    """The plain slug (`<flow>-<second>`) each flow of this process last took or found taken: within
+    that second the next run goes straight to a suffixed slug instead of trying the plain one
+    first. A hint only; the insert's unique index decides."""
+
+    _MAX = 4096
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], str] = {}
+
+    def taken(self, run: Run) -> None:
+        if len(self._last) >= self._MAX:
+            self._last.clear()
+        self._last[(run.org_id, run.flow_name)] = _plain_slug(run.flow_name, run.created_at)
+
+    def first_try(self, org_id: str, flow_name: str, now: datetime) -> str:
+        """`<flow>-YYYY-MM-DD-HHMMSS`, suffixed with 4 random hex digits when that second is known
+        taken."""
+        plain = _plain_slug(flow_name, now)
+        return _suffixed(plain) if self._last.get((org_id, flow_name)) == plain else plain
+
+
+_recent_slugs = _RecentSlugs()
+
+
+def _triggered(run: Run) -> RunTriggered:
+    return RunTriggered(
+        run_id=run.id,
+        run_slug=run.run_slug,
+        flow_name=run.flow_name,
+        flow_version=run.flow_version,
+        status=run.status,
+        created_at=run.created_at,
+        parameters=run.parameters,
+    )
