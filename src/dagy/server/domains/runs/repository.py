@@ -8,12 +8,14 @@ the clause and is safe because every write transaction there is `BEGIN IMMEDIATE
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Insert, String, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, ListRow, PageRequest
@@ -34,10 +36,11 @@ from dagy.server.orchestration import RunState
 
 T = TypeVar("T")
 
-# `POST /runs` looks its flow version up with this statement, built once with bound parameters and
-# run on the session's connection: no per-request statement building.
+# The version lookups of `POST /runs`, built once with bound parameters and run on the session's
+# connection: no per-request statement building.
 _flow = Flow.__table__.c
 _version = FlowVersion.__table__.c
+_run = Run.__table__.c
 _VERSION_OF_FLOW = (
     select(_version.id, _version.flow_id, _version.version, _version.default_executor)
     .join_from(FlowVersion.__table__, Flow.__table__, _flow.id == _version.flow_id)
@@ -51,6 +54,52 @@ _LATEST_VERSION = _VERSION_OF_FLOW.order_by(_version.deployment_version.desc()).
 _NAMED_VERSION = _VERSION_OF_FLOW.where(_version.version == bindparam("version"))
 # A new run has no output or error yet: left out, they are SQL NULL rather than JSON `null`.
 _INSERTED_COLUMNS = tuple(c.key for c in Run.__table__.columns if c.key not in ("output", "error"))
+
+
+def _insert_from_version(named: bool) -> dict[str, Insert]:
+    """`INSERT INTO run (...) SELECT ... FROM flow_version ... LIMIT 1 ON CONFLICT DO NOTHING
+    RETURNING ...`: a run of a flow's latest (or named) version, looked up and inserted in one
+    round trip. Every column is a bound parameter but the version's: its ids, its label, and the
+    executor (the one asked for, else the version's default, else the installation's)."""
+    from_version = {
+        "flow_id": _version.flow_id,
+        "flow_version_id": _version.id,
+        "flow_version": _version.version,
+        "executor": func.coalesce(
+            bindparam("executor_asked", type_=String),
+            func.nullif(_version.default_executor, ""),
+            bindparam("executor_default", type_=String),
+        ),
+    }
+    values = [
+        from_version.get(key, bindparam(key, type_=Run.__table__.c[key].type)) for key in _INSERTED_COLUMNS
+    ]
+    source = _VERSION_OF_FLOW.with_only_columns(*values).order_by(_version.deployment_version.desc()).limit(1)
+    if named:
+        source = source.where(_version.version == bindparam("version"))
+    returned = (_run.flow_id, _run.flow_version_id, _run.flow_version, _run.executor)
+    return {
+        name: dialect_insert(Run.__table__)
+        .from_select(_INSERTED_COLUMNS, source)
+        .on_conflict_do_nothing()
+        .returning(*returned)
+        for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+    }
+
+
+_INSERT_FROM_LATEST = _insert_from_version(named=False)
+_INSERT_FROM_NAMED = _insert_from_version(named=True)
+
+
+@dataclass(frozen=True)
+class VersionLookup:
+    """A run's flow version looked up by its own INSERT (one round trip for a single run named by
+    its flow): the run's flow's latest version or the labelled one, and the executor asked for, else
+    the version's default, else the installation's."""
+
+    label: str | None
+    executor_asked: str | None
+    executor_default: str
 
 
 @dataclass(frozen=True)
@@ -129,12 +178,37 @@ def flow_exists(session: Session, org_id: str, flow_name: str) -> bool:
     return session.execute(stmt).first() is not None
 
 
-def add_runs(session: Session, runs: Sequence[Run]) -> set[str]:
-    """Insert new runs' rows at once (one statement, executemany), skipping any whose slug or
-    idempotency key is taken; the ids of those inserted. The `Run` objects stay transient: their
-    callers answer from them."""
-    rows = [{key: getattr(run, key) for key in _INSERTED_COLUMNS} for run in runs]
-    return insert_new(session.connection(), Run.__table__, rows)
+def add_runs(session: Session, runs: Sequence[Run], lookups: Mapping[str, VersionLookup]) -> set[str]:
+    """Insert new runs' rows, skipping any whose slug or idempotency key is taken; the ids of those
+    inserted. The runs with a version to look up (`lookups`, by run id) are each inserted with their
+    lookup, which fills in their version columns; the others with one statement (executemany). A
+    run of `lookups` not inserted either has a taken key or names no version: its caller tells which.
+    The `Run` objects stay transient: their callers answer from them."""
+    inserted: set[str] = set()
+    connection = session.connection()
+    for run in runs:
+        lookup = lookups.get(run.id)
+        if lookup is not None and _insert_with_lookup(connection, run, lookup):
+            inserted.add(run.id)
+    rows = [{key: getattr(run, key) for key in _INSERTED_COLUMNS} for run in runs if run.id not in lookups]
+    return inserted | insert_new(connection, Run.__table__, rows)
+
+
+def _insert_with_lookup(connection: Connection, run: Run, lookup: VersionLookup) -> bool:
+    # The run's own `org_id` and `flow_name` also bind the lookup's.
+    values = {key: getattr(run, key) for key in _INSERTED_COLUMNS} | {
+        "executor_asked": lookup.executor_asked,
+        "executor_default": lookup.executor_default,
+    }
+    if lookup.label is None:
+        stmt = _INSERT_FROM_LATEST[connection.dialect.name]
+    else:
+        stmt, values["version"] = _INSERT_FROM_NAMED[connection.dialect.name], lookup.label
+    row = connection.execute(stmt, values).first()
+    if row is None:
+        return False
+    run.flow_id, run.flow_version_id, run.flow_version, run.executor = row
+    return True
 
 
 # A page of runs, newest first; every combination of the filters built once (api/pagination.py).

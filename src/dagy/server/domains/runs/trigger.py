@@ -2,7 +2,9 @@
 
 Every run is created the same way (`_queue`): its flow version or deployment is looked up (once per
 batch), its first state set by orchestration, and the runs inserted with one statement; a slug or
-idempotency key taken meanwhile is settled after the insert. Then one audit row per run.
+idempotency key taken meanwhile is settled after the insert. Then one audit row per run. A single
+run named by its flow (the busiest case, `POST /runs`) has its version looked up by its INSERT
+itself (`repo.VersionLookup`): one round trip instead of two.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from dagy.server.domains.deployments import service as deployments
 from dagy.server.domains.deployments.backends import check_executor
 from dagy.server.domains.deployments.service import DeploymentRunSettings
 from dagy.server.domains.runs import repository as repo
-from dagy.server.domains.runs.repository import VersionToRun
+from dagy.server.domains.runs.repository import VersionLookup, VersionToRun
 from dagy.server.domains.runs.schemas import RunTrigger, RunTriggered
 from dagy.server.errors import Conflict, DagyError, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import RunState, set_run_state
+from dagy.server.orchestration.wakeup import mark_runs_queued
 from dagy.server.settings import Settings
 
 MAX_PARAMETERS_BYTES = 256 * 1024
@@ -98,24 +101,36 @@ def trigger_scheduled_runs(
 
 
 def _queue_one(session: Session, request: RunRequest, settings: Settings) -> RunTriggered:
-    (answer,) = _queue(session, [request], settings=settings, now=utcnow())
+    """One run, its flow's version looked up by its INSERT when it names a flow: one round trip."""
+    (answer,) = _queue(session, [request], settings=settings, now=utcnow(), look_up_in_insert=True)
     if isinstance(answer, DagyError):
         raise answer
     return answer
 
 
 def _queue(
-    session: Session, requests: Sequence[RunRequest], *, settings: Settings, now: datetime
+    session: Session,
+    requests: Sequence[RunRequest],
+    *,
+    settings: Settings,
+    now: datetime,
+    look_up_in_insert: bool = False,
 ) -> list[RunTriggered | DagyError]:
-    """The one way runs are created; see the module's docstring."""
-    targets = _Targets(session)
+    """The one way runs are created; see the module's docstring. `look_up_in_insert` (one run): a
+    run of a flow looks its version up inside its INSERT instead of before it."""
+    targets = _Targets(session, look_up_in_insert=look_up_in_insert)
     prepared: list[Run | DagyError] = []
+    lookups: dict[str, VersionLookup] = {}
     for request in requests:
         try:
-            prepared.append(_prepared_run(session, request, targets, settings=settings, now=now))
+            run, plan = _prepared_run(session, request, targets, settings=settings, now=now)
         except DagyError as exc:
             prepared.append(exc)
-    answers = _insert(session, [run for run in prepared if isinstance(run, Run)])
+            continue
+        prepared.append(run)
+        if isinstance(plan.version, VersionLookup):
+            lookups[run.id] = plan.version
+    answers = _insert(session, [run for run in prepared if isinstance(run, Run)], lookups)
     record_many(
         session,
         [
@@ -129,8 +144,8 @@ def _queue(
 
 def _prepared_run(
     session: Session, request: RunRequest, targets: _Targets, *, settings: Settings, now: datetime
-) -> Run:
-    """The run `request` asks for, checked and in its first state, not yet inserted."""
+) -> tuple[Run, _Plan]:
+    """The run `request` asks for, checked and in its first state, not yet inserted; and its plan."""
     origin, data = request.origin, request.data
     if origin.sensor_id is None:
         _check_parameters(data)
@@ -144,22 +159,28 @@ def _prepared_run(
         # scheduler batches, which hold different schedules, never wait on each other's slugs.
         run.run_slug = f"{_plain_slug(plan.flow_name, origin.scheduled_for)}-{origin.schedule_id[-6:]}"
     set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
-    return run
+    return run, plan
 
 
-def _insert(session: Session, runs: Sequence[Run]) -> dict[str, Run]:
+def _insert(session: Session, runs: Sequence[Run], lookups: dict[str, VersionLookup]) -> dict[str, Run]:
     """Insert `runs`; run id -> the run that answers it: itself, or the run that took its
     idempotency key first (a concurrent request with the same key won the race). A run whose slug
-    was taken is inserted again with a suffixed one."""
+    was taken is inserted again with a suffixed one. A run whose version its INSERT looks up
+    (`lookups`) and that was not inserted is looked up by itself: NotFound, or one more try."""
     answers: dict[str, Run] = {}
     pending = list(runs)
     for _ in range(_SLUG_ATTEMPTS):
         if not pending:
             return answers
-        inserted = repo.add_runs(session, pending)
+        inserted = repo.add_runs(session, pending, lookups)
         retry: list[Run] = []
         for run in pending:
             _recent_slugs.taken(run)
+            lookup = lookups.pop(run.id, None)
+            if lookup is not None and run.id not in inserted:
+                _resolve(session, run, lookup)
+            if lookup is not None and run.status == RunState.QUEUED:
+                mark_runs_queued(session, run.executor)  # the version's default executor, maybe
             existing = None
             if run.id not in inserted and run.idempotency_key:
                 existing = repo.get_run_by_idempotency_key(session, run.org_id, run.idempotency_key)
@@ -172,6 +193,13 @@ def _insert(session: Session, runs: Sequence[Run]) -> dict[str, Run]:
     if pending:
         raise Conflict("Could not find a free run slug; try again.")
     return answers
+
+
+def _resolve(session: Session, run: Run, lookup: VersionLookup) -> None:
+    """Fill in the version of a run whose INSERT inserted nothing (NotFound when there is none)."""
+    version = _flow_version(session, run.org_id, run.flow_name, lookup.label)
+    run.flow_id, run.flow_version_id, run.flow_version = version.flow_id, version.id, version.version
+    run.executor = lookup.executor_asked or version.default_executor or lookup.executor_default
 
 
 def _check_parameters(data: RunTrigger) -> None:
@@ -210,14 +238,15 @@ def _run_for_key(session: Session, org_id: str, key: str, now: datetime) -> Run 
 
 
 def _new_run(org_id: str, data: RunTrigger, plan: _Plan, *, key: str | None, now: datetime) -> Run:
-    version = plan.version
+    """The run's row; a version its INSERT looks up leaves the version's columns to it."""
+    version = plan.version if isinstance(plan.version, VersionToRun) else None
     return Run(
         id=new_id("run"),
         org_id=org_id,
-        flow_id=version.flow_id,
-        flow_version_id=version.id,
+        flow_id=version.flow_id if version else None,
+        flow_version_id=version.id if version else None,
         flow_name=plan.flow_name,
-        flow_version=version.version,
+        flow_version=version.version if version else None,
         run_slug=_recent_slugs.first_try(org_id, plan.flow_name, now),
         deployment_name=plan.deployment_name,
         executor=plan.executor,
@@ -238,7 +267,7 @@ def _new_run(org_id: str, data: RunTrigger, plan: _Plan, *, key: str | None, now
 @dataclass(frozen=True)
 class _Plan:
     flow_name: str
-    version: VersionToRun
+    version: VersionToRun | VersionLookup
     deployment_name: str | None
     executor: str
     execution_mode: str
@@ -249,8 +278,9 @@ class _Targets:
     """The flow versions and deployments runs are created from, each looked up once per request or
     batch (a scheduler batch names the same few many times). A lookup that failed fails again."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, look_up_in_insert: bool = False) -> None:
         self.session = session
+        self.look_up_in_insert = look_up_in_insert
         self._found: dict[tuple[str, ...], VersionToRun | DeploymentRunSettings | DagyError] = {}
 
     def version(self, org_id: str, data: RunTrigger) -> VersionToRun:
@@ -260,7 +290,8 @@ class _Targets:
             str(data.flow_name),
             "" if data.flow_version is None else str(data.flow_version),
         )
-        found = self._lookup(key, lambda: _flow_version(self.session, org_id, data))
+        label = None if data.flow_version is None else str(data.flow_version)
+        found = self._lookup(key, lambda: _flow_version(self.session, org_id, str(data.flow_name), label))
         assert isinstance(found, VersionToRun)
         return found
 
@@ -292,12 +323,19 @@ def _plan(targets: _Targets, org_id: str, data: RunTrigger, default_executor: st
     given = data.model_fields_set
     _check_flow_or_deployment(data)
     if data.deployment is None:
-        version = targets.version(org_id, data)
+        version: VersionToRun | VersionLookup
+        if targets.look_up_in_insert:
+            label = None if data.flow_version is None else str(data.flow_version)
+            version = VersionLookup(label, executor_asked=data.executor, executor_default=default_executor)
+            default_of_version = None  # known after the INSERT
+        else:
+            version = targets.version(org_id, data)
+            default_of_version = version.default_executor
         return _Plan(
             flow_name=str(data.flow_name),
             version=version,
             deployment_name=None,
-            executor=data.executor or version.default_executor or default_executor,
+            executor=data.executor or default_of_version or default_executor,
             execution_mode=data.execution_mode,
             max_retries=data.max_retries,
         )
@@ -330,15 +368,13 @@ def _check_flow_or_deployment(data: RunTrigger) -> None:
         raise InvalidInput("Invalid run request.", details=problems)
 
 
-def _flow_version(session: Session, org_id: str, data: RunTrigger) -> VersionToRun:
-    name = str(data.flow_name)
-    wanted = None if data.flow_version is None else str(data.flow_version)
-    version = repo.find_flow_version(session, org_id, name, wanted)
+def _flow_version(session: Session, org_id: str, name: str, label: str | None) -> VersionToRun:
+    version = repo.find_flow_version(session, org_id, name, label)
     if version is not None:
         return version
     if not repo.flow_exists(session, org_id, name):
         raise NotFound(f"Flow {name} not found.")
-    raise NotFound(f"Flow {name} has no version {data.flow_version}.")
+    raise NotFound(f"Flow {name} has no version {label}.")
 
 
 def _plain_slug(flow_name: str, now: datetime) -> str:
