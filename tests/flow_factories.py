@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any
 
@@ -135,3 +136,11 @@ def run_alive(pid: int, uid: int) -> bool:
         return running(psutil.Process(pid))
     except psutil.NoSuchProcess:
         return False
+
+
+_STORY = re.compile(r"^\[(INFO|WARNING|ERROR)\] (Attempt \d+ |Starting task: |Task )")
+
+
+def without_story(messages: list[str]) -> list[str]:
+    """A run's log lines without those Dagy writes about its attempt and tasks: the run's own."""
+    return [message for message in messages if not _STORY.match(message)]

@@ -24,9 +24,11 @@ from tests.payloads import run_payload
 def execute(
     spec: dict[str, Any], parameters: dict[str, Any] | None = None, **payload: Any
 ) -> tuple[RunResult, list[dict[str, Any]]]:
+    """The run's result and its node events (the log lines that narrate them: test_runtime.py)."""
     buffer = io.StringIO()
     result = run_flow_spec(run_payload(spec, parameters, run_id="run_engine", **payload), EventWriter(buffer))
-    return result, [json.loads(line) for line in buffer.getvalue().splitlines()]
+    events = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    return result, [event for event in events if event["event"] == "node"]
 
 
 def py(node_id: str, body: str, **data: Any) -> dict[str, Any]:

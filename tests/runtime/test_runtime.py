@@ -80,7 +80,8 @@ def test_print_logging_and_stderr_become_log_events() -> None:
     )
     events = run_runtime({"nodes": [node("n", code)], "edges": []})
     logs = [e["message"] for e in events if e["event"] == "log"]
-    assert logs == ["hello", "[WARNING] careful", "to stderr", "no newline"]
+    assert logs[:4] == ["[INFO] Starting task: n", "hello", "[WARNING] careful", "to stderr"]
+    assert logs[4].startswith("[INFO] Task n completed in ") and logs[5:] == ["no newline"]
     assert all(e["timestamp"].endswith("Z") for e in events if e["event"] == "log")
 
 
@@ -161,7 +162,9 @@ def test_secret_values_are_masked_in_logs_errors_and_tracebacks() -> None:
     )
     text = json.dumps(events)
     assert "hunter2" not in text
-    assert [e["message"] for e in events if e["event"] == "log"] == ["token is ***", "[WARNING] again ***"]
+    logs = [e["message"] for e in events if e["event"] == "log"]
+    assert logs[:3] == ["[INFO] Starting task: leak", "token is ***", "[WARNING] again ***"]
+    assert logs[3].startswith("[ERROR] Task leak failed in ") and "ValueError: ***\nTraceback" in logs[3]
     error = events[-1]["error"]
     assert error["message"] == "ValueError: ***" and "raise ValueError(params['t'])" in error["traceback"]
 
@@ -173,8 +176,9 @@ def test_a_run_printing_past_the_log_cap_completes_with_one_marker() -> None:
     )
     events = run_runtime({"nodes": [node("chatty", code)], "edges": []}, log_max_bytes=5000)
     logs = [e["message"] for e in events if e["event"] == "log"]
-    assert logs[-1] == "[dagy] log truncated after 5000 bytes; later lines dropped"
-    assert sum(len(m) + 1 for m in logs[:-1]) <= 5000 and logs[0] == "line 0"
+    assert logs[-1] == "[WARNING] The log was cut after 5000 bytes; later lines were dropped"
+    assert sum(len(m) + 1 for m in logs[:-1]) <= 5000
+    assert logs[:2] == ["[INFO] Starting task: chatty", "line 0"]
     assert events[-1]["output"] == "done"
 
 
@@ -196,3 +200,17 @@ def test_a_payload_outside_the_protocol_fails_the_run_before_it_starts() -> None
     (result,) = [parse_event(line) for line in done.stdout.splitlines()]
     assert result is not None and (result["event"], result["status"]) == ("result", "failed")
     assert result["error"]["type"] == "invalid_payload" and "claim.attempt" in result["error"]["message"]
+
+
+def test_http_clients_request_lines_stay_out_of_the_log() -> None:
+    code = (
+        "import logging\n\ndef main(inputs, params):\n"
+        "    logging.getLogger('httpx').info('HTTP Request: GET http://x \"HTTP/1.1 200 OK\"')\n"
+        "    logging.getLogger('httpx').warning('a retry')\n"
+        "    logging.getLogger('mine').info('my line')\n"
+        "    return 1\n"
+    )
+    events = run_runtime({"nodes": [node("n", code)], "edges": []})
+    logs = [e["message"] for e in events if e["event"] == "log"]
+    assert logs[0] == "[INFO] Starting task: n" and logs[1:3] == ["[WARNING] a retry", "[INFO] my line"]
+    assert logs[3].startswith("[INFO] Task n completed in ") and len(logs) == 4

@@ -80,6 +80,10 @@ def test_the_runtime_runs_a_code_flow_and_reports_each_task_run(tmp_path: Path) 
     assert node["node_type"] == "task" and "ConnectionError: warehouse busy" in node["error"]["message"]
     logs = [e["message"] for e in events if e["event"] == "log"]
     assert "[INFO] [extract-1] extracting 2026-11-28" in logs and "[INFO] [etl] loaded 17.0" in logs
+    retried = [line for line in logs if line.startswith("[WARNING] Task load-1 failed (try 1), retrying")]
+    assert len(retried) == 1 and "ConnectionError: warehouse busy" in retried[0]
+    assert "[INFO] Starting task: extract-1" in logs
+    assert any(line.startswith("[INFO] Task load-1 completed in ") for line in logs)
     assert (tmp_path / "code" / "shop" / "etl.py").is_file()
 
 

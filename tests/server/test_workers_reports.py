@@ -199,6 +199,9 @@ def test_a_lost_lease_leaves_an_on_retry_event(running: tuple[FastAPI, TestClien
     settings: Settings = app.state.settings
     owner = new_org(app, client)
     run_id = claimed_run(client, settings, owner, pool)
+    running = [{"node_id": "only", "node_type": "python_function", "status": "running"}]
+    body = {"worker_id": "w1", "attempt": 1, "node_runs": running}
+    assert worker_post(client, settings, run_id, "nodes", body).status_code == 200
     deadline = time.monotonic() + 15
     while not run_events(app, run_id):
         assert time.monotonic() < deadline, "the lease never expired"
@@ -211,5 +214,35 @@ def test_a_lost_lease_leaves_an_on_retry_event(running: tuple[FastAPI, TestClien
         1,
     )
     assert event.payload["error"]["type"] == "lease_expired"
+    [task] = client.get(f"/v1/runs/{run_id}/tasks", headers=owner.headers).json()["items"]
+    assert (task["node_id"], task["status"]) == ("only", "abandoned")
     run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
     assert (run["status"], run["retry_count"]) == ("queued", 1)
+
+
+def test_nodes_an_attempt_leaves_unfinished_end_abandoned_or_cancelled(
+    client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    """A failed attempt (a time limit, a crash) leaves its running nodes `abandoned`; a cancelled
+    run's are `cancelled`; finished nodes keep their state."""
+    for ending, expected in (("failed", "abandoned"), ("cancelled", "cancelled")):
+        run_id = claimed_run(client, settings, owner, pool)
+        nodes = [
+            {"node_id": "done", "node_type": "python_function", "status": "completed", "output": 1},
+            {"node_id": "busy", "node_type": "python_function", "status": "running"},
+            {"node_id": "again", "node_type": "python_function", "status": "retrying", "tries": 1},
+        ]
+        body = {"worker_id": "w1", "attempt": 1, "node_runs": nodes}
+        assert worker_post(client, settings, run_id, "nodes", body).status_code == 200
+        if ending == "cancelled":
+            assert client.post(f"/v1/runs/{run_id}/cancel", headers=owner.headers).status_code == 200
+        result = {
+            "worker_id": "w1",
+            "attempt": 1,
+            "status": ending,
+            "error": {"type": "timeout", "message": "t"},
+        }
+        assert worker_post(client, settings, run_id, "complete", result).status_code == 200
+        items = client.get(f"/v1/runs/{run_id}/tasks", headers=owner.headers).json()["items"]
+        states = {item["node_id"]: (item["status"], item["completed_at"] is not None) for item in items}
+        assert states == {"done": ("completed", False), "busy": (expected, True), "again": (expected, True)}

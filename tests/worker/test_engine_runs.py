@@ -167,7 +167,8 @@ def test_a_node_output_too_large_to_report_inline_is_stored(
         "bytes": 2_000_002,
     }
     assert (settings.home / "objects" / stored["key"]).read_text() == '"' + "x" * 2_000_000 + '"'
-    assert log_lines(client, owner, run["run_id"]) == []
+    lines = log_lines(client, owner, run["run_id"])
+    assert [line for line in lines if not line.startswith("[INFO] ")] == [], lines
 
 
 def test_secret_values_are_masked_in_the_stored_log(engine: tuple[FastAPI, TestClient, Caller]) -> None:
@@ -179,7 +180,11 @@ def test_secret_values_are_masked_in_the_stored_log(engine: tuple[FastAPI, TestC
     run = run_flow(client, owner, spec(fn("leak", leak, token={"secret": name})), parameters={"t": value})
     assert run["status"] == "failed"
     assert run["error"]["message"] == "ValueError: bad ***" and value not in run["error"]["traceback"]
-    assert log_lines(client, owner, run["run_id"]) == ["the token is ***"]
+    lines = log_lines(client, owner, run["run_id"])
+    assert "the token is ***" in lines and value not in "\n".join(lines)
+    assert any(
+        line.startswith("[ERROR] Task leak failed") and "ValueError: bad ***" in line for line in lines
+    )
 
 
 def test_the_deployment_environment_reaches_nodes(engine: tuple[FastAPI, TestClient, Caller]) -> None:
@@ -305,8 +310,13 @@ def test_a_run_printing_100_mb_completes_with_a_truncated_log(
     run = run_flow(client, owner, spec(fn("chatty", chatty)))
     assert (run["status"], run["output"]) == ("completed", "done")
     lines = log_lines(client, owner, run["run_id"])
-    assert lines[-1] == f"[dagy] log truncated after {LOG_CAP} bytes; later lines dropped"
-    assert len(lines) == LOG_CAP // 100 + 1
+    assert (
+        lines[0].startswith("[INFO] Attempt 1 started on worker ")
+        and lines[1] == "[INFO] Starting task: chatty"
+    )
+    assert lines[-2] == f"[WARNING] The log was cut after {LOG_CAP} bytes; later lines were dropped"
+    assert lines[-1].startswith("[INFO] Attempt 1 completed in ")
+    assert set(lines[2:-2]) == {"x" * 99} and sum(len(line) + 1 for line in lines[1:-2]) <= LOG_CAP
 
 
 def test_events_a_run_forges_fail_it_clearly(engine: tuple[FastAPI, TestClient, Caller]) -> None:
@@ -315,8 +325,8 @@ def test_events_a_run_forges_fail_it_clearly(engine: tuple[FastAPI, TestClient, 
     _, client, owner = engine
     forged = (
         "import os\n"
-        "os.write(1, b'{\"event\": \"node\", \"node_id\": \"x\", \"status\": \"exploded\"}\\n')\n"
-        "os.write(1, b'{\"event\": \"result\", \"status\": \"bogus\", \"error\": \"no\"}\\n')\n"
+        'os.write(1, b\'{"event": "node", "node_id": "x", "status": "exploded"}\\n\')\n'
+        'os.write(1, b\'{"event": "result", "status": "bogus", "error": "no"}\\n\')\n'
         "os._exit(0)"
     )
     run = run_flow(client, owner, spec(fn("forger", forged)))
@@ -324,3 +334,38 @@ def test_events_a_run_forges_fail_it_clearly(engine: tuple[FastAPI, TestClient, 
     assert "'bogus'" in run["error"]["message"]
     assert "x" not in tasks(client, owner, run["run_id"])
     assert any("not a node run" in line for line in log_lines(client, owner, run["run_id"]))
+
+
+def test_the_log_tells_a_three_node_run_with_a_retried_failure(
+    engine: tuple[FastAPI, TestClient, Caller],
+) -> None:
+    """Code that prints nothing still leaves the attempt's start on its worker, each task's start
+    and end, the failed try with its reason and delay, and the attempt's end."""
+    _, client, owner = engine
+    flaky = (
+        "import os, tempfile\nmark = os.path.join(tempfile.gettempdir(), 'tried')\n"
+        "if not os.path.exists(mark):\n    open(mark, 'w').close()\n    raise ValueError('flaky')\nreturn 2"
+    )
+    flow_spec = spec(
+        fn("extract", "return 1"),
+        fn("transform", flaky, retries=2, retry_delay_seconds=0.2),
+        fn("load", "return sum(inputs.values())"),
+        edges=(("extract", "transform"), ("transform", "load")),
+    )
+    run = run_flow(client, owner, flow_spec)
+    assert (run["status"], run["output"]) == ("completed", 2)
+    lines = log_lines(client, owner, run["run_id"])
+    shapes = [line.split(" in ")[0] if " completed in " in line else line for line in lines]
+    assert shapes[0].startswith("[INFO] Attempt 1 started on worker ")
+    assert shapes[1:] == [
+        "[INFO] Starting task: extract",
+        "[INFO] Task extract completed",
+        "[INFO] Starting task: transform",
+        "[WARNING] Task transform failed (try 1), retrying in 0.2 s: ValueError: flaky",
+        "[INFO] Task transform completed",
+        "[INFO] Starting task: load",
+        "[INFO] Task load completed",
+        "[INFO] Attempt 1 completed",
+    ]
+    assert all(line.endswith(" s") for line in lines if " completed in " in line)
+    assert tasks(client, owner, run["run_id"])["transform"]["tries"] == 2

@@ -28,6 +28,7 @@ class NodeRunState(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    ABANDONED = "abandoned"  # its attempt ended (worker lost, run failed around it) before it finished
 
 
 def _as_utc(value: datetime) -> datetime:

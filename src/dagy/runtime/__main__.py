@@ -26,6 +26,8 @@ from dagy.runtime.sandbox import Boundary, enter
 from dagy.runtime.scope import RunResult
 
 _PR_SET_PDEATHSIG = 1
+# HTTP clients that log each request at INFO: the object store's, the LLM providers' SDKs'.
+PLUMBING_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "openai", "anthropic")
 
 
 def die_with_parent(parent_pid: int | None) -> None:
@@ -91,6 +93,8 @@ def run_one(boundary: Boundary | None = None) -> int:
     stream = LogStream(events)
     sys.stdout = sys.stderr = stream
     logging.basicConfig(level=logging.INFO, stream=stream, format="[%(levelname)s] %(message)s", force=True)
+    for plumbing in PLUMBING_LOGGERS:  # their request lines are not the run's story; their warnings are
+        logging.getLogger(plumbing).setLevel(logging.WARNING)
     try:
         result = execute(payload, events)
     finally:

@@ -192,19 +192,20 @@ class TaskRunReporter:
     def __call__(self, task_run: TaskRun, status: str) -> None:
         finished = status in _TERMINAL
         exc = task_run.exception if status != "completed" else None
-        self._events.emit(
-            {
-                "event": NODE,
-                "node_id": node_id_of(task_run),
-                "node_type": NODE_TYPE,
-                "status": status,
-                "started_at": _iso(task_run.started_at),
-                "completed_at": _iso(task_run.ended_at) if finished else None,
-                "output": node_output(task_run.result) if status == "completed" else None,
-                "error": _exception_error(exc, task_run, self._events) if exc is not None else None,
-                "tries": task_run.tries,
-            }
-        )
+        event = {
+            "event": NODE,
+            "node_id": node_id_of(task_run),
+            "node_type": NODE_TYPE,
+            "status": status,
+            "started_at": _iso(task_run.started_at),
+            "completed_at": _iso(task_run.ended_at) if finished else None,
+            "output": node_output(task_run.result) if status == "completed" else None,
+            "error": _exception_error(exc, task_run, self._events) if exc is not None else None,
+            "tries": task_run.tries,
+        }
+        if status == "retrying":
+            event["retry_in_seconds"] = task_run.retry_in_seconds
+        self._events.node(event)
 
 
 def node_id_of(task_run: TaskRun) -> str:

@@ -172,7 +172,7 @@ class Engine:
                 value, reference = load(self.scope.store, recorded), recorded
             except Exception as exc:
                 self.scope.events.log(
-                    f"[dagy] node {self.prefix}{node['id']}: its persisted output could not be read "
+                    f"[WARNING] Task {self.prefix}{node['id']}: its persisted output could not be read "
                     f"({self.scope.events.redact(str(exc))}); running it again"
                 )
                 return None
@@ -217,7 +217,7 @@ class Engine:
                 once,
                 TryPolicy.of(data),  # what the author wrote, not a type's default
                 describe=lambda exc: self._error(exc, node),
-                on_retry=lambda tries, error: self._retrying(node, started_at, tries, error),
+                on_retry=lambda tries, error, delay: self._retrying(node, started_at, tries, error, delay),
             )
         except NodeFailed as failed:
             return self._failed(node, started_at, failed.error, failed.tries)
@@ -288,7 +288,7 @@ class Engine:
             return persist(scope.store, lambda fmt: output_key(folder, scope.attempt, node_id, fmt), output)
         except Exception as exc:
             scope.events.log(
-                f"[dagy] node {node_id}: its output could not be written to the object store "
+                f"[WARNING] Task {node_id}: its output could not be written to the object store "
                 f"({scope.events.redact(str(exc))}); reported inline"
             )
             return None
@@ -298,8 +298,10 @@ class Engine:
         self._emit(node, "failed", started_at=started_at, error=error, tries=tries)
         return Outcome("failed", error=error, tries=tries)
 
-    def _retrying(self, node: Mapping[str, Any], started_at: str, tries: int, error: dict[str, Any]) -> None:
-        self._emit(node, "retrying", started_at=started_at, error=error, tries=tries)
+    def _retrying(
+        self, node: Mapping[str, Any], started_at: str, tries: int, error: dict[str, Any], delay: float
+    ) -> None:
+        self._emit(node, "retrying", started_at=started_at, error=error, tries=tries, retry_in_seconds=delay)
 
     def _error(self, exc: BaseException, node: Mapping[str, Any]) -> dict[str, Any]:
         return error_of(exc, self.prefix + str(node["id"]), str(node.get("type")), self.scope.events.redact)
@@ -355,6 +357,7 @@ class Engine:
         output: Any = None,
         error: dict[str, Any] | None = None,
         resumed: bool = False,
+        retry_in_seconds: float | None = None,
     ) -> None:
         event = {
             "event": NODE,
@@ -369,7 +372,9 @@ class Engine:
         }
         if resumed:
             event["resumed"] = True
-        self.scope.events.emit(event)
+        if retry_in_seconds is not None:
+            event["retry_in_seconds"] = retry_in_seconds
+        self.scope.events.node(event)
 
 
 _ABSENT = object()

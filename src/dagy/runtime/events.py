@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from dagy.protocol.models import MAX_LOG_LINE_CHARS
 from dagy.protocol.payload import DEFAULT_LOG_MAX_BYTES
+from dagy.runtime.narration import node_line
 from dagy.runtime.redaction import NO_REDACTION, Redactor
 
 LOG = "log"
@@ -45,7 +46,7 @@ def parse_event(line: str) -> dict[str, Any] | None:
 
 
 def truncation_marker(max_bytes: int) -> str:
-    return f"[dagy] log truncated after {max_bytes} bytes; later lines dropped"
+    return f"[WARNING] The log was cut after {max_bytes} bytes; later lines were dropped"
 
 
 class LogBudget:
@@ -90,6 +91,13 @@ class EventWriter:
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()
+
+    def node(self, event: dict[str, Any]) -> None:
+        """A node event, and its line in the run's log (narration.py)."""
+        self.emit(event)
+        line = node_line(event)
+        if line is not None:
+            self.log(line)
 
     def log(self, message: str) -> None:
         line = self.budget.take(message)

@@ -52,7 +52,7 @@ def run_mapped(
     if runner.failures:
         raise _item_failure(runner.failures, fail_fast=fail_fast)
     _check_outputs(runner.results)
-    call.context.logger.info("[dagy] %s ran for %d items", call.context.node_id, len(items))
+    call.context.logger.info("Task %s ran for %d items", call.context.node_id, len(items))
     return runner.results, runner.most_tries
 
 

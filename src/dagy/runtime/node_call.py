@@ -111,7 +111,7 @@ def call_with_tries(
     policy: TryPolicy,
     *,
     describe: Callable[[BaseException], dict[str, Any]],
-    on_retry: Callable[[int, dict[str, Any]], None] | None = None,
+    on_retry: Callable[[int, dict[str, Any], float], None] | None = None,
 ) -> tuple[T, int]:
     """Call until one try succeeds or none are left; answer the result and the number of tries.
     Raises NodeFailed with the last try's error."""
@@ -125,7 +125,7 @@ def call_with_tries(
             if tries > policy.retries or (isinstance(exc, NodeError) and not exc.retryable):
                 raise NodeFailed(error, tries) from exc
             if on_retry is not None:
-                on_retry(tries, error)
+                on_retry(tries, error, policy.delay_seconds)
             time.sleep(policy.delay_seconds)
 
 

@@ -146,9 +146,9 @@ def _tries(
                 raise
             record.exception = exc
         record.status = RETRYING
+        record.retry_in_seconds = delay = task.retry_delay(record.tries)
         if run.listener is not None:
             run.listener(record, RETRYING)
-        delay = task.retry_delay(record.tries)
         if delay > 0:
             time.sleep(delay)
         record.status = RUNNING

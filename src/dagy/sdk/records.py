@@ -63,6 +63,7 @@ class TaskRun(_Timed):
         "exception",
         "name",
         "result",
+        "retry_in_seconds",
         "started_at",
         "status",
         "task_name",
@@ -79,6 +80,7 @@ class TaskRun(_Timed):
         self.result: Any = None
         self.exception: BaseException | None = None
         self.cached = False  # the result came from the flow run's cache (`cache_key_fn`)
+        self.retry_in_seconds = 0.0  # while retrying: the wait before the next try
 
     def __repr__(self) -> str:
         return f"TaskRun(name={self.name!r}, status={self.status!r}, tries={self.tries})"

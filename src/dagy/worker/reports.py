@@ -62,7 +62,7 @@ class Reports:
             )
         except ValidationError as exc:
             self.add_log(
-                f"[dagy] a node event the run wrote is not a node run, not recorded: {problems(exc)}"
+                f"[WARNING] A node event the run wrote is not a node run, not recorded: {problems(exc)}"
             )
             return
         if report.status in _RUNNING:
@@ -71,7 +71,7 @@ class Reports:
             self.running_nodes.pop(report.node_id, None)
         if size > REPORT_BATCH_BYTES:
             self.add_log(
-                f"[dagy] node {report.node_id}: its {report.status} report ({size} bytes, mostly output) "
+                f"[WARNING] Task {report.node_id}: its {report.status} report ({size} bytes, mostly output) "
                 "is too large to record; a re-queued attempt would run it again"
             )
             return
@@ -85,7 +85,7 @@ class Reports:
         if len(self.logs) > MAX_BUFFERED_LINES:
             dropped = len(self.logs) - MAX_BUFFERED_LINES // 2
             self.logs = self.logs[dropped:]
-            self.add_log(f"[dagy] {dropped} log lines dropped: the server could not be reached")
+            self.add_log(f"[WARNING] {dropped} log lines dropped: the server could not be reached")
 
     def next_node_batch(self) -> list[NodeRunReport]:
         batch: list[NodeRunReport] = []

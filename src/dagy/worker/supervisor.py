@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +86,7 @@ class RunSupervisor:
         self._stopper: asyncio.Task[None] | None = None
         self._pids: RunCgroup | None = None
         self._pids_limit_hit = False
+        self._started = time.monotonic()  # when the attempt's process was taken
 
     @property
     def _ids(self) -> dict[str, Any]:
@@ -98,6 +100,11 @@ class RunSupervisor:
         # Before the payload: no user code has run yet, and what the process forks stays inside.
         cgroup = self._memory_cgroup(process.pid)
         self._pids = self._pids_cgroup(process.pid)
+        self._started = time.monotonic()
+        self.reports.add_log(
+            f"[INFO] Attempt {self.run.attempt} started on worker {self.config.worker_id} "
+            f"(execution mode {self.run.execution_mode})"
+        )
         try:
             try:
                 await self._send_payload(started)
@@ -366,6 +373,17 @@ class RunSupervisor:
             },
         )
 
+    def _end_line(self, status: Outcome, error: dict[str, Any] | None) -> str:
+        """The attempt's last line in the run's log."""
+        took = f"{time.monotonic() - self._started:.3f} s"
+        attempt = f"Attempt {self.run.attempt}"
+        if status == "completed":
+            return f"[INFO] {attempt} completed in {took}"
+        if status == "cancelled":
+            return f"[WARNING] {attempt} cancelled after {took}"
+        cause = error or {}
+        return f"[ERROR] {attempt} failed after {took}: {cause.get('type')}: {cause.get('message')}"
+
     def _process_limit_met(self, error: Any) -> bool:
         """The pids cgroup counted a refused fork; without one, the run failed on EAGAIN (what a
         fork past RLIMIT_NPROC raises)."""
@@ -388,12 +406,13 @@ class RunSupervisor:
     async def _report(self, returncode: int) -> None:
         """The result, carrying the last node runs and log lines when they fit in its request (a
         short run's whole report: one request); what does not fit is flushed before."""
+        status, output, error = self._outcome(returncode)
+        self.reports.add_log(self._end_line(status, error))
         folded = self.reports.take_last(min(self.config.log_batch_lines, MAX_LOG_LINES))
         if folded is None:
             await self._flush()
             folded = [], []
         node_runs, logs = folded
-        status, output, error = self._outcome(returncode)
         for delay in (0.5, 1, 2, 4, 8, 0):
             try:
                 final = await self.api.complete(

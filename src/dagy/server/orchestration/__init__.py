@@ -1,12 +1,19 @@
 """Run state: the states, the ordered rules, and `set_run_state()`, the only writer of run status."""
 
 from dagy.protocol import NodeRunState
-from dagy.server.orchestration.policy import ON_RETRY, advance_node_run, extend_lease, set_run_state
+from dagy.server.orchestration.policy import (
+    ON_RETRY,
+    advance_node_run,
+    extend_lease,
+    set_run_state,
+    unfinished_node_run_end,
+)
 from dagy.server.orchestration.rules import LEASE_EXPIRED, MISSING_SECRET, SECRET_UNREADABLE
 from dagy.server.orchestration.states import (
     ACTIVE_RUN_STATES,
     TERMINAL_NODE_RUN_STATES,
     TERMINAL_RUN_STATES,
+    UNFINISHED_NODE_RUN_STATES,
     RunState,
 )
 from dagy.server.orchestration.wakeup import RunQueueSignal, listen_for_queued_runs
@@ -19,6 +26,7 @@ __all__ = [
     "SECRET_UNREADABLE",
     "TERMINAL_NODE_RUN_STATES",
     "TERMINAL_RUN_STATES",
+    "UNFINISHED_NODE_RUN_STATES",
     "NodeRunState",
     "RunQueueSignal",
     "RunState",
@@ -26,4 +34,5 @@ __all__ = [
     "extend_lease",
     "listen_for_queued_runs",
     "set_run_state",
+    "unfinished_node_run_end",
 ]

@@ -142,6 +142,13 @@ _ENTER: dict[RunState, Callable[[Transition], None]] = {
 }
 
 
+def unfinished_node_run_end(run_state: RunState) -> NodeRunState:
+    """What a node run still running (or waiting to retry) becomes when its attempt ends without it:
+    `cancelled` with a cancelled run, else `abandoned` (the worker was lost, or the attempt failed
+    around it: a time or memory limit, a crash)."""
+    return NodeRunState.CANCELLED if run_state == RunState.CANCELLED else NodeRunState.ABANDONED
+
+
 def advance_node_run(
     current: Mapping[str, Any] | None,
     proposed: NodeRunState,

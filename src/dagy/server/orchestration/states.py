@@ -33,5 +33,12 @@ LEGAL_RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
 
 
 TERMINAL_NODE_RUN_STATES: frozenset[NodeRunState] = frozenset(
-    {NodeRunState.COMPLETED, NodeRunState.FAILED, NodeRunState.SKIPPED, NodeRunState.CANCELLED}
+    {
+        NodeRunState.COMPLETED,
+        NodeRunState.FAILED,
+        NodeRunState.SKIPPED,
+        NodeRunState.CANCELLED,
+        NodeRunState.ABANDONED,
+    }
 )
+UNFINISHED_NODE_RUN_STATES: frozenset[NodeRunState] = frozenset(NodeRunState) - TERMINAL_NODE_RUN_STATES

@@ -46,11 +46,13 @@ from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import (
     LEASE_EXPIRED,
     ON_RETRY,
+    UNFINISHED_NODE_RUN_STATES,
     NodeRunState,
     RunState,
     advance_node_run,
     extend_lease,
     set_run_state,
+    unfinished_node_run_end,
 )
 from dagy.server.settings import Settings
 
@@ -260,18 +262,47 @@ def complete_run(
     back to the queue (orchestration decides); a run the user cancelled stays cancelled whatever the
     worker found."""
     run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
-    if run.status == data.status:
+    cancelled = run.status == RunState.CANCELLED
+    if run.status == data.status and not cancelled:
         return CompletionResponse(run_id=run.id, status=run.status)  # already recorded: a repeat
     _record_node_runs(session, run, data.attempt, data.node_runs)
     _add_logs(session, run, data.attempt, data.logs)
-    if run.status == RunState.CANCELLED:
+    if cancelled:  # the user's cancel stands; the worker's last reports are recorded all the same
+        end_unfinished_node_runs(session, run, data.attempt, now=repo.database_now(session))
         return CompletionResponse(run_id=run.id, status=run.status)
     status, output, error = RunState(data.status), data.output, data.error
     if status == RunState.COMPLETED and len(json.dumps(output).encode()) > MAX_OUTPUT_BYTES:
         status, output = RunState.FAILED, None
         error = {"type": "output_too_large", "message": f"The run's output exceeds {MAX_OUTPUT_BYTES} bytes."}
-    final = set_run_state(session, run, status, now=repo.database_now(session), output=output, error=error)
+    now = repo.database_now(session)
+    final = set_run_state(session, run, status, now=now, output=output, error=error)
+    if status != RunState.COMPLETED:
+        end_unfinished_node_runs(session, run, data.attempt, now=now)
+    if final == RunState.QUEUED:
+        repo.add_logs(session, [_note(run, data.attempt, now, f"[WARNING] {_requeued(run)}")])
     return CompletionResponse(run_id=run.id, status=final)
+
+
+def end_unfinished_node_runs(session: Session, run: Run, attempt: int, *, now: datetime) -> None:
+    """The nodes `attempt` left running end `cancelled` or `abandoned`, as orchestration says for the
+    run's state (called once the run's state changed)."""
+    repo.end_unfinished_node_runs(
+        session,
+        run.id,
+        attempt,
+        status=str(unfinished_node_run_end(RunState(run.status))),
+        unfinished=UNFINISHED_NODE_RUN_STATES,
+        now=now,
+    )
+
+
+def _requeued(run: Run) -> str:
+    return f"the run goes back to the queue for attempt {run.attempt + 1} (retry {run.retry_count})"
+
+
+def _note(run: Run, attempt: int, now: datetime, message: str) -> RunLog:
+    """A line the server writes in the run's log."""
+    return RunLog(run_id=run.id, attempt=attempt, timestamp=now, ingestion_time=now, message=message)
 
 
 def reap_expired_leases(session: Session, *, limit: int) -> int:
@@ -287,14 +318,14 @@ def reap_expired_leases(session: Session, *, limit: int) -> int:
             "attempt": attempt,
         }
         final = set_run_state(session, run, RunState.FAILED, now=now, error=error)
-        what = "re-queued" if final == RunState.QUEUED else "failed (no retries left)"
+        end_unfinished_node_runs(session, run, attempt, now=now)
+        what = _requeued(run) if final == RunState.QUEUED else "the run failed (no retries left)"
         notes.append(
-            RunLog(
-                run_id=run.id,
-                attempt=attempt,
-                timestamp=now,
-                ingestion_time=now,
-                message=f"[dagy] attempt {attempt} lost its worker {owner} (lease expired); run {what}",
+            _note(
+                run,
+                attempt,
+                now,
+                f"[ERROR] Attempt {attempt} lost its worker {owner} (lease expired); {what}",
             )
         )
     repo.add_logs(session, notes)

@@ -360,6 +360,19 @@ def update_node_runs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(update(NodeRun), list(rows))
 
 
+def end_unfinished_node_runs(
+    session: Session, run_id: str, attempt: int, *, status: str, unfinished: Collection[str], now: datetime
+) -> None:
+    """The attempt's node runs still in one of `unfinished` states end in `status` now."""
+    stmt = (
+        update(NodeRun)
+        .where(NodeRun.run_id == run_id, NodeRun.attempt == attempt, NodeRun.status.in_(sorted(unfinished)))
+        .values(status=status, completed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(stmt)
+
+
 def insert_run_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(RunEvent), list(rows))

@@ -14,6 +14,7 @@ from dagy.server.db.base import utcnow
 from dagy.server.db.models import NodeRun, Run
 from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.runs import repository as repo
+from dagy.server.domains.runs.queue import end_unfinished_node_runs
 from dagy.server.domains.runs.schemas import (
     LogEvent,
     NodeRunList,
@@ -77,8 +78,10 @@ def get_run(session: Session, *, actor: Actor, run_id: str) -> RunRead:
 def cancel_run(session: Session, *, actor: Actor, run_id: str) -> RunCancelled:
     """Queued runs stop at once; a running run's worker sees the request in its next heartbeat."""
     run = _run(session, actor, run_id)
-    before = run.status
-    set_run_state(session, run, RunState.CANCELLED, now=utcnow())
+    before, now = run.status, utcnow()
+    set_run_state(session, run, RunState.CANCELLED, now=now)
+    if run.attempt:
+        end_unfinished_node_runs(session, run, run.attempt, now=now)
     record(
         session,
         actor=actor,
