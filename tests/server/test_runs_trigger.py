@@ -343,3 +343,21 @@ def test_the_trigger_answer_is_exactly_the_response_model(app: FastAPI, client: 
     assert {key: read[key] for key in ("run_slug", "flow_version", "status", "created_at")} == {
         key: body[key] for key in ("run_slug", "flow_version", "status", "created_at")
     }
+
+
+def test_an_unknown_flow_name_suggests_the_close_ones(client: TestClient, owner: Caller) -> None:
+    name = register_flow(client, owner, spec(python_node("n", OK)))
+    typo = name[:-1] + ("x" if name[-1] != "x" else "y")
+    answer = client.post("/v1/runs", headers=owner.headers, json={"flow_name": typo})
+    assert answer.status_code == 404
+    assert answer.json()["details"] == {"flow_name": f"did you mean {name}?"}
+    assert answer.json()["message"] == f"Flow {typo} not found; did you mean {name}?"
+    far = client.post("/v1/runs", headers=owner.headers, json={"flow_name": "zzzzzzzz-nothing-alike"})
+    assert (far.status_code, far.json()["details"]) == (404, {})
+
+
+def test_a_name_rule_is_explained_in_words(client: TestClient, owner: Caller) -> None:
+    answer = client.post("/v1/runs", headers=owner.headers, json={"flow_name": "-not a name"})
+    assert answer.status_code == 400
+    rule = "1 to 128 characters: letters, digits, _, . and -; starting with a letter or a digit"
+    assert answer.json()["details"] == {"flow_name": f"must be {rule}"}

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dagy.server.api import patterns
 from dagy.server.errors import DagyError
 
 log = logging.getLogger("dagy.server.errors")
@@ -46,8 +47,17 @@ def _validation_details(exc: RequestValidationError) -> dict[str, str]:
             details["body"] = "request body is not valid JSON"
             continue
         name = _field_name(loc)
-        details.setdefault(name, str(err.get("msg", "invalid value")))
+        details.setdefault(name, _problem(err))
     return details
+
+
+def _problem(err: Any) -> str:
+    """What is wrong with a field; a name rule in words rather than its regular expression."""
+    if err.get("type") == "string_pattern_mismatch":
+        rule = patterns.describe(str((err.get("ctx") or {}).get("pattern", "")))
+        if rule is not None:
+            return f"must be {rule}"
+    return str(err.get("msg", "invalid value"))
 
 
 async def _on_dagy_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -178,6 +178,11 @@ def flow_exists(session: Session, org_id: str, flow_name: str) -> bool:
     return session.execute(stmt).first() is not None
 
 
+def flow_names(session: Session, org_id: str) -> list[str]:
+    """The org's flow names (an unknown name's suggestions)."""
+    return list(session.execute(select(Flow.name).where(Flow.org_id == org_id)).scalars())
+
+
 def add_runs(session: Session, runs: Sequence[Run], lookups: Mapping[str, VersionLookup]) -> set[str]:
     """Insert new runs' rows, skipping any whose slug or idempotency key is taken; the ids of those
     inserted. The runs with a version to look up (`lookups`, by run id) are each inserted with their

@@ -9,6 +9,7 @@ itself (`repo.VersionLookup`): one round trip instead of two.
 
 from __future__ import annotations
 
+import difflib
 import json
 import secrets
 from collections.abc import Callable, Sequence
@@ -373,6 +374,10 @@ def _flow_version(session: Session, org_id: str, name: str, label: str | None) -
     if version is not None:
         return version
     if not repo.flow_exists(session, org_id, name):
+        close = difflib.get_close_matches(name, repo.flow_names(session, org_id), n=3)
+        if close:
+            hint = f"did you mean {' or '.join(close)}?"
+            raise NotFound(f"Flow {name} not found; {hint}", details={"flow_name": hint})
         raise NotFound(f"Flow {name} not found.")
     raise NotFound(f"Flow {name} has no version {label}.")
 
