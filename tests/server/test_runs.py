@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from dagy.server.settings import Settings
 from tests.factories import Caller, add_member, new_org, unique
 from tests.flow_factories import (
+    api_key,
     claim_runs,
     python_node,
     register_flow,
@@ -53,6 +54,11 @@ def test_trigger_queues_a_run(client: TestClient, owner: Caller, flow: str) -> N
         "started_at": None,
         "completed_at": None,
         "duration_seconds": None,
+        "trigger": "manual",
+        "schedule_id": None,
+        "scheduled_for": None,
+        "sensor_id": None,
+        "sensor_event_id": None,
         "deployment_name": None,
         "executor": "local",
         "execution_mode": "nano",
@@ -162,8 +168,19 @@ def test_list_runs_pages_and_filters(client: TestClient, owner: Caller, flow: st
         "started_at",
         "completed_at",
         "duration_seconds",
+        "trigger",
+        "schedule_id",
+        "scheduled_for",
+        "sensor_id",
+        "sensor_event_id",
+        "tags",
     }
     assert client.get("/v1/runs", headers=owner.headers, params={"status": "dancing"}).status_code == 400
+    dancing = client.get("/v1/runs", headers=owner.headers, params={"trigger": "dancing"})
+    assert (dancing.status_code, dancing.json()["details"]) == (
+        400,
+        {"trigger": "one of manual, api_key, schedule, sensor, webhook"},
+    )
     assert client.get("/v1/runs", headers=owner.headers, params={"limit": 101}).status_code == 400
     assert client.get("/v1/runs", headers=owner.headers, params={"next_token": "garbage!"}).status_code == 400
 
@@ -387,3 +404,17 @@ def test_a_failing_node_fails_the_run_with_its_traceback(running: tuple[FastAPI,
         (2, "apart", "completed"),
         (2, "boom", "failed"),
     ]
+
+
+def test_a_run_says_who_started_it_and_the_list_filters_on_it(
+    client: TestClient, owner: Caller, flow: str
+) -> None:
+    by_member = trigger(client, owner, flow)["run_id"]
+    key = api_key(client, owner, "runs.trigger", "runs.read")
+    by_key = client.post("/v1/runs", headers=key, json={"flow_name": flow}).json()["run_id"]
+    assert client.get(f"/v1/runs/{by_key}", headers=owner.headers).json()["trigger"] == "api_key"
+    for trigger_name, run_id in (("manual", by_member), ("api_key", by_key)):
+        query = {"trigger": trigger_name, "flow_name": flow}
+        items = client.get("/v1/runs", headers=owner.headers, params=query).json()["items"]
+        assert [item["run_id"] for item in items] == [run_id]
+        assert items[0]["trigger"] == trigger_name

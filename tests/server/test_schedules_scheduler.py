@@ -153,6 +153,13 @@ def test_catch_up_after_downtime(  # noqa: PLR0917 - fixtures and parameters
     tick(app.state.db, settings=settings, now=first + 3 * HOUR + late)
     assert fired_times(client, owner, made["schedule_id"]) == [first + k * HOUR for k in expected_runs]
     assert len(fires(app, client, owner, made["schedule_id"]).get("skipped", [])) == expected_skips
+    # Each catch-up run says which fire time it was, through GET /runs as through the schedule.
+    query = {"schedule_id": made["schedule_id"], "trigger": "schedule"}
+    listed = client.get("/v1/runs", headers=owner.headers, params=query).json()["items"]
+    assert sorted(at(run["scheduled_for"]) for run in listed) == [first + k * HOUR for k in expected_runs]
+    if listed:
+        run = client.get(f"/v1/runs/{listed[0]['run_id']}", headers=owner.headers).json()
+        assert (run["trigger"], run["schedule_id"]) == ("schedule", made["schedule_id"])
     assert at(schedule_of(client, owner, made["schedule_id"])["next_run_at"]) == first + 4 * HOUR
 
 

@@ -302,6 +302,12 @@ def test_webhook_queues_the_flow_with_the_payload_as_event(client: TestClient, o
     assert set(run["tags"]) >= {"sensor", "webhook", f"sensor:{sensor['sensor_id']}"}
     events = client.get(f"/v1/sensors/{sensor['sensor_id']}/events", headers=owner.headers).json()["items"]
     assert events[0]["run_id"] == body["run_id"] and events[0]["outcome"] == "fired"
+    provenance = ("trigger", "sensor_id", "sensor_event_id", "schedule_id")
+    assert tuple(run[k] for k in provenance) == ("webhook", sensor["sensor_id"], events[0]["event_id"], None)
+    query = {"sensor_id": sensor["sensor_id"], "trigger": "webhook"}
+    assert [
+        r["run_id"] for r in client.get("/v1/runs", headers=owner.headers, params=query).json()["items"]
+    ] == [body["run_id"]]
     assert events[0]["payload_digest"] == hashlib.sha256(raw).hexdigest()
     listed = client.get("/v1/sensors", headers=owner.headers).json()["items"]
     assert next(s for s in listed if s["sensor_id"] == sensor["sensor_id"])["last_fired_at"] is not None

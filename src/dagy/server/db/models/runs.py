@@ -52,10 +52,13 @@ class Run(Base, TimestampMixin):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
-    # What started it, when a schedule or a sensor did (the rows may be gone: SET NULL).
+    # What started it: `manual` (a member), `api_key`, `schedule`, `sensor` or `webhook`; and the
+    # schedule or sensor that did (the rows may be gone: SET NULL), the sensor's event.
+    trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
     schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedule.id", ondelete="SET NULL"))
     scheduled_for: Mapped[datetime | None]
     sensor_id: Mapped[str | None] = mapped_column(ForeignKey("sensor.id", ondelete="SET NULL"))
+    sensor_event_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class RunLog(Base):

@@ -30,6 +30,7 @@ from dagy.server.db.models import (
     Run,
     RunEvent,
     RunLog,
+    Schedule,
 )
 from dagy.server.db.reads import read_timestamp
 from dagy.server.orchestration import RunState
@@ -216,7 +217,8 @@ def _insert_with_lookup(connection: Connection, run: Run, lookup: VersionLookup)
     return True
 
 
-# A page of runs, newest first; every combination of the filters built once (api/pagination.py).
+# A page of runs, newest first, with the name of the schedule that started each; every combination
+# of the filters built once (api/pagination.py). A schedule's runs are the page filtered on its name.
 LIST_PAGES = FilteredKeysetQuery(
     select(
         Run.id,
@@ -227,10 +229,22 @@ LIST_PAGES = FilteredKeysetQuery(
         read_timestamp(Run.created_at),
         read_timestamp(Run.started_at),
         read_timestamp(Run.completed_at),
-    ).where(Run.org_id == bindparam("org_id")),
+        Run.trigger,
+        Schedule.schedule_id,
+        read_timestamp(Run.scheduled_for),
+        Run.sensor_id,
+        Run.sensor_event_id,
+        Run.tags,
+    )
+    .select_from(Run)
+    .outerjoin(Schedule, Schedule.id == Run.schedule_id)
+    .where(Run.org_id == bindparam("org_id")),
     filters={
         "flow_name": Run.flow_name == bindparam("flow_name"),
         "status": Run.status == bindparam("status"),
+        "trigger": Run.trigger == bindparam("trigger"),
+        "schedule_id": Schedule.schedule_id == bindparam("schedule_id"),
+        "sensor_id": Run.sensor_id == bindparam("sensor_id"),
     },
     order_by=[Run.created_at, Run.id],
 )
@@ -241,12 +255,16 @@ def list_page(
     org_id: str,
     page: PageRequest,
     *,
-    flow_name: str | None,
-    status: str | None,
+    filters: Mapping[str, str | None],
     to_item: Callable[[ListRow], T],
 ) -> KeysetPage[T]:
-    filters = {"flow_name": flow_name, "status": status}
+    """`filters`: the values of `LIST_PAGES`' filters (None: not filtered on)."""
     return LIST_PAGES.page(connection, page, params={"org_id": org_id}, filters=filters, to_item=to_item)
+
+
+def schedule_name(session: Session, schedule_pk: str) -> str | None:
+    """The `schedule_id` users know a schedule by, from the id its runs keep."""
+    return session.execute(select(Schedule.schedule_id).where(Schedule.id == schedule_pk)).scalar()
 
 
 def list_logs(session: Session, run_id: str, *, after_id: int, limit: int) -> list[RunLog]:

@@ -25,6 +25,7 @@ from dagy.server.domains.runs.schemas import (
 router = APIRouter(prefix="/runs", tags=["Runs"])
 
 _read = [Depends(require_permission("runs.read"))]
+_TRIGGERS = "What started the runs: manual, api_key, schedule, sensor or webhook."
 
 
 @router.post(
@@ -55,16 +56,24 @@ async def trigger_run(
     return JSONBytesResponse(triggered.model_dump(), status_code=202)
 
 
+async def run_filters(
+    flow_name: Annotated[str | None, Query(max_length=128)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    trigger: Annotated[str | None, Query(max_length=16, description=_TRIGGERS)] = None,
+    schedule_id: Annotated[str | None, Query(max_length=128, description="A schedule's runs.")] = None,
+    sensor_id: Annotated[str | None, Query(max_length=64, description="A sensor's runs.")] = None,
+) -> service.RunFilters:
+    return service.RunFilters(flow_name, status, trigger, schedule_id, sensor_id)
+
+
 @router.get("", response_model=RunPage, response_class=JSONBytesResponse, dependencies=_read)
 async def list_runs(
     tx: Tx,
     actor: CurrentActor,
     page: Annotated[PageRequest, Depends(page_params(20, 100))],
-    flow_name: Annotated[str | None, Query(max_length=128)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
+    filters: Annotated[service.RunFilters, Depends(run_filters)],
 ) -> JSONBytesResponse:
-    runs = await tx.list(service.list_runs, actor=actor, page=page, flow_name=flow_name, status=status)
-    return page_response(runs)
+    return page_response(await tx.list(service.list_runs, actor=actor, page=page, filters=filters))
 
 
 @router.get("/{run_id}", response_model=RunRead, dependencies=_read)

@@ -60,6 +60,12 @@ class RunListItem(ResponseModel):
     started_at: Timestamp | None
     completed_at: Timestamp | None
     duration_seconds: float | None
+    trigger: str = Field(description="What started it: manual, api_key, schedule, sensor or webhook.")
+    schedule_id: str | None = Field(description="The schedule that started it (its `schedule_id`).")
+    scheduled_for: Timestamp | None = Field(description="The fire time it ran for (a schedule's).")
+    sensor_id: str | None = Field(description="The sensor that started it.")
+    sensor_event_id: str | None = Field(description="The sensor's event it ran for (`/sensors/{id}/events`).")
+    tags: list[str]
 
 
 class RunPage(ResponseModel):
@@ -75,7 +81,6 @@ class RunRead(RunListItem):
     output: Any
     error: dict[str, Any] | None
     retry_count: int
-    tags: list[str]
 
 
 class RunCancelled(ResponseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from dagy.server.domains.runs.schemas import (
     RunLogs,
     RunRead,
 )
+from dagy.server.domains.runs.trigger import TRIGGERS
 from dagy.server.errors import InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
@@ -31,22 +33,34 @@ from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
 _LOG_TOKEN_PREFIX = "f/"  # noqa: S105 - a cursor prefix, not a secret
 
 
+@dataclass(frozen=True)
+class RunFilters:
+    """`GET /runs`' filters; None is not filtered on."""
+
+    flow_name: str | None = None
+    status: str | None = None
+    trigger: str | None = None
+    schedule_id: str | None = None
+    sensor_id: str | None = None
+
+
 def list_runs(
-    connection: Connection, *, actor: Actor, page: PageRequest, flow_name: str | None, status: str | None
+    connection: Connection, *, actor: Actor, page: PageRequest, filters: RunFilters
 ) -> KeysetPage[dict[str, Any]]:
     """Newest first. Read path (docs/adr/0007-list-read-path.md): the items are `RunListItem`'s
-    fields as plain values, rendered once by the router."""
-    if status is not None and status not in set(RunState):
+    fields as plain values, rendered once by the router. A schedule's runs are those filtered on
+    its `schedule_id`."""
+    if filters.status is not None and filters.status not in set(RunState):
         raise InvalidInput("Unknown run status.", details={"status": f"one of {', '.join(RunState)}"})
-    return repo.list_page(
-        connection, actor.org_id, page, flow_name=flow_name, status=status, to_item=run_list_item
-    )
+    if filters.trigger is not None and filters.trigger not in TRIGGERS:
+        raise InvalidInput("Unknown run trigger.", details={"trigger": f"one of {', '.join(TRIGGERS)}"})
+    return repo.list_page(connection, actor.org_id, page, filters=asdict(filters), to_item=_list_row)
 
 
-def run_list_item(row: Sequence[Any]) -> dict[str, Any]:
-    """A `RunListItem`'s fields, in its order, from a `repo.LIST_PAGES` row (or from a list of runs
-    that selects the same columns first, such as a schedule's)."""
-    run_id, run_slug, flow_name, flow_version, status, created_at, started_at, completed_at = row
+def _list_row(row: Sequence[Any]) -> dict[str, Any]:
+    """A `RunListItem`'s fields, in its order, from a `repo.LIST_PAGES` row."""
+    (run_id, run_slug, flow_name, flow_version, status, created_at, started_at, completed_at) = row[:8]
+    trigger, schedule_id, scheduled_for, sensor_id, sensor_event_id, tags = row[8:]
     return {
         "run_id": run_id,
         "run_slug": run_slug,
@@ -57,13 +71,19 @@ def run_list_item(row: Sequence[Any]) -> dict[str, Any]:
         "started_at": started_at,
         "completed_at": completed_at,
         "duration_seconds": duration_seconds(started_at, completed_at),
+        "trigger": trigger,
+        "schedule_id": schedule_id,
+        "scheduled_for": scheduled_for,
+        "sensor_id": sensor_id,
+        "sensor_event_id": sensor_event_id,
+        "tags": [str(tag) for tag in tags or []],
     }
 
 
 def get_run(session: Session, *, actor: Actor, run_id: str) -> RunRead:
     run = _run(session, actor, run_id)
     return RunRead(
-        **_list_item(run).model_dump(),
+        **_list_item(session, run).model_dump(),
         deployment_name=run.deployment_name,
         executor=run.executor,
         execution_mode=run.execution_mode,
@@ -71,7 +91,6 @@ def get_run(session: Session, *, actor: Actor, run_id: str) -> RunRead:
         output=run.output,
         error=run.error,
         retry_count=run.retry_count,
-        tags=list(run.tags or []),
     )
 
 
@@ -139,7 +158,7 @@ def duration_seconds(started_at: datetime | None, completed_at: datetime | None)
     return round((completed_at - started_at).total_seconds(), 3)
 
 
-def _list_item(run: Run) -> RunListItem:
+def _list_item(session: Session, run: Run) -> RunListItem:
     return RunListItem(
         run_id=run.id,
         run_slug=run.run_slug,
@@ -150,6 +169,12 @@ def _list_item(run: Run) -> RunListItem:
         started_at=run.started_at,
         completed_at=run.completed_at,
         duration_seconds=duration_seconds(run.started_at, run.completed_at),
+        trigger=run.trigger,
+        schedule_id=repo.schedule_name(session, run.schedule_id) if run.schedule_id else None,
+        scheduled_for=run.scheduled_for,
+        sensor_id=run.sensor_id,
+        sensor_event_id=run.sensor_event_id,
+        tags=[str(tag) for tag in run.tags or []],
     )
 
 

@@ -28,7 +28,7 @@ from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.runs.repository import VersionLookup, VersionToRun
 from dagy.server.domains.runs.schemas import RunTrigger, RunTriggered
 from dagy.server.errors import Conflict, DagyError, InvalidInput, NotFound
-from dagy.server.identity import SYSTEM_ACTOR, Actor
+from dagy.server.identity import SYSTEM_ACTOR, Actor, PrincipalKind
 from dagy.server.orchestration import RunState, set_run_state
 from dagy.server.orchestration.wakeup import mark_runs_queued
 from dagy.server.settings import Settings
@@ -39,14 +39,22 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 _SLUG_ATTEMPTS = 8
 
 
+# What started a run (`Run.trigger`): a member's session, an API key, a schedule (its fire time, or
+# a member triggering it by hand), a sensor that polls (S3, a URL), a webhook sensor.
+MANUAL, API_KEY, SCHEDULE, SENSOR, WEBHOOK = "manual", "api_key", "schedule", "sensor", "webhook"
+TRIGGERS = (MANUAL, API_KEY, SCHEDULE, SENSOR, WEBHOOK)
+
+
 @dataclass(frozen=True)
 class RunOrigin:
     """Who asks for a run: a member (an actor in its org), a sensor or a schedule (the system in its
-    org, or a member triggering the schedule by hand: `scheduled_for` None)."""
+    org, or a member triggering the schedule by hand: `scheduled_for` None); `trigger` says which."""
 
     actor: Actor
     org_id: str
+    trigger: str = MANUAL
     sensor_id: str | None = None
+    sensor_event_id: str | None = None
     schedule_id: str | None = None
     scheduled_for: datetime | None = None
 
@@ -70,17 +78,31 @@ def trigger_run(
         existing = _run_for_key(session, actor.org_id, idempotency_key, utcnow())
         if existing is not None:
             return _triggered(existing)
-    origin = RunOrigin(actor=actor, org_id=actor.org_id)
+    by_key = actor.principal is not None and actor.principal.kind == PrincipalKind.API_KEY
+    origin = RunOrigin(actor=actor, org_id=actor.org_id, trigger=API_KEY if by_key else MANUAL)
     return _queue_one(session, RunRequest(origin, data, key=idempotency_key or None), settings)
 
 
 def trigger_sensor_run(
-    session: Session, *, org_id: str, sensor_id: str, data: RunTrigger, settings: Settings
+    session: Session,
+    *,
+    org_id: str,
+    sensor_id: str,
+    event_id: str,
+    webhook: bool,
+    data: RunTrigger,
+    settings: Settings,
 ) -> RunTriggered:
-    """Queue a run a sensor starts, recorded with the sensor's id and audited as the system acting
-    in the sensor's org. The sensors domain bounds the parameters (an event of up to 1 MB,
-    docs/sensors.md), not `MAX_PARAMETERS_BYTES`."""
-    origin = RunOrigin(actor=SYSTEM_ACTOR, org_id=org_id, sensor_id=sensor_id)
+    """Queue a run a sensor starts for one of its events, recorded with the sensor's and the event's
+    ids and audited as the system acting in the sensor's org. The sensors domain bounds the
+    parameters (an event of up to 1 MB, docs/sensors.md), not `MAX_PARAMETERS_BYTES`."""
+    origin = RunOrigin(
+        actor=SYSTEM_ACTOR,
+        org_id=org_id,
+        trigger=WEBHOOK if webhook else SENSOR,
+        sensor_id=sensor_id,
+        sensor_event_id=event_id,
+    )
     return _queue_one(session, RunRequest(origin, data), settings)
 
 
@@ -153,7 +175,7 @@ def _prepared_run(
     check_executor(data.executor, settings, field="executor")
     plan = _plan(targets, origin.org_id, data, settings.default_executor)
     run = _new_run(origin.org_id, data, plan, key=request.key, now=now)
-    run.sensor_id = origin.sensor_id
+    run.trigger, run.sensor_id, run.sensor_event_id = origin.trigger, origin.sensor_id, origin.sensor_event_id
     run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
     if origin.schedule_id is not None and origin.scheduled_for is not None:
         # A fire time's run is named by the fire time and its schedule (the random end of its id):

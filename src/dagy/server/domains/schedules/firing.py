@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.models import Schedule
 from dagy.server.domains.runs import trigger as runs
-from dagy.server.domains.runs.trigger import RunOrigin, RunRequest
+from dagy.server.domains.runs.trigger import SCHEDULE, RunOrigin, RunRequest
 from dagy.server.domains.schedules import repository as repo
 from dagy.server.domains.schedules.service import SCHEDULED_TAG, run_request
 from dagy.server.domains.schedules.timing import fire_times_between, last_fire_at_or_before, next_fire_after
@@ -182,7 +182,11 @@ def _run_requests(
                 in_environment[key] = repo.deployment_in_environment(session, *key)
             deployment = in_environment[key]
         origin = RunOrigin(
-            actor=SYSTEM_ACTOR, org_id=schedule.org_id, schedule_id=schedule.id, scheduled_for=scheduled_for
+            actor=SYSTEM_ACTOR,
+            org_id=schedule.org_id,
+            trigger=SCHEDULE,
+            schedule_id=schedule.id,
+            scheduled_for=scheduled_for,
         )
         try:
             data = run_request(

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Row, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, KeysetQuery, PageRequest
+from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, PageRequest
 from dagy.server.db.bulk import insert_new
-from dagy.server.db.models import Deployment, Environment, Run, Schedule, ScheduleFire
+from dagy.server.db.models import Deployment, Environment, Schedule, ScheduleFire
 from dagy.server.db.reads import read_timestamp
 
 T = TypeVar("T")
@@ -79,23 +79,6 @@ _SCHEDULE_PK = select(Schedule.id).where(
     Schedule.org_id == bindparam("org_id"), Schedule.schedule_id == bindparam("schedule_id")
 )
 
-# A page of the runs a schedule started, newest first.
-RUN_PAGES = KeysetQuery(
-    select(
-        Run.id,
-        Run.run_slug,
-        Run.flow_name,
-        Run.flow_version,
-        Run.status,
-        read_timestamp(Run.created_at),
-        read_timestamp(Run.started_at),
-        read_timestamp(Run.completed_at),
-        read_timestamp(Run.scheduled_for),
-        Run.tags,
-    ).where(Run.org_id == bindparam("org_id"), Run.schedule_id == bindparam("schedule_pk")),
-    order_by=[Run.created_at, Run.id],
-)
-
 
 def list_page(
     connection: Connection,
@@ -114,18 +97,6 @@ def list_page(
 def schedule_pk(connection: Connection, org_id: str, schedule_id: str) -> str | None:
     found = connection.execute(_SCHEDULE_PK, {"org_id": org_id, "schedule_id": schedule_id}).scalar()
     return None if found is None else str(found)
-
-
-def run_page(
-    connection: Connection,
-    org_id: str,
-    schedule_pk: str,
-    page: PageRequest,
-    *,
-    to_item: Callable[[Row[Any]], T],
-) -> KeysetPage[T]:
-    params = {"org_id": org_id, "schedule_pk": schedule_pk}
-    return RUN_PAGES.page(connection, page, params=params, to_item=to_item)
 
 
 def deployment_names(session: Session, org_id: str, ids: Collection[str]) -> dict[str, str]:

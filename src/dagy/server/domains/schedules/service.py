@@ -22,10 +22,10 @@ from dagy.server.db.models import Flow, Schedule
 from dagy.server.domains.audit_logs.service import Action, diff
 from dagy.server.domains.environments import service as environments
 from dagy.server.domains.flows import service as flows
+from dagy.server.domains.runs import service as runs_service
 from dagy.server.domains.runs import trigger as runs
 from dagy.server.domains.runs.schemas import RunTrigger
-from dagy.server.domains.runs.service import run_list_item
-from dagy.server.domains.runs.trigger import MAX_PARAMETERS_BYTES, RunOrigin
+from dagy.server.domains.runs.trigger import MAX_PARAMETERS_BYTES, SCHEDULE, RunOrigin
 from dagy.server.domains.schedules import repository as repo
 from dagy.server.domains.schedules.audit import audit, audit_state
 from dagy.server.domains.schedules.deployment_sync import DEPLOYMENT_PREFIX
@@ -178,7 +178,7 @@ def trigger_schedule(
         parameters=dict(schedule.parameters or {}) | data.parameters,
         tag=MANUAL_TAG,
     )
-    origin = RunOrigin(actor=actor, org_id=actor.org_id, schedule_id=schedule.id)
+    origin = RunOrigin(actor=actor, org_id=actor.org_id, trigger=SCHEDULE, schedule_id=schedule.id)
     run = runs.trigger_schedule_run(session, origin=origin, data=request, settings=settings)
     schedule.last_run_at, schedule.last_run_id = run.created_at, run.run_id
     session.flush()
@@ -204,7 +204,9 @@ def list_schedule_runs(
     pk = repo.schedule_pk(connection, actor.org_id, schedule_id)
     if pk is None:
         raise NotFound(f"Schedule {schedule_id} not found.")
-    return repo.run_page(connection, actor.org_id, pk, page, to_item=_run_item)
+    return runs_service.list_runs(
+        connection, actor=actor, page=page, filters=runs_service.RunFilters(schedule_id=schedule_id)
+    )
 
 
 def run_request(
@@ -292,9 +294,3 @@ def _list_item(row: ListRow) -> dict[str, Any]:
     under its name)."""
     values = row._mapping
     return {field: values[field] for field in _READ_FIELDS}
-
-
-def _run_item(row: ListRow) -> dict[str, Any]:
-    """A `ScheduleRun`'s fields from a `repo.RUN_PAGES` row: a run's list fields, then its own."""
-    *listed, scheduled_for, tags = row
-    return run_list_item(listed) | {"scheduled_for": scheduled_for, "tags": [str(t) for t in tags or []]}

@@ -97,7 +97,13 @@ def fire(
     )
     try:
         run = runs.trigger_sensor_run(
-            session, org_id=sensor.org_id, sensor_id=sensor.id, data=trigger, settings=settings
+            session,
+            org_id=sensor.org_id,
+            sensor_id=sensor.id,
+            event_id=event_id,
+            webhook=sensor.sensor_type == "webhook",
+            data=trigger,
+            settings=settings,
         )
     except DagyError as exc:
         if strict:
