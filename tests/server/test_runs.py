@@ -59,6 +59,8 @@ def test_trigger_queues_a_run(client: TestClient, owner: Caller, flow: str) -> N
         "scheduled_for": None,
         "sensor_id": None,
         "sensor_event_id": None,
+        "worker_id": None,
+        "attempt": 0,
         "deployment_name": None,
         "executor": "local",
         "execution_mode": "nano",

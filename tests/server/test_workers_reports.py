@@ -246,3 +246,22 @@ def test_nodes_an_attempt_leaves_unfinished_end_abandoned_or_cancelled(
         items = client.get(f"/v1/runs/{run_id}/tasks", headers=owner.headers).json()["items"]
         states = {item["node_id"]: (item["status"], item["completed_at"] is not None) for item in items}
         assert states == {"done": ("completed", False), "busy": (expected, True), "again": (expected, True)}
+
+
+def test_each_attempts_worker_shows_on_the_run_and_its_tasks(
+    client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    run_id = claimed_run(client, settings, owner, pool, max_retries=1)
+    assert report(client, settings, run_id, [node("only", "running")]).status_code == 200
+    run = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()
+    assert (run["worker_id"], run["attempt"]) == ("w1", 1)
+    error = {"type": "exception", "message": "boom"}
+    failed = {"worker_id": "w1", "attempt": 1, "status": "failed", "error": error}
+    assert worker_post(client, settings, run_id, "complete", failed).json()["status"] == "queued"
+    assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["worker_id"] is None
+    claim_runs(client, worker_headers(settings), pool, worker_id="w2")
+    body = {"worker_id": "w2", "attempt": 2, "node_runs": [node("only", "running")]}
+    assert worker_post(client, settings, run_id, "nodes", body).status_code == 200
+    tasks = client.get(f"/v1/runs/{run_id}/tasks", headers=owner.headers).json()["items"]
+    attempts = [(t["attempt"], t["status"], t["worker_id"]) for t in tasks]
+    assert attempts == [(1, "abandoned", "w1"), (2, "running", "w2")]

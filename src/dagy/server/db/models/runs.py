@@ -86,6 +86,7 @@ class NodeRun(Base):
     node_type: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     tries: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # node-level retries + 1
+    worker_id: Mapped[str | None] = mapped_column(String(128))  # the worker of the attempt that ran it
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     error: Mapped[dict[str, Any] | None]

@@ -170,11 +170,13 @@ def _add_logs(session: Session, run: Run, attempt: int, lines: Sequence[LogLine]
 
 def report_node_runs(session: Session, *, scope: WorkerScope, run_id: str, data: NodeRunBatch) -> Accepted:
     run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
-    _record_node_runs(session, run, data.attempt, data.node_runs)
+    _record_node_runs(session, run, data.attempt, data.node_runs, data.worker_id)
     return Accepted(run_id=run.id, accepted=len(data.node_runs))
 
 
-def _record_node_runs(session: Session, run: Run, attempt: int, reports: Sequence[NodeRunReport]) -> None:
+def _record_node_runs(
+    session: Session, run: Run, attempt: int, reports: Sequence[NodeRunReport], worker_id: str
+) -> None:
     """Insert or advance one node-run row per (attempt, node): the batch's new rows in one INSERT,
     its changed rows in one UPDATE, and an `on_retry` run event for each `retrying` report."""
     if not reports:
@@ -201,6 +203,7 @@ def _record_node_runs(session: Session, run: Run, attempt: int, reports: Sequenc
             changed[report.node_id] = {**known[report.node_id], **fields, "updated_at": now}
         else:
             identity = {"run_id": run.id, "attempt": attempt, "node_id": report.node_id}
+            identity["worker_id"] = worker_id
             row_id = new[report.node_id]["id"] if report.node_id in new else new_id("node")
             new[report.node_id] = {"id": row_id, **identity, "node_type": report.node_type, **fields}
             new[report.node_id]["updated_at"] = now
@@ -265,7 +268,7 @@ def complete_run(
     cancelled = run.status == RunState.CANCELLED
     if run.status == data.status and not cancelled:
         return CompletionResponse(run_id=run.id, status=run.status)  # already recorded: a repeat
-    _record_node_runs(session, run, data.attempt, data.node_runs)
+    _record_node_runs(session, run, data.attempt, data.node_runs, data.worker_id)
     _add_logs(session, run, data.attempt, data.logs)
     if cancelled:  # the user's cancel stands; the worker's last reports are recorded all the same
         end_unfinished_node_runs(session, run, data.attempt, now=repo.database_now(session))

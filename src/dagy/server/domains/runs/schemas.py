@@ -74,6 +74,8 @@ class RunPage(ResponseModel):
 
 
 class RunRead(RunListItem):
+    worker_id: str | None = Field(description="The worker of its current attempt; null while queued.")
+    attempt: int = Field(description="Attempts so far: 0 while queued for the first time.")
     deployment_name: str | None
     executor: str
     execution_mode: str
@@ -108,6 +110,7 @@ class NodeRunRead(ResponseModel):
     status: str
     attempt: int
     tries: int = Field(description="Tries of the node in this attempt: its node-level retries + 1.")
+    worker_id: str | None = Field(description="The worker whose attempt ran the node.")
     started_at: Timestamp | None
     completed_at: Timestamp | None
     duration_seconds: float | None

@@ -84,6 +84,8 @@ def get_run(session: Session, *, actor: Actor, run_id: str) -> RunRead:
     run = _run(session, actor, run_id)
     return RunRead(
         **_list_item(session, run).model_dump(),
+        worker_id=run.lease_owner,
+        attempt=run.attempt,
         deployment_name=run.deployment_name,
         executor=run.executor,
         execution_mode=run.execution_mode,
@@ -185,6 +187,7 @@ def _node_run_read(node_run: NodeRun) -> NodeRunRead:
         status=node_run.status,
         attempt=node_run.attempt,
         tries=node_run.tries,
+        worker_id=node_run.worker_id,
         started_at=node_run.started_at,
         completed_at=node_run.completed_at,
         duration_seconds=duration_seconds(node_run.started_at, node_run.completed_at),

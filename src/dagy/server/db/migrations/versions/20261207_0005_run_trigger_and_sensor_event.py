@@ -1,4 +1,4 @@
-"""what started a run: its trigger, and a sensed run's event
+"""what started a run: its trigger, and a sensed run's event; the worker of a node run
 
 Revision ID: 0005
 Revises: 0004
@@ -22,6 +22,8 @@ def upgrade() -> None:
             sa.Column("trigger", sa.String(length=16), server_default="manual", nullable=False)
         )
         batch_op.add_column(sa.Column("sensor_event_id", sa.String(length=40), nullable=True))
+    with op.batch_alter_table("node_run", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("worker_id", sa.String(length=128), nullable=True))
     # Runs recorded before: a schedule's or a sensor's by the row that started them.
     op.execute("UPDATE run SET trigger = 'schedule' WHERE schedule_id IS NOT NULL")
     op.execute(
@@ -32,6 +34,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("node_run", schema=None) as batch_op:
+        batch_op.drop_column("worker_id")
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.drop_column("sensor_event_id")
         batch_op.drop_column("trigger")
