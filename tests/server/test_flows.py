@@ -137,6 +137,11 @@ def test_artifact_references(client: TestClient, app: FastAPI) -> None:
     owner = new_org(app, client)
     name = unique("flow")
     local = f"dagy/flows/{owner.org_id}/{name}/1/artifact.zip"
+    missing = _post(client, owner, name, artifact_s3_uri=local)
+    assert missing.status_code == 400 and "holds no" in missing.json()["details"]["artifact_s3_uri"]
+    stored = app.state.settings.home / "objects" / local
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_bytes(b"zip")
     assert _register(client, owner, name, artifact_s3_uri=local)["flow_version"] == "1"
     assert _register(client, owner, name, artifact_s3_uri="s3://bucket-1/a/b.zip")["flow_version"] == "2"
     bad = [

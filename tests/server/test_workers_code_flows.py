@@ -61,10 +61,10 @@ def code_flow(client: TestClient, settings: Settings, owner: Caller, pool: str) 
 
 
 def test_code_flow_specs_need_an_entrypoint_and_an_artifact_and_no_nodes(
-    client: TestClient, owner: Caller
+    client: TestClient, settings: Settings, owner: Caller
 ) -> None:
     flow = unique("code")
-    key = f"dagy/flows/{owner.org_id}/{flow}/a.zip"
+    key, _ = store_artifact(settings, owner, flow)
     cases = [
         ({"flow_spec": {"entrypoint": "etl.flows:daily"}}, "artifact_s3_uri"),
         (
@@ -83,10 +83,19 @@ def test_code_flow_specs_need_an_entrypoint_and_an_artifact_and_no_nodes(
         ({"flow_spec": {"entrypoint": "etl.class:daily"}, "artifact_s3_uri": key}, "flow_spec.entrypoint"),
         ({"flow_spec": {"entrypoint": 42}, "artifact_s3_uri": key}, "flow_spec.entrypoint"),
     ]
+    # What the artifact holds is checked at registration too: the entry point's module and function.
+    cases += [
+        ({"flow_spec": {"entrypoint": "etl.other:daily"}, "artifact_s3_uri": key}, "flow_spec.entrypoint"),
+        ({"flow_spec": {"entrypoint": "etl.flows:weekly"}, "artifact_s3_uri": key}, "flow_spec.entrypoint"),
+    ]
     for body, field in cases:
         response = register(client, owner, {"flow_name": flow} | body)
         assert response.status_code == 400, body
         assert field in response.json()["details"], (body, response.json())
+    details = register(client, owner, {"flow_name": flow} | cases[-1][0]).json()["details"]
+    assert details == {"flow_spec.entrypoint": "module etl.flows defines no weekly"}
+    details = register(client, owner, {"flow_name": flow} | cases[-2][0]).json()["details"]
+    assert details["flow_spec.entrypoint"].startswith("the artifact has no module etl.other")
     ok = register(
         client,
         owner,
@@ -116,16 +125,21 @@ def test_missing_and_external_artifacts_are_explained(
     client: TestClient, settings: Settings, owner: Caller, pool: str
 ) -> None:
     gone = unique("code")
-    key = f"dagy/flows/{owner.org_id}/{gone}/never-uploaded.zip"
+    key, _ = store_artifact(settings, owner, gone)
     external = unique("code")
+    never = f"dagy/flows/{owner.org_id}/{gone}/never-uploaded.zip"
+    refused = register(client, owner, {"flow_name": gone, "artifact_s3_uri": never})
+    assert refused.status_code == 400
+    assert refused.json()["details"]["artifact_s3_uri"].startswith(f"the object store holds no {never}")
     for flow, uri in [(gone, key), (external, "s3://dagy-artifacts/flows/x.zip")]:
         body = {
             "flow_name": flow,
-            "flow_spec": {"entrypoint": "m:f"},
+            "flow_spec": {"entrypoint": "etl.flows:daily"},
             "artifact_s3_uri": uri,
             "default_executor": pool,
         }
         assert register(client, owner, body).status_code == 201
+    (settings.home / "objects" / key).unlink()  # removed after registration: the run says so
     runs = {trigger(client, owner, flow)["run_id"]: flow for flow in (gone, external)}
     claim_runs(client, worker_headers(settings), pool)
     answers = {

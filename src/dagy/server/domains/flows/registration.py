@@ -21,8 +21,9 @@ from dagy.server.domains.deployments.backends import check_executor
 from dagy.server.domains.deployments.schedule import check_schedule
 from dagy.server.domains.deployments.service import deploy_flow_version
 from dagy.server.domains.flows import repository as repo
+from dagy.server.domains.flows.artifacts import stored_artifact_problems
 from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN, FlowCreate, FlowCreated
-from dagy.server.domains.flows.service import RESOURCE, artifact_prefix
+from dagy.server.domains.flows.service import OBJECTS_DIR, RESOURCE, artifact_prefix
 from dagy.server.domains.flows.spec import code_hash, registration_problems
 from dagy.server.errors import Conflict, InvalidInput
 from dagy.server.identity import Actor
@@ -98,6 +99,8 @@ def _checked_name(session: Session, org_id: str, data: FlowCreate, settings: Set
         prefix = artifact_prefix(org_id, name)
         if not uri.startswith(prefix):
             problems["artifact_s3_uri"] = f"a key in the object store must start with {prefix}"
+        elif not problems:
+            problems |= stored_artifact_problems(settings.home / OBJECTS_DIR, uri, data.flow_spec)
     problems |= _runtime_problems(data, settings)
     if problems or name is None:
         raise InvalidInput("Invalid flow specification.", details=problems)
