@@ -59,6 +59,8 @@ def test_trigger_queues_a_run(client: TestClient, owner: Caller, flow: str) -> N
         "scheduled_for": None,
         "sensor_id": None,
         "sensor_event_id": None,
+        "status_detail": "No worker has asked for executor local's runs in the last minute; start one with "
+        "`dagy worker --executor local` (GET /v1/workers lists those the server hears from).",
         "worker_id": None,
         "attempt": 0,
         "deployment_name": None,

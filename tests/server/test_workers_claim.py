@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from dagy.server.settings import Settings
 from tests.factories import Caller, new_org, unique
 from tests.flow_factories import (
+    api_key,
     claim_runs,
     python_node,
     register_flow,
@@ -220,3 +221,43 @@ def test_another_orgs_flow_is_not_a_subflow(
     trigger(client, owner, mine)
     [claimed] = claim_runs(client, worker_headers(settings), pool)
     assert claimed["subflows"] == {}
+
+
+def test_the_fleet_is_what_claims_and_heartbeats_say(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    """`GET /v1/workers` lists the workers that serve the org, as their claims describe them; a run
+    queued for an executor nobody asks for says so, until a worker does."""
+    flow = register_flow(client, owner, spec(python_node("only", OK)), default_executor=pool)
+    run_id = trigger(client, owner, flow)["run_id"]
+    waiting = client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["status_detail"]
+    assert waiting.startswith(f"No worker has asked for executor {pool}'s runs in the last minute")
+    body = {"worker_id": "fleet-1", "executor": pool, "capacity": 1, "concurrency": 8, "isolation": "strict"}
+    claimed = client.post("/v1/workers/claim", headers=worker_headers(settings), json=body)
+    assert [run["run_id"] for run in claimed.json()["runs"]] == [run_id]
+    other = trigger(client, owner, flow)["run_id"]
+    assert client.get(f"/v1/runs/{other}", headers=owner.headers).json()["status_detail"] is None
+    listed = client.get("/v1/workers", headers=owner.headers).json()["items"]
+    mine = [worker for worker in listed if worker["worker_id"] == "fleet-1"]
+    assert len(mine) == 1 and mine[0]["last_seen_at"] >= mine[0]["first_seen_at"]
+    assert {k: mine[0][k] for k in ("scope", "executor", "concurrency", "isolation", "status")} == {
+        "scope": "installation",
+        "executor": pool,
+        "concurrency": 8,
+        "isolation": "strict",
+        "status": "online",
+    }
+    # Another org's own worker (its API key) is not this org's to see.
+    stranger = new_org(app, client)
+    key = api_key(client, stranger, "flows.read", "runs.trigger", "secrets.read")
+    theirs = {"worker_id": "their-1", "executor": pool, "capacity": 1}
+    assert client.post("/v1/workers/claim", headers=key, json=theirs).status_code == 200
+    seen = {w["worker_id"] for w in client.get("/v1/workers", headers=owner.headers).json()["items"]}
+    assert "fleet-1" in seen and "their-1" not in seen
+    theirs_seen = client.get("/v1/workers", headers=stranger.headers).json()["items"]
+    assert {(w["worker_id"], w["scope"]) for w in theirs_seen} >= {
+        ("their-1", "org"),
+        ("fleet-1", "installation"),
+    }
+    recent = client.get("/v1/workers", headers=owner.headers, params={"seen_within_seconds": 0})
+    assert recent.status_code == 400

@@ -72,10 +72,24 @@ class WorkerApi:
         return answer.model_validate_json(response.content)
 
     async def claim(
-        self, *, worker_id: str, executor: str, capacity: int, wait_seconds: float
+        self,
+        *,
+        worker_id: str,
+        executor: str,
+        capacity: int,
+        wait_seconds: float,
+        concurrency: int | None = None,
+        isolation: Literal["strict", "partial", "off"] | None = None,
     ) -> ClaimResponse:
+        """Up to `capacity` runs (the free slots); `concurrency` and `isolation` say what this
+        worker is (`GET /v1/workers`)."""
         body = ClaimRequest(
-            worker_id=worker_id, executor=executor, capacity=capacity, wait_seconds=wait_seconds
+            worker_id=worker_id,
+            executor=executor,
+            capacity=capacity,
+            wait_seconds=wait_seconds,
+            concurrency=concurrency,
+            isolation=isolation,
         )
         return await self._post("/workers/claim", body, ClaimResponse, timeout=wait_seconds + self._timeout)
 

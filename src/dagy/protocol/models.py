@@ -83,6 +83,10 @@ class ClaimRequest(Request):
     executor: str = Field("local", pattern=EXECUTOR_PATTERN)
     capacity: int = Field(1, ge=1, le=100, description="Most runs to claim at once (free slots).")
     wait_seconds: float = Field(0, ge=0, le=60, description="Long-poll this long when nothing is queued.")
+    concurrency: int | None = Field(None, ge=1, le=10_000, description="Runs the worker executes at once.")
+    isolation: Literal["strict", "partial", "off"] | None = Field(
+        None, description="The isolation its runs get (docs/isolation.md)."
+    )
 
 
 class Subflow(Answer):

@@ -27,13 +27,15 @@ import tempfile
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import dagy
 from dagy.runtime.sandbox import SYSTEM_PATHS, Boundary
 
 log = logging.getLogger("dagy.worker")
 
-LEVELS = ("strict", "best", "off")
+LEVELS = ("strict", "best", "off")  # what DAGY_ISOLATION asks for
+Level = Literal["strict", "partial", "off"]  # what a worker gets
 # Runs' uids are RUN_UID_BASE + the pid of the run's process: unprivileged, unique among the runs
 # alive on a host, outside the ranges distributions give to users and subordinate ids.
 RUN_UID_BASE = 0x60000000
@@ -50,7 +52,7 @@ class IsolationUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class Isolation:
     requested: str
-    level: str  # strict (the full boundary) | partial | off
+    level: Level  # strict (the full boundary) | partial | off
     features: tuple[str, ...]  # what runs get (FULL's words)
     template: Boundary | None  # the boundary of every run, but for its scratch and folders
     reason: str = ""  # why the level is below strict

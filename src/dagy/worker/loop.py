@@ -83,6 +83,8 @@ class Worker:
                         executor=self.config.executor,
                         capacity=free,
                         wait_seconds=self.config.claim_wait_seconds,
+                        concurrency=self.config.concurrency,
+                        isolation=self.isolation.level if self.isolation is not None else None,
                     ),
                 )
             except (httpx.HTTPError, ApiError) as exc:

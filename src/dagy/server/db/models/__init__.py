@@ -8,6 +8,7 @@ from dagy.server.db.models.identity import ApiKey, AuthSession, Membership, Org,
 from dagy.server.db.models.runs import NodeRun, Run, RunEvent, RunLog
 from dagy.server.db.models.secrets import DataKey, Secret
 from dagy.server.db.models.triggers import Schedule, ScheduleFire, Sensor, SensorEvent
+from dagy.server.db.models.workers import Worker
 
 __all__ = [
     "ApiKey",
@@ -33,4 +34,5 @@ __all__ = [
     "Sensor",
     "SensorEvent",
     "User",
+    "Worker",
 ]

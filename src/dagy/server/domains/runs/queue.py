@@ -41,6 +41,7 @@ from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.runs.payload import UnresolvedSecret, run_payload
 from dagy.server.domains.runs.tokens import run_object_token
+from dagy.server.domains.workers import service as workers
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import (
@@ -77,6 +78,15 @@ def claim_runs(
     A run whose secrets cannot be handed out fails here and is not part of the answer.
     """
     now = repo.database_now(session)
+    workers.heard_from_claim(
+        session,
+        org_id=scope.org_id,
+        worker_id=data.worker_id,
+        executor=data.executor,
+        concurrency=data.concurrency or data.capacity,
+        isolation=data.isolation,
+        now=now,
+    )
     lease_expires_at = now + timedelta(seconds=lease_seconds)
     runs = repo.lock_queued_runs(session, executor=data.executor, limit=data.capacity, org_id=scope.org_id)
     versions = repo.flow_versions(session, sorted({run.flow_version_id for run in runs}))
@@ -145,7 +155,9 @@ def heartbeat(
 ) -> HeartbeatResponse:
     """Extend the lease of a running attempt; the answer carries the user's cancel request."""
     run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
-    extend_lease(run, until=repo.database_now(session) + timedelta(seconds=lease_seconds))
+    now = repo.database_now(session)
+    extend_lease(run, until=now + timedelta(seconds=lease_seconds))
+    workers.heard_from(session, org_id=scope.org_id, worker_id=data.worker_id, now=now)
     return HeartbeatResponse(
         run_id=run.id, cancel_requested=run.cancel_requested, lease_expires_at=run.lease_expires_at
     )

@@ -74,6 +74,9 @@ class RunPage(ResponseModel):
 
 
 class RunRead(RunListItem):
+    status_detail: str | None = Field(
+        description="Why a queued run may wait: no worker asked for its executor's runs in the last minute."
+    )
     worker_id: str | None = Field(description="The worker of its current attempt; null while queued.")
     attempt: int = Field(description="Attempts so far: 0 while queued for the first time.")
     deployment_name: str | None

@@ -26,6 +26,7 @@ from dagy.server.domains.runs.schemas import (
     RunRead,
 )
 from dagy.server.domains.runs.trigger import TRIGGERS
+from dagy.server.domains.workers import service as workers
 from dagy.server.errors import InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.orchestration import ACTIVE_RUN_STATES, RunState, set_run_state
@@ -84,6 +85,9 @@ def get_run(session: Session, *, actor: Actor, run_id: str) -> RunRead:
     run = _run(session, actor, run_id)
     return RunRead(
         **_list_item(session, run).model_dump(),
+        status_detail=workers.unserved_detail(session, run.org_id, run.executor)
+        if run.status == RunState.QUEUED
+        else None,
         worker_id=run.lease_owner,
         attempt=run.attempt,
         deployment_name=run.deployment_name,

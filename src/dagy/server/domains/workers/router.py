@@ -1,8 +1,9 @@
 """`/workers/...`: the worker protocol over HTTP (docs/workers.md). The queue it serves is the runs
 domain's (`domains/runs/queue.py`); its bodies are `dagy.protocol`'s.
 
-Authenticated by the installation worker token (every org's runs) or by an org's API key holding
-`WORKER_KEY_SCOPES` (that org's runs only).
+The protocol's routes are authenticated by the installation worker token (every org's runs) or by
+an org's API key holding `WORKER_KEY_SCOPES` (that org's runs only). `GET /workers`, the fleet as
+the server hears it (service.py), is a member's route (`runs.read`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from dagy.protocol import (
 from dagy.protocol.models import WORKER_ID_PATTERN
 from dagy.runtime.objects import DirectoryObjectStore
 from dagy.server.api.deps import SettingsDep, Tx
-from dagy.server.api.security import CurrentActor, authenticates, bearer_token, get_actor
+from dagy.server.api.security import CurrentActor, authenticates, bearer_token, get_actor, require_permission
 from dagy.server.domains.runs import queue
 from dagy.server.domains.runs.queue import WorkerScope
 from dagy.server.domains.runs.tokens import RUN_TOKEN_PREFIX
 from dagy.server.domains.workers import long_poll, objects
+from dagy.server.domains.workers import service as workers
 from dagy.server.domains.workers.objects import ObjectCaller
+from dagy.server.domains.workers.schemas import WorkerList
 from dagy.server.errors import PermissionDenied
 from dagy.server.identity import PrincipalKind
 from dagy.server.orchestration import RunQueueSignal
@@ -98,6 +101,17 @@ Scope = Annotated[WorkerScope, Depends(worker_scope)]
 Signal = Annotated[RunQueueSignal, Depends(run_queue)]
 Caller = Annotated[ObjectCaller, Depends(object_caller)]
 LeaseQuery = Annotated[Lease, Depends(lease_query)]
+
+
+@router.get("", response_model=WorkerList, dependencies=[Depends(require_permission("runs.read"))])
+async def list_workers(
+    tx: Tx,
+    actor: CurrentActor,
+    seen_within_seconds: Annotated[int, Query(ge=1, le=7 * 24 * 3600)] = 600,
+) -> WorkerList:
+    """The workers that serve this org (its own API keys' and the installation's) heard from within
+    `seen_within_seconds` (default 10 minutes), most recently heard from first."""
+    return await tx.run(workers.list_workers, actor=actor, seen_within_seconds=seen_within_seconds)
 
 
 @router.post("/claim", response_model=ClaimResponse)
