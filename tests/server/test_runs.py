@@ -44,7 +44,10 @@ def test_trigger_queues_a_run(client: TestClient, owner: Caller, flow: str) -> N
     second = trigger(client, owner, flow)
     assert second["run_slug"] != body["run_slug"] or second["run_id"] == body["run_id"]
     run = client.get(f"/v1/runs/{body['run_id']}", headers=owner.headers).json()
-    assert run | {"created_at": None, "run_id": None, "run_slug": None} == {
+    # Whether a worker of the installation asked for `local` runs in the last minute depends on the
+    # other tests: test_workers_claim.py checks `status_detail`.
+    assert run["status_detail"] is None or run["status_detail"].startswith("No worker has asked")
+    assert run | {"created_at": None, "run_id": None, "run_slug": None, "status_detail": None} == {
         "run_id": None,
         "run_slug": None,
         "flow_name": flow,
@@ -59,8 +62,7 @@ def test_trigger_queues_a_run(client: TestClient, owner: Caller, flow: str) -> N
         "scheduled_for": None,
         "sensor_id": None,
         "sensor_event_id": None,
-        "status_detail": "No worker has asked for executor local's runs in the last minute; start one with "
-        "`dagy worker --executor local` (GET /v1/workers lists those the server hears from).",
+        "status_detail": None,
         "worker_id": None,
         "attempt": 0,
         "deployment_name": None,

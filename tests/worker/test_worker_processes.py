@@ -64,10 +64,11 @@ def test_a_killed_worker_loses_its_run_to_the_next_worker_once(
         row = session.execute(select(Run).where(Run.id == run_id)).scalar_one()
         assert (row.attempt, row.lease_owner) == (2, "w-second")
         node_runs = session.execute(select(NodeRun).where(NodeRun.run_id == run_id)).scalars().all()
-        assert sorted((n.attempt, n.status) for n in node_runs) == [(1, "running"), (2, "completed")]
+        assert sorted((n.attempt, n.status) for n in node_runs) == [(1, "abandoned"), (2, "completed")]
     messages = [e["message"] for e in api.get(f"/runs/{run_id}/logs").json()["events"]]
     assert messages.count("started") == 2
-    assert any("attempt 1 lost its worker w-first (lease expired); run re-queued" in m for m in messages)
+    lost = "[ERROR] Attempt 1 lost its worker w-first (lease expired); the run goes back to the queue"
+    assert any(m.startswith(lost) for m in messages)
 
     worker_api = httpx.Client(
         base_url=f"{live_server}/v1", headers={"Authorization": f"Bearer {workers.token}"}
@@ -146,7 +147,7 @@ def test_a_resumed_attempt_does_not_run_completed_nodes_again(
         rows = session.execute(select(NodeRun).where(NodeRun.run_id == run_id)).scalars().all()
     assert sorted((n.attempt, n.node_id, n.status) for n in rows) == [
         (1, "first", "completed"),
-        (1, "second", "running"),
+        (1, "second", "abandoned"),
         (2, "first", "completed"),
         (2, "second", "completed"),
     ]
