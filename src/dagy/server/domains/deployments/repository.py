@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import KeysetPage, KeysetQuery, PageRequest
+from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, PageRequest
 from dagy.server.db.models import Deployment, Environment, Flow, FlowVersion
 from dagy.server.db.reads import read_timestamp
 
@@ -27,10 +27,10 @@ def list_query(org_id: str, environment_id: str | None) -> Select[Deployment]:
     return stmt
 
 
-def _page_statement(*, in_environment: bool) -> Select[Any]:
+def _page_statement() -> Select[Any]:
     """A list page's rows: the deployment's own columns with its flow's name, its version's label
     and its environment's name joined in by primary key (`flow_name`, `flow_version`,
-    `environment`). `in_environment` narrows to the environment named by `environment`."""
+    `environment`)."""
     stmt = (
         select(
             Deployment.id,
@@ -56,21 +56,20 @@ def _page_statement(*, in_environment: bool) -> Select[Any]:
         .outerjoin(Environment, Environment.id == Deployment.environment_id)
         .where(Deployment.org_id == bindparam("org_id"))
     )
-    if in_environment:  # an unknown name holds nothing: the subquery is NULL
-        environment_id = select(Environment.id).where(
-            Environment.org_id == bindparam("org_id"), Environment.name == bindparam("environment")
-        )
-        stmt = stmt.where(Deployment.environment_id == environment_id.scalar_subquery())
     return stmt
 
 
-# By name, then id; each statement built once (api/pagination.py: KeysetQuery).
-_PAGES = {
-    flag: KeysetQuery(
-        _page_statement(in_environment=flag), order_by=[Deployment.name, Deployment.id], descending=False
-    )
-    for flag in (False, True)
-}
+# The environment named `environment`; an unknown name holds nothing: the subquery is NULL.
+_ENVIRONMENT_ID = select(Environment.id).where(
+    Environment.org_id == bindparam("org_id"), Environment.name == bindparam("environment")
+)
+# By name, then id; `environment` an optional filter; built once (api/pagination.py).
+_PAGES = FilteredKeysetQuery(
+    _page_statement(),
+    filters={"environment": Deployment.environment_id == _ENVIRONMENT_ID.scalar_subquery()},
+    order_by=[Deployment.name, Deployment.id],
+    descending=False,
+)
 
 
 def list_page(
@@ -82,9 +81,8 @@ def list_page(
     to_item: Callable[[Row[Any]], T],
 ) -> KeysetPage[T]:
     """A page of the org's deployments, or of those in the environment named `environment`."""
-    params = {"org_id": org_id} | ({"environment": environment} if environment is not None else {})
-    query = _PAGES[environment is not None]
-    return query.page(connection, page, params=params, to_item=to_item)
+    filters = {"environment": environment}
+    return _PAGES.page(connection, page, params={"org_id": org_id}, filters=filters, to_item=to_item)
 
 
 def list_in_environment(session: Session, org_id: str, environment_id: str) -> list[Deployment]:

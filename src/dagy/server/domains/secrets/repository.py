@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dagy.server.api.pagination import KeysetPage, KeysetQuery, PageRequest
+from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, PageRequest
 from dagy.server.db.models import DataKey, Secret
 from dagy.server.db.reads import read_timestamp
 
@@ -45,30 +45,20 @@ def list_named(session: Session, org_id: str, name: str, *, limit: int) -> list[
     return list(session.execute(stmt).scalars())
 
 
-def _page_statement(*, in_environment: bool) -> Select[Any]:
-    """A page of secrets' metadata (never a value); `in_environment` narrows to the environment
-    bound as `environment` ("" for the secrets without one)."""
-    stmt = select(
+# A page of secrets' metadata (never a value) by name, environment and id; `environment` ("" for
+# the secrets without one) an optional filter. Built once (api/pagination.py).
+_PAGES = FilteredKeysetQuery(
+    select(
         Secret.id,
         Secret.name,
         Secret.environment,
         read_timestamp(Secret.created_at),
         read_timestamp(Secret.updated_at),
-    ).where(Secret.org_id == bindparam("org_id"))
-    if in_environment:
-        stmt = stmt.where(Secret.environment == bindparam("environment"))
-    return stmt
-
-
-# By name, environment and id; each statement built once (api/pagination.py: KeysetQuery).
-_PAGES = {
-    flag: KeysetQuery(
-        _page_statement(in_environment=flag),
-        order_by=[Secret.name, Secret.environment, Secret.id],
-        descending=False,
-    )
-    for flag in (False, True)
-}
+    ).where(Secret.org_id == bindparam("org_id")),
+    filters={"environment": Secret.environment == bindparam("environment")},
+    order_by=[Secret.name, Secret.environment, Secret.id],
+    descending=False,
+)
 
 
 def list_page(
@@ -80,8 +70,8 @@ def list_page(
     to_item: Callable[[Row[Any]], T],
 ) -> KeysetPage[T]:
     """A page of the org's secrets, or of those in `environment`."""
-    params = {"org_id": org_id} | ({"environment": environment} if environment is not None else {})
-    return _PAGES[environment is not None].page(connection, page, params=params, to_item=to_item)
+    filters = {"environment": environment}
+    return _PAGES.page(connection, page, params={"org_id": org_id}, filters=filters, to_item=to_item)
 
 
 def add(session: Session, secret: Secret) -> None:
