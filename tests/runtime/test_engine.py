@@ -326,13 +326,13 @@ def test_config_gets_defaults_and_resolved_secrets() -> None:
     assert (config["method"], config["response_format"], config["timeout_seconds"]) == ("GET", "json", 30)
     with pytest.raises(NodeError, match="'gone'") as raised:
         prepare_config(fetch, {"auth_token": {"secret": "gone"}}, {})
-    assert raised.value.error_type == "missing_secret"
+    assert raised.value.error_type == "secret_not_found"
 
 
 def test_a_missing_secret_fails_its_node() -> None:
     spec = {"nodes": [py("n", "return 1", token={"secret": "absent"})], "edges": []}
     result, _ = execute(spec)
-    assert result.error is not None and result.error["type"] == "missing_secret"
+    assert result.error is not None and result.error["type"] == "secret_not_found"
 
 
 def test_nodes_see_the_environment_and_run_details() -> None:

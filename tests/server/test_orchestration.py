@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from dagy.server.db.models import Run, RunEvent
 from dagy.server.errors import InvalidInput
 from dagy.server.orchestration import (
+    CLAIM_NOT_DELIVERED,
     LEASE_EXPIRED,
-    MISSING_SECRET,
     ON_RETRY,
+    SECRET_NOT_FOUND,
     SECRET_UNREADABLE,
     TERMINAL_NODE_RUN_STATES,
     TERMINAL_RUN_STATES,
@@ -267,6 +268,34 @@ def test_a_lease_expiry_spends_one_retry_not_two(session: Session) -> None:
     assert (run.status, run.retry_count, len(retry_events(session))) == ("queued", 1, 1)
 
 
+# --- RequeueUndeliveredClaims -----------------------------------------------------------------
+
+UNDELIVERED = {"type": CLAIM_NOT_DELIVERED, "message": "the claim never reached its worker"}
+
+
+def test_an_undelivered_claim_goes_back_to_the_queue_without_using_a_retry(session: Session) -> None:
+    run = run_in(RunState.RUNNING, max_retries=0)
+    assert set_run_state(session, run, RunState.FAILED, now=NOW, error=UNDELIVERED) == RunState.QUEUED
+    assert fields_of(run) == fields_of(run_in(RunState.RUNNING)) | {
+        "status": "queued",
+        "retry_count": 0,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "error": UNDELIVERED,
+    }
+    assert retry_events(session) == []
+
+
+def test_undelivered_claims_are_free_three_times_then_count_as_failures(session: Session) -> None:
+    """Attempt 4 follows three free re-queues: its loss spends a retry, and without one it fails."""
+    with_retry = run_in(RunState.RUNNING, attempt=4, retry_count=0, max_retries=1)
+    assert set_run_state(session, with_retry, RunState.FAILED, now=NOW, error=UNDELIVERED) == RunState.QUEUED
+    assert with_retry.retry_count == 1
+    without = run_in(RunState.RUNNING, attempt=4, retry_count=0, max_retries=0)
+    assert set_run_state(session, without, RunState.FAILED, now=NOW, error=UNDELIVERED) == RunState.FAILED
+    assert (without.error, without.retry_count) == (UNDELIVERED, 0)
+
+
 # --- RetryFailedAttempts ----------------------------------------------------------------------
 
 
@@ -300,7 +329,7 @@ def test_a_failed_attempt_without_retries_left_fails_the_run(
     assert retry_events(session) == []
 
 
-@pytest.mark.parametrize("permanent", [MISSING_SECRET, SECRET_UNREADABLE])
+@pytest.mark.parametrize("permanent", [SECRET_NOT_FOUND, SECRET_UNREADABLE])
 def test_a_permanent_failure_never_retries(session: Session, permanent: str) -> None:
     run = run_in(RunState.RUNNING, max_retries=3)
     error = {"type": permanent, "message": "secret 'db' not found"}

@@ -135,7 +135,7 @@ def test_a_missing_secret_fails_the_run_at_claim_without_retry(
     assert [r["run_id"] for r in claimed] == [working]  # the broken run is never handed out
     run = client.get(f"/v1/runs/{failing}", headers=owner.headers).json()
     assert (run["status"], run["retry_count"]) == ("failed", 0)
-    assert run["error"]["type"] == "missing_secret" and run["error"]["secret"] == "absent"
+    assert run["error"]["type"] == "secret_not_found" and run["error"]["secret"] == "absent"
     assert "absent" in run["error"]["message"] and "v1" not in str(run["error"])
     assert claim_runs(client, worker_headers(settings), pool) == []
 

@@ -220,6 +220,29 @@ def test_a_lost_lease_leaves_an_on_retry_event(running: tuple[FastAPI, TestClien
     assert (run["status"], run["retry_count"]) == ("queued", 1)
 
 
+@pytest.mark.slow
+def test_a_claim_that_never_reached_its_worker_uses_no_retry(
+    running: tuple[FastAPI, TestClient], pool: str
+) -> None:
+    """An attempt that expired without one report (no log line, no node run) never ran the run's
+    code: the reaper re-queues it as `claim_not_delivered`, and the run keeps its retries."""
+    app, client = running
+    settings: Settings = app.state.settings
+    owner = new_org(app, client)
+    run_id = claimed_run(client, settings, owner, pool)  # max_retries 0, and worker w1 says nothing
+    deadline = time.monotonic() + 15
+    while (run := client.get(f"/v1/runs/{run_id}", headers=owner.headers).json())["status"] == "running":
+        assert time.monotonic() < deadline, "the lease never expired"
+        time.sleep(0.2)
+    assert (run["status"], run["retry_count"], run["error"]["type"]) == ("queued", 0, "claim_not_delivered")
+    assert run_events(app, run_id) == []  # not a retry: no on_retry event
+    logs = client.get(f"/v1/runs/{run_id}/logs", headers=owner.headers).json()["events"]
+    assert [line["message"] for line in logs] == [
+        "[WARNING] Attempt 1 never reached worker w1; the run goes back to the queue for attempt 2 "
+        "(no retry used)"
+    ]
+
+
 def test_nodes_an_attempt_leaves_unfinished_end_abandoned_or_cancelled(
     client: TestClient, settings: Settings, owner: Caller, pool: str
 ) -> None:

@@ -97,7 +97,7 @@ def _resolve(value: Any, secrets: Mapping[str, str]) -> Any:
             name = value["secret"]
             if name not in secrets:
                 raise NodeError(
-                    "missing_secret", f"Secret {name!r} does not exist in this org (or was deleted)."
+                    "secret_not_found", f"Secret {name!r} does not exist in this org (or was deleted)."
                 )
             return secrets[name]
         return {k: _resolve(v, secrets) for k, v in value.items()}

@@ -8,7 +8,12 @@ from dagy.server.orchestration.policy import (
     set_run_state,
     unfinished_node_run_end,
 )
-from dagy.server.orchestration.rules import LEASE_EXPIRED, MISSING_SECRET, SECRET_UNREADABLE
+from dagy.server.orchestration.rules import (
+    CLAIM_NOT_DELIVERED,
+    LEASE_EXPIRED,
+    SECRET_NOT_FOUND,
+    SECRET_UNREADABLE,
+)
 from dagy.server.orchestration.states import (
     ACTIVE_RUN_STATES,
     TERMINAL_NODE_RUN_STATES,
@@ -20,9 +25,10 @@ from dagy.server.orchestration.wakeup import RunQueueSignal, listen_for_queued_r
 
 __all__ = [
     "ACTIVE_RUN_STATES",
+    "CLAIM_NOT_DELIVERED",
     "LEASE_EXPIRED",
-    "MISSING_SECRET",
     "ON_RETRY",
+    "SECRET_NOT_FOUND",
     "SECRET_UNREADABLE",
     "TERMINAL_NODE_RUN_STATES",
     "TERMINAL_RUN_STATES",

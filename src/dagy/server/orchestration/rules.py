@@ -27,10 +27,15 @@ LEASE_EXPIRED = "lease_expired"
 # A run whose worker vanished did not fail by itself, so it is re-queued at least this many times
 # even when the run allows no retries (docs/runs.md, "Leases and the reaper").
 MIN_LEASE_EXPIRY_RETRIES = 1
-MISSING_SECRET = "missing_secret"  # noqa: S105 - an error type, not a password
+# A claim whose answer never reached its worker: the worker went away while the claim was answered,
+# or its connection dropped the answer. The run's code never ran, so the attempt uses no retry; at
+# most this many such attempts per run, so a worker that dies on every claim cannot loop forever.
+CLAIM_NOT_DELIVERED = "claim_not_delivered"
+MAX_UNDELIVERED_CLAIMS = 3
+SECRET_NOT_FOUND = "secret_not_found"  # noqa: S105 - an error type, not a password
 SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - an error type, not a password
 # Failures another attempt cannot heal: the run fails at once, whatever retries it has left.
-PERMANENT_FAILURES = frozenset({MISSING_SECRET, SECRET_UNREADABLE})
+PERMANENT_FAILURES = frozenset({SECRET_NOT_FOUND, SECRET_UNREADABLE})
 
 
 @dataclass
@@ -102,6 +107,24 @@ class FollowTheStateMachine(RunRule):
             )
 
 
+class RequeueUndeliveredClaims(RunRule):
+    """An attempt whose claim never reached its worker ran none of the run's code: it goes back to
+    the queue without using one of the run's retries (up to `MAX_UNDELIVERED_CLAIMS` times)."""
+
+    FROM_STATES = frozenset({RunState.RUNNING})
+    TO_STATES = frozenset({RunState.FAILED})
+
+    def applies(self, transition: Transition) -> bool:
+        error_type = (transition.error or {}).get("type")
+        return super().applies(transition) and error_type == CLAIM_NOT_DELIVERED
+
+    def apply(self, transition: Transition) -> None:
+        run = transition.run
+        earlier_undelivered = run.attempt - 1 - run.retry_count
+        if earlier_undelivered < MAX_UNDELIVERED_CLAIMS:
+            transition.proposed = RunState.QUEUED
+
+
 class RequeueExpiredLeases(RunRule):
     """A lease that expired means the worker died or lost the network, not that the flow failed: the
     run goes back to the queue, at least once even when it allows no retries."""
@@ -145,6 +168,7 @@ RUN_POLICY: tuple[RunRule, ...] = (
     OnlyNewRunsStartQueued(),
     KeepTerminalStatesTerminal(),
     FollowTheStateMachine(),
+    RequeueUndeliveredClaims(),
     RequeueExpiredLeases(),
     RetryFailedAttempts(),
 )

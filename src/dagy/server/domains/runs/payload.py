@@ -27,7 +27,7 @@ from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.secrets import service as secrets
 from dagy.server.domains.secrets.crypto import EncryptionKeyError
 from dagy.server.errors import InvalidInput, NotFound
-from dagy.server.orchestration import MISSING_SECRET, SECRET_UNREADABLE
+from dagy.server.orchestration import SECRET_NOT_FOUND, SECRET_UNREADABLE
 from dagy.server.settings import Settings
 
 MAX_SUBFLOW_DEPTH = 5
@@ -154,7 +154,7 @@ def _secret_value(
                 "secret": name,
             }
         ) from None
-    raise UnresolvedSecret({"type": MISSING_SECRET, "message": message, "secret": name})
+    raise UnresolvedSecret({"type": SECRET_NOT_FOUND, "message": message, "secret": name})
 
 
 def _resolve(session: Session, org_id: str, name: str, environment: str | None, settings: Settings) -> str:

@@ -45,6 +45,7 @@ from dagy.server.domains.workers import service as workers
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import (
+    CLAIM_NOT_DELIVERED,
     LEASE_EXPIRED,
     ON_RETRY,
     UNFINISHED_NODE_RUN_STATES,
@@ -321,30 +322,66 @@ def _note(run: Run, attempt: int, now: datetime, message: str) -> RunLog:
 
 
 def reap_expired_leases(session: Session, *, limit: int) -> int:
-    """Runs whose worker stopped heartbeating go back to the queue, or fail when out of retries."""
+    """Runs whose worker stopped heartbeating go back to the queue, or fail when out of retries. An
+    attempt that never reported anything never reached its worker (`claim_not_delivered`)."""
     now = repo.database_now(session)
     runs = repo.lock_expired_leases(session, now=now, limit=limit)
     notes: list[RunLog] = []
     for run in runs:
         owner, attempt = run.lease_owner, run.attempt
-        error = {
-            "type": LEASE_EXPIRED,
-            "message": f"Worker {owner} stopped heartbeating; the lease of attempt {attempt} expired.",
-            "attempt": attempt,
-        }
-        final = set_run_state(session, run, RunState.FAILED, now=now, error=error)
+        if repo.attempt_reported(session, run.id, attempt):
+            error = {
+                "type": LEASE_EXPIRED,
+                "message": f"Worker {owner} stopped heartbeating; the lease of attempt {attempt} expired.",
+                "attempt": attempt,
+            }
+            lost = f"[ERROR] Attempt {attempt} lost its worker {owner} (lease expired)"
+        else:
+            error = _undelivered(owner, attempt, "never reported starting it")
+            lost = f"[WARNING] Attempt {attempt} never reached worker {owner}"
+        what_next = _fail_attempt(session, run, error, now)
         end_unfinished_node_runs(session, run, attempt, now=now)
-        what = _requeued(run) if final == RunState.QUEUED else "the run failed (no retries left)"
-        notes.append(
-            _note(
-                run,
-                attempt,
-                now,
-                f"[ERROR] Attempt {attempt} lost its worker {owner} (lease expired); {what}",
-            )
-        )
+        notes.append(_note(run, attempt, now, f"{lost}; {what_next}"))
     repo.add_logs(session, notes)
     return len(runs)
+
+
+def give_back_claims(
+    session: Session, *, scope: WorkerScope, worker_id: str, runs: Sequence[ClaimedRun]
+) -> None:
+    """The claim's answer cannot reach `worker_id` (its connection has gone): the runs it was given
+    go back to the queue at once, without using a retry, instead of waiting for their leases."""
+    now = repo.database_now(session)
+    notes: list[RunLog] = []
+    for claimed in runs:
+        run = repo.get_run(session, claimed.run_id, org_id=scope.org_id, lock=True)
+        if run is None or run.status != RunState.RUNNING or run.attempt != claimed.attempt:
+            continue
+        if run.lease_owner != worker_id:
+            continue
+        error = _undelivered(worker_id, run.attempt, "went away before the claim was answered")
+        what_next = _fail_attempt(session, run, error, now)
+        message = f"[WARNING] Attempt {run.attempt} never reached worker {worker_id}; {what_next}"
+        notes.append(_note(run, run.attempt, now, message))
+    repo.add_logs(session, notes)
+
+
+def _undelivered(worker_id: str | None, attempt: int, why: str) -> dict[str, Any]:
+    return {
+        "type": CLAIM_NOT_DELIVERED,
+        "message": f"Attempt {attempt} was claimed for worker {worker_id}, which {why}.",
+        "attempt": attempt,
+    }
+
+
+def _fail_attempt(session: Session, run: Run, error: dict[str, Any], now: datetime) -> str:
+    """Propose `failed` for the run's attempt; answer what became of the run, for its log."""
+    retries_before = run.retry_count
+    if set_run_state(session, run, RunState.FAILED, now=now, error=error) != RunState.QUEUED:
+        return "the run failed (no retries left)"
+    if run.retry_count == retries_before:
+        return f"the run goes back to the queue for attempt {run.attempt + 1} (no retry used)"
+    return _requeued(run)
 
 
 def current_attempt(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Insert, String, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Insert, String, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -302,6 +302,14 @@ def lock_expired_leases(session: Session, *, now: datetime, limit: int) -> list[
         .with_for_update(skip_locked=True)
     )
     return list(session.execute(stmt).scalars())
+
+
+def attempt_reported(session: Session, run_id: str, attempt: int) -> bool:
+    """Whether the attempt sent at least one log line or node run."""
+    return any(
+        session.scalar(select(exists().where(model.run_id == run_id, model.attempt == attempt)))
+        for model in (RunLog, NodeRun)
+    )
 
 
 def flow_versions(session: Session, ids: Sequence[str]) -> dict[str, FlowVersion]:

@@ -7,7 +7,9 @@ once a second, which covers a listener that is reconnecting.
 
 A claim whose worker has gone (it stopped and closed the connection while its claim waited) takes
 no run: the connection is checked before every attempt, so a run is never handed to a claim
-nobody will read (it would show `running` until its lease expired and lose a try). A server that
+nobody will read (it would show `running` until its lease expired). A connection gone while the
+claim was answered gets its runs given back to the queue at once, without using a retry; an answer
+lost after that is found by the reaper (docs/runs.md, "Claims that never reach their worker"). A server that
 is shutting down answers its waiting claims empty at once (the workers claim again elsewhere).
 """
 
@@ -45,6 +47,9 @@ async def claim(
             runs = await tx.run(
                 queue.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds, settings=settings
             )
+            if runs and await disconnected():  # gone while the claim was answered: give the runs back
+                await tx.run(queue.give_back_claims, scope=scope, worker_id=data.worker_id, runs=runs)
+                return []
             remaining = deadline - time.monotonic()
             if runs or remaining <= 0:
                 return runs
