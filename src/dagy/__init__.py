@@ -1,6 +1,7 @@
 """Dagy: workflow orchestration.
 
-The package root is the public SDK surface (`from dagy import flow, task, get_run_logger`). It
+The package root is the public SDK surface (`from dagy import flow, task, get_run_logger`, and
+`dagy.secrets.get`). It
 stays import-light: the SDK loads on first use of one of its names, and nothing here pulls in the
 server, so a worker host or a script that only defines flows starts fast.
 """
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "secrets":  # `dagy.secrets.get(...)` after a bare `import dagy`
+        import importlib  # noqa: PLC0415 - loaded on first use
+
+        return importlib.import_module("dagy.secrets")
     if name in _SDK_NAMES:
         import dagy.sdk  # noqa: PLC0415 - loaded on first use, so `import dagy` stays cheap
 

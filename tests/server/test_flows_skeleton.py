@@ -87,6 +87,7 @@ def test_register_flow_version(client: TestClient, app: FastAPI) -> None:
         "tags": {"team": "data"},
         "created_at": None,
         "status": "active",
+        "warnings": [],
     }
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", first.json()["created_at"])
     second = client.post("/v1/flows", headers=owner.headers, json=body)

@@ -109,7 +109,12 @@ class ShellCommandNode(ExecutableNode):
                 "string",
                 description="Relative to the run's directory, and inside it.",
             ),
-            ConfigField("env", "Environment variables", "object", description="Names to string values."),
+            ConfigField(
+                "env",
+                "Environment variables",
+                "object",
+                description='Names to string values, or to {"secret": "name"}: the secret\'s value.',
+            ),
             ConfigField("timeout_seconds", "Timeout (seconds)", "number", default=300),
             ConfigField("output_format", "Output format", "enum", default="text", options=("text", "json")),
         ),
@@ -121,7 +126,7 @@ class ShellCommandNode(ExecutableNode):
 
         problems: dict[str, str] = {}
         env, working_dir, timeout = data.get("env"), data.get("working_dir"), data.get("timeout_seconds")
-        if isinstance(env, dict) and (problem := shell.environment_problem(env)) is not None:
+        if isinstance(env, dict) and (problem := shell.environment_problem(env, secrets=True)) is not None:
             problems["env"] = problem
         if isinstance(working_dir, str) and (problem := shell.working_dir_problem(working_dir)) is not None:
             problems["working_dir"] = problem

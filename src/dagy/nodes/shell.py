@@ -180,10 +180,19 @@ def environment(config: Mapping[str, Any], context: NodeContext) -> dict[str, st
     return {**os.environ, **context.env, **extra}  # the process's own variables: a command expects PATH, HOME
 
 
-def environment_problem(env: Mapping[Any, Any]) -> str | None:
+def _is_secret_reference(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secret"} and isinstance(value["secret"], str)
+
+
+def environment_problem(env: Mapping[Any, Any], *, secrets: bool = False) -> str | None:
+    """What is wrong with `env`; with `secrets`, a value may also be `{"secret": "name"}` (a spec
+    before its secrets are resolved)."""
+    expected = 'a string or {"secret": "<secret name>"}' if secrets else "a string"
     for name, value in env.items():
         if not isinstance(name, str) or not name or "=" in name or "\x00" in name:
             return f"has an invalid variable name {name!r}"
+        if secrets and _is_secret_reference(value):
+            continue
         if not isinstance(value, str) or "\x00" in value:
-            return f"value of {name} must be a string"
+            return f"value of {name} must be {expected}"
     return None

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+import dagy.secrets
 from dagy.protocol import RunPayload
 from dagy.protocol.models import problems
 from dagy.runtime.events import RESULT, EventWriter, LogStream
@@ -47,6 +48,11 @@ def die_with_parent(parent_pid: int | None) -> None:
 
 def execute(payload: RunPayload, events: EventWriter) -> RunResult:
     """A code flow (an artifact to call) or a flow spec (nodes to walk)."""
+    claim = payload.claim
+    declared = dagy.secrets.declared_names([claim.flow_spec, *(s.flow_spec for s in claim.subflows.values())])
+    dagy.secrets.serve_run_secrets(
+        {name: claim.secrets[name] for name in declared if name in claim.secrets}, flow_name=claim.flow_name
+    )
     if payload.artifact_path:
         from dagy.runtime.code_flow import run_code_flow  # noqa: PLC0415 - only code flows need it
 
@@ -99,8 +105,8 @@ def run_one(boundary: Boundary | None = None) -> int:
         result = execute(payload, events)
     finally:
         stream.flush_partial()
-    error = events.redact.error(result.error)
-    events.emit({"event": RESULT, "status": result.status, "output": result.output, "error": error})
+    output, error = events.redact.value(result.output), events.redact.error(result.error)
+    events.emit({"event": RESULT, "status": result.status, "output": output, "error": error})
     real_stdout.flush()
     # Threads a node timeout abandoned may still be running: the run is over, they end with it.
     os._exit(0)

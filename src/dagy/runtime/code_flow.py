@@ -25,6 +25,7 @@ import dagy
 from dagy.protocol import RunPayload
 from dagy.runtime.events import NODE, EventWriter
 from dagy.runtime.flow_spec import RunResult
+from dagy.runtime.node_call import exception_type
 from dagy.sdk import Flow, FlowRun, TaskRun, TaskTimeoutError, flow, listening
 
 CODE_DIR = "code"
@@ -256,7 +257,7 @@ def _exception_error(
     redact = events.redact
     assert exc is not None
     return {
-        "type": "timeout" if isinstance(exc, TaskTimeoutError) else "exception",
+        "type": "timeout" if isinstance(exc, TaskTimeoutError) else exception_type(exc),
         "message": redact(f"{type(exc).__name__}: {exc}"),
         "node_id": node_id_of(task_run) if task_run is not None else None,
         "node_type": NODE_TYPE if task_run is not None else None,

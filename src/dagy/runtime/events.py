@@ -4,7 +4,8 @@ One event per line: `log` (a line of the run's output), `node` (a node run's sta
 `result`. Anything else on stdout (a C extension writing to fd 1, a child process) is not JSON and
 the worker treats it as a log line, so nothing a run prints is lost.
 
-Log lines pass the run's `Redactor` (secret values become `***`) and a per-run byte cap: past it,
+Log lines, node outputs and errors pass the run's `Redactor` (secret values become `***`); log
+lines also pass a per-run byte cap: past it,
 one marker line says so and later lines are dropped cheaply while the run goes on.
 """
 
@@ -93,7 +94,10 @@ class EventWriter:
             self._stream.flush()
 
     def node(self, event: dict[str, Any]) -> None:
-        """A node event, and its line in the run's log (narration.py)."""
+        """A node event, its output and error redacted, and its line in the run's log (narration.py)."""
+        for key in ("output", "error"):
+            if event.get(key) is not None:
+                event[key] = self.redact.value(event[key])
         self.emit(event)
         line = node_line(event)
         if line is not None:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from dagy.nodes import ExecutableNode, NodeError, NodeType, Ports, get_node_type
 from dagy.nodes.control_flow import Branch, FanOut
 from dagy.runtime.redaction import Redactor
+from dagy.secrets import SECRET_NOT_FOUND, SecretNotFound
 
 T = TypeVar("T")
 
@@ -97,7 +98,7 @@ def _resolve(value: Any, secrets: Mapping[str, str]) -> Any:
             name = value["secret"]
             if name not in secrets:
                 raise NodeError(
-                    "secret_not_found", f"Secret {name!r} does not exist in this org (or was deleted)."
+                    SECRET_NOT_FOUND, f"Secret {name!r} does not exist in this org (or was deleted)."
                 )
             return secrets[name]
         return {k: _resolve(v, secrets) for k, v in value.items()}
@@ -122,11 +123,18 @@ def call_with_tries(
             return _within(call, policy.timeout_seconds), tries
         except (Exception, SystemExit) as exc:  # any failure of user code, `sys.exit()` too, is the node's
             error = describe(exc)
-            if tries > policy.retries or (isinstance(exc, NodeError) and not exc.retryable):
+            if tries > policy.retries or not _retryable(exc):
                 raise NodeFailed(error, tries) from exc
             if on_retry is not None:
                 on_retry(tries, error, policy.delay_seconds)
             time.sleep(policy.delay_seconds)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A secret the flow does not declare stays undeclared however often the node tries."""
+    if isinstance(exc, NodeError):
+        return exc.retryable
+    return not isinstance(exc, SecretNotFound)
 
 
 def _within(call: Callable[[], T], timeout: float | None) -> T:
@@ -169,11 +177,16 @@ def error_of(exc: BaseException, node_id: str, node_type: str, redact: Redactor)
     if isinstance(exc, NodeError):
         return {"type": exc.error_type, "message": redact(exc.message), **where, "traceback": None}
     return {
-        "type": "exception",
+        "type": exception_type(exc),
         "message": redact(f"{type(exc).__name__}: {exc}"),
         **where,
         "traceback": redact(_user_traceback(exc)),
     }
+
+
+def exception_type(exc: BaseException) -> str:
+    """The error type of an exception the author's code raised."""
+    return SECRET_NOT_FOUND if isinstance(exc, SecretNotFound) else "exception"
 
 
 def _user_traceback(exc: BaseException) -> str:

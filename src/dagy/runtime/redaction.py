@@ -1,6 +1,6 @@
-"""Secret values never reach a run's log: each is replaced by `***` in log lines, error messages
-and tracebacks, both in the run's process and in the worker (lines the process did not send as
-events)."""
+"""Secret values never leave a run in clear: each is replaced by `***` in log lines, error messages
+and tracebacks, node outputs and the run's output, both in the run's process and in the worker
+(lines the process did not send as events). What a viewer of the run can read holds no value."""
 
 from __future__ import annotations
 
@@ -29,6 +29,22 @@ class Redactor:
         if error is None or self._pattern is None:
             return error
         return {k: self(v) if isinstance(v, str) else v for k, v in error.items()}
+
+    def value(self, value: Any) -> Any:
+        """A JSON value (an output) with every string in it, keys included, redacted; the value
+        itself when nothing in it is secret."""
+        if self._pattern is None:
+            return value
+        return self._value(value)
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(k) if isinstance(k, str) else k: self._value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._value(v) for v in value]
+        return value
 
 
 NO_REDACTION = Redactor(())

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dagy.secrets import referenced_names
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import Flow, FlowVersion
 from dagy.server.domains.audit_logs.service import Action, diff, record
@@ -25,6 +26,7 @@ from dagy.server.domains.flows.artifacts import stored_artifact_problems
 from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN, FlowCreate, FlowCreated
 from dagy.server.domains.flows.service import OBJECTS_DIR, RESOURCE, artifact_prefix
 from dagy.server.domains.flows.spec import code_hash, registration_problems
+from dagy.server.domains.secrets import service as secrets
 from dagy.server.errors import Conflict, InvalidInput
 from dagy.server.identity import Actor
 from dagy.server.settings import Settings
@@ -70,7 +72,18 @@ def register_flow_version(
         tags=dict(flow.tags or {}),
         created_at=version.created_at,
         status=version.status,
+        warnings=_missing_secrets(session, actor.org_id, data),
     )
+
+
+def _missing_secrets(session: Session, org_id: str, data: FlowCreate) -> list[str]:
+    """A secret the spec needs that the org does not have (yet) is not an error: it may be created
+    after the flow. It is said now rather than when the first run fails."""
+    names = referenced_names([data.flow_spec]) if data.flow_spec is not None else []
+    return [
+        f"secret {name!r} does not exist in this org yet: runs fail with secret_not_found until it is created"
+        for name in secrets.missing_names(session, org_id=org_id, names=names)
+    ]
 
 
 def _checked_name(session: Session, org_id: str, data: FlowCreate, settings: Settings) -> str:

@@ -100,6 +100,11 @@ class FlowCreated(ResponseModel):
     tags: dict[str, str]
     created_at: Timestamp
     status: str
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What registration accepted but runs will trip on, such as a secret the spec "
+        "names that does not exist in the org yet.",
+    )
 
 
 class FlowListItem(ResponseModel):

@@ -8,6 +8,9 @@ given: node code is compiled to find syntax errors, never run.
 
 A code flow (`@flow`/`@task`) registers `{"entrypoint": "module:function"}` as its spec, with the
 artifact that holds the module: no nodes, no edges; its tasks become node runs when it runs.
+
+Either kind may declare `secrets`, the names its code reads with `dagy.secrets.get` (a code flow's
+tasks, `python_function` nodes): a run hands its code those secrets and no others.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import difflib
 import hashlib
 import json
 import keyword
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,7 +28,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dagy.nodes import NODE_TYPES, Connector, NodeDefinition, connection_problem, get_node_type
+from dagy.secrets import DECLARED_SECRETS
+from dagy.server.api.patterns import describe
 from dagy.server.domains.nodes.service import custom_node_definitions
+from dagy.server.domains.secrets.schemas import NAME_PATTERN as SECRET_NAME_PATTERN
 from dagy.server.errors import PayloadTooLarge
 
 DEFAULT_MAX_SPEC_BYTES = 1024 * 1024
@@ -32,6 +39,7 @@ MAX_NODES = 500
 MAX_EDGES = 5000
 MAX_NODE_ID = 128
 MAX_PROBLEMS = 100  # a broken 1 MB spec should not answer with a 1 MB error body
+MAX_DECLARED_SECRETS = 100
 ROOT = "flow_spec"
 ENTRYPOINT = "entrypoint"
 
@@ -78,7 +86,25 @@ def code_flow_spec_problems(spec: Mapping[str, Any], *, artifact_s3_uri: str | N
             problems[f"{ROOT}.{key}"] = f"a code flow (flow_spec.entrypoint) has no {key}; its tasks are code"
     if artifact_s3_uri is None:
         problems["artifact_s3_uri"] = "required with flow_spec.entrypoint: the artifact holding the code"
-    return problems
+    return problems | declared_secrets_problems(spec)
+
+
+def declared_secrets_problems(spec: Mapping[str, Any]) -> dict[str, str]:
+    """`secrets`, when given, is a list of secret names, each once."""
+    declared = spec.get(DECLARED_SECRETS)
+    if declared is None:
+        return {}
+    field = f"{ROOT}.{DECLARED_SECRETS}"
+    if not isinstance(declared, list):
+        return {field: "a list of the secret names the flow's code reads with dagy.secrets.get"}
+    if len(declared) > MAX_DECLARED_SECRETS:
+        return {field: f"at most {MAX_DECLARED_SECRETS} secret names"}
+    for position, name in enumerate(declared):
+        if not isinstance(name, str) or not re.match(SECRET_NAME_PATTERN, name):
+            return {f"{field}[{position}]": f"a secret name: {describe(SECRET_NAME_PATTERN)}"}
+    if len(set(declared)) != len(declared):
+        return {field: "names each secret once"}
+    return {}
 
 
 def _is_entrypoint(value: Any) -> bool:
@@ -118,6 +144,7 @@ def flow_spec_problems(
     index = _check_nodes(nodes, known, problems)
     links = _check_edges(edges, index, problems)
     _check_cardinality(index, links, problems)
+    problems |= declared_secrets_problems(spec)
     found = cycles(list(index), [(link.source, link.target) for link in links])
     if found:
         through = "; ".join(", ".join(cycle) for cycle in found)

@@ -2,7 +2,8 @@
 server for, since a run's process holds no credentials (docs/workers.md, "The claim payload").
 
 - `secrets`: the values of the secrets the spec, and the specs of its subflows, reference as
-  `{"secret": "name"}`, chosen in the deployment's environment (else the secret without one).
+  `{"secret": "name"}` or declare in `secrets` (for their code), chosen in the deployment's
+  environment (else the secret without one).
 - `env`: the variables of the deployment's environment.
 - `completed_nodes`: outputs of the nodes earlier attempts completed, so the attempt resumes.
 - `subflows`: the flow versions that `subflow` nodes run, five levels deep at most.
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from dagy.nodes import NODE_TYPES
 from dagy.protocol import Artifact, ExecutionLimits, Subflow
 from dagy.runtime.limits import DEFAULT_MODE, EXECUTION_MODE_LIMITS
+from dagy.secrets import referenced_names
 from dagy.server.db.models import FlowVersion, Run
 from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.secrets import service as secrets
@@ -52,7 +54,7 @@ def run_payload(session: Session, run: Run, version: FlowVersion, *, settings: S
     )
     env_name = environment.name if environment is not None else None
     specs = [version.flow_spec, *(s.flow_spec for s in subflows.values())]
-    names = secret_names(specs)
+    names = referenced_names(specs)
     return {
         "deployment_name": run.deployment_name,
         "secrets": {name: _secret_value(session, run.org_id, name, env_name, settings) for name in names},
@@ -67,23 +69,6 @@ def run_payload(session: Session, run: Run, version: FlowVersion, *, settings: S
             session, run.org_id, {str(node.get("type")) for node in _nodes(specs)} - BUILTIN_TYPES
         ),
     }
-
-
-def secret_names(specs: Iterable[Mapping[str, Any] | None]) -> list[str]:
-    """Names referenced as `{"secret": "name"}` anywhere in the nodes' `data`, sorted."""
-    found: set[str] = set()
-    for node in _nodes(specs):
-        stack: list[Any] = [node.get("data")]
-        while stack:  # iterative: a deeply nested `data` must not hit the recursion limit
-            value = stack.pop()
-            if isinstance(value, dict):
-                if set(value) == {"secret"} and isinstance(value["secret"], str):
-                    found.add(value["secret"])
-                else:
-                    stack.extend(value.values())
-            elif isinstance(value, list):
-                stack.extend(value)
-    return sorted(found)
 
 
 def resolve_subflows(session: Session, org_id: str, spec: Mapping[str, Any] | None) -> dict[str, Subflow]:

@@ -40,6 +40,13 @@ def get_secret(session: Session, org_id: str, name: str, environment: str) -> Se
     return session.execute(stmt).scalar_one_or_none()
 
 
+def existing_names(session: Session, org_id: str, names: Collection[str]) -> set[str]:
+    if not names:
+        return set()
+    stmt = select(Secret.name).where(Secret.org_id == org_id, Secret.name.in_(list(names))).distinct()
+    return set(session.execute(stmt).scalars())
+
+
 def list_named(session: Session, org_id: str, name: str, *, limit: int) -> list[Secret]:
     stmt = select(Secret).where(Secret.org_id == org_id, Secret.name == name).order_by(Secret.id).limit(limit)
     return list(session.execute(stmt).scalars())

@@ -183,6 +183,12 @@ def resolve_secret_value(
     return _decrypt(session, keyring_of(settings), _select(session, org_id, name, environment))
 
 
+def missing_names(session: Session, *, org_id: str, names: Sequence[str]) -> list[str]:
+    """Of `names`, those no secret of the org has, in any environment (in the order given)."""
+    existing = repo.existing_names(session, org_id, set(names))
+    return [name for name in names if name not in existing]
+
+
 def seal_with_org_key(
     session: Session, *, org_id: str, row_id: str, plaintext: bytes, settings: Settings
 ) -> bytes:
