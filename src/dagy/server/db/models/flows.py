@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dagy.server.db.base import Base, TimestampMixin, id_column
@@ -50,3 +51,9 @@ class FlowVersion(Base, TimestampMixin):
     status: Mapped[str] = mapped_column(String(16), default="active")
     default_executor: Mapped[str | None] = mapped_column(String(64))
     schedule: Mapped[str | None] = mapped_column(String(128))
+    # A code flow's parameters as JSON Schema, read at registration from its entry function's type
+    # hints (domains/flows/parameters.py); SQL NULL (never JSON null) when there is nothing to check
+    # a run's parameters against: a DAG flow, an artifact outside the object store.
+    parameter_schema: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+    )

@@ -137,6 +137,12 @@ class FlowVersionRead(ResponseModel):
     deployment_version: int
     code_hash: str
     flow_spec: dict[str, Any] | None
+    parameter_schema: dict[str, Any] | None = Field(
+        None,
+        description="A code flow's parameters as JSON Schema, read from its entry function's type hints "
+        "at registration; a run's parameters must fit it (docs/flows.md). Null when runs are not "
+        "checked: a DAG flow, an artifact outside the object store.",
+    )
 
 
 class FlowVersionItem(ResponseModel):

@@ -181,6 +181,7 @@ def _version_read(session: Session, flow: Flow, version: FlowVersion) -> FlowVer
         deployment_version=version.deployment_version,
         code_hash=version.code_hash,
         flow_spec=version.flow_spec,
+        parameter_schema=version.parameter_schema,
     )
 
 
