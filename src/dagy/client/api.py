@@ -14,12 +14,13 @@ import random
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from dagy import __version__
 from dagy.client.errors import raise_for_error
+from dagy.client.operations import AsyncOperations, Operations
 from dagy.client.workers import api_base_url
 
 RETRY_STATUSES = frozenset({429, 503})
@@ -71,8 +72,9 @@ def _should_retry(method: str, response: httpx.Response | None, retry: int, max_
     return response.status_code in RETRY_STATUSES
 
 
-class Client:
-    """`Client("http://127.0.0.1:8080", token)`: every method of the API, synchronous.
+class ClientCore:
+    """A synchronous connection to the API: `request`, its retries, and closing. `Client` adds a
+    method per operation.
 
     `transport` lets a test or an embedding program speak to an ASGI app in-process.
     """
@@ -120,15 +122,15 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-class AsyncClient:
-    """`AsyncClient(url, token)`: the same API as `Client`, awaited."""
+class AsyncClientCore:
+    """`ClientCore`, awaited. `AsyncClient` adds a method per operation."""
 
     def __init__(
         self,
@@ -173,8 +175,18 @@ class AsyncClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class Client(Operations, ClientCore):
+    """`Client("http://127.0.0.1:8080", token)`: every JSON operation of the API as a typed method
+    (`client.list_flows()`, `client.trigger_run({"flow_name": ...})`; dagy/client/operations.py),
+    synchronous; `request` for the rest. Raises `ApiError` with the server's error body."""
+
+
+class AsyncClient(AsyncOperations, AsyncClientCore):
+    """`AsyncClient(url, token)`: the same API as `Client`, awaited."""

@@ -38,6 +38,7 @@ from dagy.server.db.engine import Database
 from dagy.server.db.reads import ReadDatabase
 from dagy.server.identity import IDENTITY_CHANGED
 from dagy.server.settings import Settings
+from dagy.storage import ArtifactStore
 
 if TYPE_CHECKING:
     from dagy.server.api.security import PrincipalCache
@@ -120,11 +121,17 @@ async def get_database(request: Request) -> Database:
     return db
 
 
+async def get_artifact_store(request: Request) -> ArtifactStore:
+    store: ArtifactStore = request.app.state.artifact_store
+    return store
+
+
 async def _unit_of_work(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state, write=request.method not in ("GET", "HEAD"))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+ArtifactStoreDep = Annotated[ArtifactStore, Depends(get_artifact_store)]  # domains/artifacts/store.py
 # The unit of work: `await tx.run(service.f, ...)`, or one of its explicit methods (module docstring).
 Tx = Annotated[UnitOfWork, Depends(_unit_of_work)]

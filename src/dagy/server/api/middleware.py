@@ -23,9 +23,11 @@ from dagy.server.api.ratelimit import RateLimiter
 # Not counted per caller: the API docs, and the worker protocol, whose callers share the
 # installation's worker token and are bounded by their own concurrency (heartbeats must not 429).
 _UNLIMITED_PATHS = ("/v1/docs", "/v1/openapi.json", "/v1/workers/")
-# Object uploads of the worker protocol: the route applies a limit of its own (`max_object_bytes`,
-# 413 `object_too_large`) while it streams the body.
-_OBJECT_UPLOAD = re.compile(r"^/v1/workers/runs/[^/]+/objects/")
+# Object uploads (the worker protocol's, the org's `/v1/objects/...`): the route applies a limit of
+# its own (`max_object_bytes`, 413 `object_too_large`) while it streams the body.
+# Artifact parts (`PUT /v1/artifacts/uploads/{id}/parts/{n}`) too: the route takes exactly the size its
+# signed URL names.
+_OBJECT_UPLOAD = re.compile(r"^/v1/((workers/runs/[^/]+/)?objects/|artifacts/uploads/[^/]+/parts/)")
 
 
 def _limit_keys(scope: Scope) -> tuple[str, str | None]:

@@ -50,15 +50,30 @@ def _encode(values: Sequence[Any]) -> str:
 
 
 def _decode(token: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    values = token_values(token, len(columns))
     try:
-        padded = token + "=" * (-len(token) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list) or len(values) != len(columns):
-            raise ValueError("wrong shape")
         return [
             datetime.fromisoformat(v) if _is_datetime(col) else v
             for v, col in zip(values, columns, strict=True)
         ]
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("Invalid pagination token.", details={"next_token": "malformed token"}) from exc
+
+
+def keyset_token(values: Sequence[Any]) -> str:
+    """The `next_token` after an item with these key values, for a list not read from SQL (object
+    keys): the same opaque form as a `KeysetQuery`'s."""
+    return _encode(values)
+
+
+def token_values(token: str, count: int) -> list[Any]:
+    """The `count` key values a `next_token` holds; 400 naming `next_token` when it holds none."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != count:
+            raise ValueError("wrong shape")
+        return values
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
         raise InvalidInput("Invalid pagination token.", details={"next_token": "malformed token"}) from exc
 

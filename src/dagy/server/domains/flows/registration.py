@@ -22,7 +22,8 @@ from dagy.server.domains.deployments.backends import check_executor
 from dagy.server.domains.deployments.schedule import check_schedule
 from dagy.server.domains.deployments.service import deploy_flow_version
 from dagy.server.domains.flows import repository as repo
-from dagy.server.domains.flows.artifacts import stored_artifact_problems
+from dagy.server.domains.flows.artifacts import read_stored_artifact
+from dagy.server.domains.flows.parameters import function_parameter_schema
 from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN, FlowCreate, FlowCreated
 from dagy.server.domains.flows.service import OBJECTS_DIR, RESOURCE, artifact_prefix
 from dagy.server.domains.flows.spec import code_hash, registration_problems
@@ -33,17 +34,21 @@ from dagy.server.settings import Settings
 
 
 def register_flow_version(
-    session: Session, *, actor: Actor, data: FlowCreate, settings: Settings
+    session: Session, *, actor: Actor, data: FlowCreate, settings: Settings, artifact_hash: str | None = None
 ) -> FlowCreated:
     """Validate everything (all problems at once), create the flow on its first version, store the
-    version, make it the flow's latest and, with `deployment_name`, deploy it."""
-    name = _checked_name(session, actor.org_id, data, settings)
+    version, make it the flow's latest and, with `deployment_name`, deploy it. `artifact_hash`: the
+    SHA-256 of the artifact's bytes, when the server computed it (artifact uploads), is the
+    version's `code_hash`."""
+    name, parameter_schema = _checked_name(session, actor.org_id, data, settings)
     flow = repo.get_flow(session, actor.org_id, name, for_update=True)
     created = flow is None
     if flow is None:
         flow = repo.add_flow(session, Flow(org_id=actor.org_id, name=name, tags={}))
     before = _labels(flow)
-    version = _add_version(session, actor.org_id, flow, data, settings)
+    version = _add_version(session, actor.org_id, flow, data, settings, parameter_schema=parameter_schema)
+    if artifact_hash is not None:
+        version.code_hash = artifact_hash
     _make_latest(flow, version, data)
     if data.deployment_name is not None:
         deploy_flow_version(
@@ -86,10 +91,14 @@ def _missing_secrets(session: Session, org_id: str, data: FlowCreate) -> list[st
     ]
 
 
-def _checked_name(session: Session, org_id: str, data: FlowCreate, settings: Settings) -> str:
+def _checked_name(
+    session: Session, org_id: str, data: FlowCreate, settings: Settings
+) -> tuple[str, dict[str, Any] | None]:
     """The name comes from `flow_name` or, failing that, the spec's `name`; every problem with the
-    spec and the artifact reference is reported with it."""
+    spec and the artifact reference is reported with it. With the name, the parameter schema of a
+    code flow whose artifact is in the object store (None for any other version)."""
     problems: dict[str, str] = {}
+    parameter_schema = None
     name = data.flow_name
     spec_name = (data.flow_spec or {}).get("name")
     if name is None:
@@ -113,11 +122,14 @@ def _checked_name(session: Session, org_id: str, data: FlowCreate, settings: Set
         if not uri.startswith(prefix):
             problems["artifact_s3_uri"] = f"a key in the object store must start with {prefix}"
         elif not problems:
-            problems |= stored_artifact_problems(settings.home / OBJECTS_DIR, uri, data.flow_spec)
+            stored = read_stored_artifact(settings.home / OBJECTS_DIR, uri, data.flow_spec)
+            problems |= stored.problems
+            if stored.entry_function is not None:
+                parameter_schema = function_parameter_schema(stored.entry_function)
     problems |= _runtime_problems(data, settings)
     if problems or name is None:
         raise InvalidInput("Invalid flow specification.", details=problems)
-    return name
+    return name, parameter_schema
 
 
 def _runtime_problems(data: FlowCreate, settings: Settings) -> dict[str, str]:
@@ -137,7 +149,13 @@ def _runtime_problems(data: FlowCreate, settings: Settings) -> dict[str, str]:
 
 
 def _add_version(
-    session: Session, org_id: str, flow: Flow, data: FlowCreate, settings: Settings
+    session: Session,
+    org_id: str,
+    flow: Flow,
+    data: FlowCreate,
+    settings: Settings,
+    *,
+    parameter_schema: dict[str, Any] | None,
 ) -> FlowVersion:
     deployment_version = repo.max_deployment_version(session, org_id, flow.id) + 1
     given = data.flow_version  # its validator made a string of an integer
@@ -157,6 +175,7 @@ def _add_version(
         status=data.status,
         default_executor=check_executor(data.default_executor, settings),
         schedule=check_schedule(data.schedule),
+        parameter_schema=parameter_schema,
     )
     repo.add(session, version)
     return version

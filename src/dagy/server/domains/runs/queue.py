@@ -57,6 +57,7 @@ from dagy.server.orchestration import (
     unfinished_node_run_end,
 )
 from dagy.server.settings import Settings
+from dagy.storage import ArtifactStore
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 OBJECTS_DIR = "objects"
@@ -249,14 +250,27 @@ def _node_retry_event(
 
 
 def artifact_path(
-    session: Session, *, scope: WorkerScope, run_id: str, worker_id: str, attempt: int, settings: Settings
-) -> Path:
-    """The code flow's zip in the local object store, for the worker holding the run's lease."""
+    session: Session,
+    *,
+    scope: WorkerScope,
+    run_id: str,
+    worker_id: str,
+    attempt: int,
+    settings: Settings,
+    store: ArtifactStore,
+) -> Path | str:
+    """The code flow's zip, for the worker holding the run's lease: its file in the local object
+    store, or its key in the installation's S3 artifact store (`s3://<DAGY_S3_BUCKET>/...`)."""
     run = current_attempt(session, scope, run_id, worker_id, attempt, lock=False)
     version = repo.flow_versions(session, [run.flow_version_id])[run.flow_version_id]
     uri = version.artifact_s3_uri
     if uri is None:
         raise NotFound("This run's flow version has no artifact.")
+    key = store.key_of(uri) if uri.startswith("s3://") else None
+    if key is not None:
+        if not store.exists(key):
+            raise NotFound("The artifact is not in the artifact store.", details={"artifact_s3_uri": uri})
+        return key
     if uri.startswith("s3://"):  # 400, not 409: a worker reads 409 as a lost lease
         raise InvalidInput(
             "The artifact is in an external S3 bucket; the server does not fetch external artifacts yet. "

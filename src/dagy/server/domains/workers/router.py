@@ -13,7 +13,7 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from dagy.protocol import (
     Accepted,
@@ -30,7 +30,7 @@ from dagy.protocol import (
 )
 from dagy.protocol.models import WORKER_ID_PATTERN
 from dagy.runtime.objects import DirectoryObjectStore
-from dagy.server.api.deps import SettingsDep, Tx
+from dagy.server.api.deps import ArtifactStoreDep, SettingsDep, Tx
 from dagy.server.api.security import CurrentActor, authenticates, bearer_token, get_actor, require_permission
 from dagy.server.domains.runs import queue
 from dagy.server.domains.runs.queue import WorkerScope
@@ -165,20 +165,26 @@ async def download_artifact(
     tx: Tx,
     scope: Scope,
     settings: SettingsDep,
+    store: ArtifactStoreDep,
     *,
     worker_id: Annotated[str, Query(pattern=WORKER_ID_PATTERN)],
     attempt: Annotated[int, Query(ge=1)],
-) -> FileResponse:
-    """The code flow's zip, streamed to the worker holding the run's lease."""
-    path = await tx.run(
+) -> Response:
+    """The code flow's zip, streamed to the worker holding the run's lease (from the local folder, or
+    from the S3 artifact store)."""
+    found = await tx.run(
         queue.artifact_path,
         scope=scope,
         run_id=run_id,
         worker_id=worker_id,
         attempt=attempt,
         settings=settings,
+        store=store,
     )
-    return FileResponse(path, media_type="application/zip", filename=f"{run_id}.zip")
+    if isinstance(found, str):
+        disposition = {"Content-Disposition": f'attachment; filename="{run_id}.zip"'}
+        return StreamingResponse(store.chunks(found), media_type="application/zip", headers=disposition)
+    return FileResponse(found, media_type="application/zip", filename=f"{run_id}.zip")
 
 
 @router.get("/runs/{run_id}/objects", response_model=ObjectList)
