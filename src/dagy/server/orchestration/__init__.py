@@ -1,6 +1,12 @@
 """Run state: the states, the ordered rules, and `set_run_state()`, the only writer of run status."""
 
 from dagy.protocol import NodeRunState
+from dagy.server.orchestration.alerts import (
+    AlertTrigger,
+    error_summary,
+    record_alert_event,
+    run_facts,
+)
 from dagy.server.orchestration.policy import (
     ON_RETRY,
     advance_node_run,
@@ -33,12 +39,16 @@ __all__ = [
     "TERMINAL_NODE_RUN_STATES",
     "TERMINAL_RUN_STATES",
     "UNFINISHED_NODE_RUN_STATES",
+    "AlertTrigger",
     "NodeRunState",
     "RunQueueSignal",
     "RunState",
     "advance_node_run",
+    "error_summary",
     "extend_lease",
     "listen_for_queued_runs",
+    "record_alert_event",
+    "run_facts",
     "set_run_state",
     "unfinished_node_run_end",
 ]

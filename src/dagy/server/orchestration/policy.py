@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from dagy.protocol import NodeRunState
 from dagy.server.db.models import Run, RunEvent
 from dagy.server.errors import InvalidInput
+from dagy.server.orchestration.alerts import alert_trigger, record_alert_event
 from dagy.server.orchestration.rules import RUN_POLICY, Transition
 from dagy.server.orchestration.states import TERMINAL_NODE_RUN_STATES, RunState
 from dagy.server.orchestration.wakeup import mark_runs_queued
@@ -59,6 +60,9 @@ def set_run_state(
         session.add(_retry_event(transition))
     if transition.proposed == RunState.QUEUED:
         mark_runs_queued(session, run.executor)
+    trigger = alert_trigger(initial, transition.proposed, retried=transition.retried)
+    if trigger is not None:  # the outbox, in this transaction (orchestration/alerts.py)
+        record_alert_event(session, run, trigger, now=now, error=transition.error)
     return transition.proposed
 
 

@@ -1,0 +1,1 @@
+"""Notification channels, alert rules, and the delivery of alerts (docs/alerts.md)."""
