@@ -164,7 +164,8 @@ def sign_in(base: str) -> tuple[str, str]:
     """The super admin signs in and creates the org the flows are seeded into: (token, org_id)."""
     token = httpx.post(f"{base}/v1/auth/login", json={"email": SUPERADMIN}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
-    org = httpx.post(f"{base}/v1/orgs", json={"org_name": "bench-lists"}, headers=headers)
+    body = {"org_name": "bench-lists", "plan": "enterprise"}
+    org = httpx.post(f"{base}/v1/orgs", json=body, headers=headers)
     org.raise_for_status()
     return token, str(org.json()["org_id"])
 

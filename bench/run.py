@@ -144,7 +144,8 @@ def setup(base: str, *, default_executor: str | None = None) -> tuple[str, str]:
     the installation's); returns (token, org_id)."""
     token = httpx.post(f"{base}/v1/auth/login", json={"email": SUPERADMIN}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
-    org = httpx.post(f"{base}/v1/orgs", json={"org_name": "bench"}, headers=headers).json()
+    body = {"org_name": "bench", "plan": "enterprise"}  # no run quota
+    org = httpx.post(f"{base}/v1/orgs", json=body, headers=headers).json()
     spec = {
         "nodes": [
             {

@@ -57,7 +57,7 @@ def org_with_flow(db: Database, settings: Settings) -> Actor:
             permissions=frozenset(),
         )
         org = orgs.create_org(
-            session, actor=Actor(principal=principal), data=OrgCreate(org_name=email, plan="free")
+            session, actor=Actor(principal=principal), data=OrgCreate(org_name=email, plan="enterprise")
         )
         member = Principal(
             kind=PrincipalKind.SESSION,

@@ -43,8 +43,10 @@ def login(client: TestClient, email: str) -> str:
     return str(response.json()["access_token"])
 
 
-def new_org(app: FastAPI, client: TestClient, *, plan: str = "free") -> Caller:
-    """A fresh user who owns a fresh org (set up through the orgs service, then signed in over HTTP)."""
+def new_org(app: FastAPI, client: TestClient, *, plan: str = "enterprise") -> Caller:
+    """A fresh user who owns a fresh org (set up through the orgs service, then signed in over HTTP).
+    Enterprise by default: no run quota, so tests queue as many runs as they like; quota tests ask
+    for the plan they test."""
     email = unique_email("owner")
     with app.state.db.transaction(write=True) as session:
         user = users.add_user(session, email)

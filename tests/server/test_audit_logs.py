@@ -34,7 +34,7 @@ def test_org_creation_is_recorded_with_ip_and_user_agent(app: FastAPI, client: T
     name = unique("acme")
     created = client.post(
         "/v1/orgs",
-        json={"org_name": name, "plan": "starter"},
+        json={"org_name": name, "plan": "professional"},
         headers=owner.headers | {"User-Agent": "dagy-tests/1.0"},
     )
     assert created.status_code == 201
@@ -44,7 +44,7 @@ def test_org_creation_is_recorded_with_ip_and_user_agent(app: FastAPI, client: T
     assert row["action"] == "create"
     assert row["resource_id"] == org_id
     assert row["resource_name"] == name
-    assert row["changes"] == {"plan": [None, "starter"]}
+    assert row["changes"] == {"plan": [None, "professional"]}
     assert row["actor_email"] == owner.email
     assert row["ip_address"] == CLIENT_IP
     assert row["user_agent"] == "dagy-tests/1.0"

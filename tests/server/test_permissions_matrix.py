@@ -24,6 +24,7 @@ PUBLIC = {
     ("POST", "/v1/billing/webhook"),
     ("GET", "/v1/billing/plans"),
     ("POST", "/v1/webhooks/{token}"),
+    ("PUT", "/v1/artifacts/uploads/{upload_id}/parts/{part_number}"),  # a signed URL, no bearer token
     ("GET", "/v1/ui/marketing"),
     ("GET", "/v1/ui/navigation"),
     ("GET", "/v1/docs"),  # the interactive reference (api/docs.py); what it calls is checked

@@ -18,16 +18,21 @@ from fastapi_offline import FastAPIOffline
 from dagy import __version__
 from dagy.server.api.docs import home_router, with_bearer_scheme
 from dagy.server.api.errors import install_error_handlers
+from dagy.server.api.metering import MeteringMiddleware
 from dagy.server.api.middleware import RequestContextMiddleware
 from dagy.server.api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, RedisStore
 from dagy.server.api.security import PrincipalCache
-from dagy.server.api.traces import TraceStore
+from dagy.server.api.traces import trace_store
 from dagy.server.db.engine import create_database
 from dagy.server.db.migrate import upgrade
+from dagy.server.domains.admin.router import router as admin_router
 from dagy.server.domains.api_keys.router import router as api_keys_router
+from dagy.server.domains.artifacts.router import router as artifacts_router
+from dagy.server.domains.artifacts.store import artifact_store
 from dagy.server.domains.audit_logs.router import router as audit_logs_router
 from dagy.server.domains.auth.router import router as auth_router
 from dagy.server.domains.auth.throttle import LoginThrottle
+from dagy.server.domains.billing.router import router as billing_router
 from dagy.server.domains.dag_drafts.router import router as dag_drafts_router
 from dagy.server.domains.deployments.router import router as deployments_router
 from dagy.server.domains.environments.router import router as environments_router
@@ -35,14 +40,19 @@ from dagy.server.domains.flows.router import router as flows_router
 from dagy.server.domains.health.router import router as health_router
 from dagy.server.domains.health.service import HealthMonitor
 from dagy.server.domains.nodes.router import router as nodes_router
+from dagy.server.domains.notifications.router import channels_router, rules_router
+from dagy.server.domains.objects.router import router as objects_router
 from dagy.server.domains.orgs.router import router as orgs_router
 from dagy.server.domains.runs.router import router as runs_router
 from dagy.server.domains.schedules.router import router as schedules_router
 from dagy.server.domains.secrets.router import router as secrets_router
 from dagy.server.domains.sensors.router import router as sensors_router
 from dagy.server.domains.sensors.router import webhooks_router
+from dagy.server.domains.usage.metering import UsageMeter
+from dagy.server.domains.usage.router import router as usage_router
 from dagy.server.domains.workers.router import router as workers_router
 from dagy.server.orchestration import RunQueueSignal, listen_for_queued_runs
+from dagy.server.services.usage import run_meter_flush
 from dagy.server.settings import Settings
 
 log = logging.getLogger("dagy.server")
@@ -58,6 +68,8 @@ ROUTERS = [
     workers_router,
     runs_router,
     flows_router,
+    artifacts_router,
+    objects_router,
     nodes_router,
     deployments_router,
     environments_router,
@@ -69,6 +81,11 @@ ROUTERS = [
     schedules_router,
     sensors_router,
     webhooks_router,
+    channels_router,
+    rules_router,
+    usage_router,
+    billing_router,
+    admin_router,
 ]
 
 
@@ -92,6 +109,7 @@ def create_app(
             if not db.is_sqlite:  # wake-ups from the other server processes on the database
                 listener = asyncio.create_task(listen_for_queued_runs(db.engine.url, app.state.run_queue))
                 stack.push_async_callback(_cancelled, listener)
+            stack.push_async_callback(_start_meter_flush(app))
             for part in background or []:
                 stop = await part(app)
                 stack.push_async_callback(stop)
@@ -112,11 +130,14 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.artifact_store = artifact_store(settings)
+    app.state.usage_meter = UsageMeter()
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     app.state.login_throttle = LoginThrottle(settings.login_failures_per_minute)
     app.state.health = HealthMonitor(db=db, store=store, objects_dir=settings.home / "objects")
     app.state.run_queue = RunQueueSignal.attached_to(db.sessions, cross_process=not db.is_sqlite)
-    app.state.exception_recorder = TraceStore(settings.home / "exceptions").record
+    app.state.traces = trace_store(settings)
+    app.state.exception_recorder = app.state.traces.record
     app.state.webhook_limiter = RateLimiter(
         settings.webhook_rate_limit_per_minute,
         store,
@@ -127,6 +148,7 @@ def create_app(
         app.include_router(router, prefix="/v1")
     app.include_router(home_router)
     app.openapi = with_bearer_scheme(app)  # type: ignore[method-assign]
+    app.add_middleware(MeteringMiddleware, meter=app.state.usage_meter)
     app.add_middleware(
         RequestContextMiddleware,
         limiter=RateLimiter(
@@ -167,6 +189,24 @@ def _stop_claims_at_exit_signals(run_queue: RunQueueSignal) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _start_meter_flush(app: FastAPI) -> Callable[[], Awaitable[None]]:
+    """Write the API calls and errors this process counts every `usage.flush_seconds`; the
+    coroutine answered stops the loop and writes what is left (docs/usage-and-billing.md)."""
+    settings: Settings = app.state.settings
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_meter_flush(
+            app.state.db, app.state.usage_meter, interval_seconds=settings.usage.flush_seconds, stop=stop
+        )
+    )
+
+    async def stop_flush() -> None:
+        stop.set()
+        await task
+
+    return stop_flush
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

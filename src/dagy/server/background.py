@@ -15,9 +15,12 @@ from dagy.protocol import HostSettings
 from dagy.server.app import BackgroundPart
 from dagy.server.db.engine import Database
 from dagy.server.db.models.identity import Org
+from dagy.server.services.alerts import run_dispatcher, run_sla_checker
+from dagy.server.services.artifact_uploads import run_upload_cleanup
 from dagy.server.services.reaper import run_reaper
 from dagy.server.services.scheduler import run_scheduler
 from dagy.server.services.sensors import SensorLoop, run_sensor_loop
+from dagy.server.services.usage import run_usage_rollup
 from dagy.server.settings import Settings, is_loopback
 from dagy.worker import Worker, WorkerConfig
 from dagy.worker.isolation import default_level, establish, log_level
@@ -34,16 +37,22 @@ _IN_PROCESS_URL = "http://dagy.in-process"
 def background_parts(
     settings: Settings, *, worker: bool, services: bool, in_process_worker: bool = False
 ) -> list[BackgroundPart]:
-    """`services`: the reaper, the scheduler and the sensor loop (later the dispatcher). `worker`: the
-    embedded local worker, talking HTTP to this server's own URL with the worker token — or, with
-    `in_process_worker`, to the app through httpx's ASGI transport (same protocol, no socket; tests)."""
+    """`services`: the reaper, the clean-up of abandoned artifact uploads, the usage roll-up, the
+    scheduler, the sensor loop, the alert dispatcher and the SLA checker. `worker`: the embedded
+    local worker, talking HTTP to this server's own URL with the worker token — or, with
+    `in_process_worker`, to the app through httpx's ASGI transport (same protocol, no socket;
+    tests)."""
     parts: list[BackgroundPart] = []
     if services:
         parts.append(_reaper_part(settings))
+        parts.append(_upload_cleanup_part())
+        parts.append(_usage_rollup_part(settings))
     if services and settings.scheduler_enabled:
         parts.append(_scheduler_part(settings))
     if services and settings.sensors_enabled:
         parts.append(_sensors_part(settings))
+    if services and settings.alerts.enabled:
+        parts.append(_alerts_part(settings))
     if worker:
         parts.append(_embedded_worker_part(settings, in_process=in_process_worker))
     return parts
@@ -54,6 +63,22 @@ def _reaper_part(settings: Settings) -> BackgroundPart:
         return _start_loop(
             lambda stop: run_reaper(app.state.db, interval_seconds=settings.queue.reaper_seconds, stop=stop)
         )
+
+    return start
+
+
+def _upload_cleanup_part() -> BackgroundPart:
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        return _start_loop(lambda stop: run_upload_cleanup(app.state.db, app.state.artifact_store, stop=stop))
+
+    return start
+
+
+def _usage_rollup_part(settings: Settings) -> BackgroundPart:
+    """The daily usage roll-ups (docs/usage-and-billing.md)."""
+
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        return _start_loop(lambda stop: run_usage_rollup(app.state.db, settings=settings, stop=stop))
 
     return start
 
@@ -71,6 +96,22 @@ def _sensors_part(settings: Settings) -> BackgroundPart:
         return _start_loop(
             lambda stop: run_sensor_loop(loop, interval_seconds=settings.sensor_tick_seconds, stop=stop)
         )
+
+    return start
+
+
+def _alerts_part(settings: Settings) -> BackgroundPart:
+    """The alert dispatcher and the SLA checker (docs/alerts.md)."""
+
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        stop_dispatcher = _start_loop(lambda stop: run_dispatcher(app.state.db, settings=settings, stop=stop))
+        stop_checker = _start_loop(lambda stop: run_sla_checker(app.state.db, settings=settings, stop=stop))
+
+        async def stop_both() -> None:
+            await stop_dispatcher()
+            await stop_checker()
+
+        return stop_both
 
     return start
 

@@ -74,3 +74,12 @@ class QuotaExceeded(DagyError):
 class ServiceUnavailable(DagyError):
     status_code = 503
     code = "service_unavailable"
+
+
+class OrgSuspended(PermissionDenied):
+    """A request into an org a super admin suspended (docs/admin.md)."""
+
+    code = "org_suspended"
+
+    def __init__(self) -> None:
+        super().__init__("This organization is suspended; contact support.")

@@ -30,6 +30,8 @@ class Principal:
     is_super_admin: bool = False
     session_id: str | None = None
     api_key_id: str | None = None
+    # A super admin acting in `org_id` as its owner through `X-Impersonate-Org` (docs/admin.md).
+    impersonating: bool = False
 
 
 @dataclass(frozen=True, slots=True)

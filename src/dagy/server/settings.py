@@ -11,6 +11,7 @@ import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -37,6 +38,49 @@ class RunQueueSettings(BaseModel):
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often a worker extends its lease.")
     reaper_seconds: float = Field(10.0, gt=0, description="How often expired leases are re-queued.")
     claim_wait_seconds: float = Field(25.0, ge=0, description="How long a worker's claim long-polls.")
+
+
+# Waits between the attempts of an alert delivery: 10 attempts, from 1 s to 1 h (docs/alerts.md).
+ALERT_RETRY_DELAYS_SECONDS = (1.0, 3.0, 8.0, 20.0, 60.0, 180.0, 480.0, 1200.0, 3600.0)
+
+
+class AlertSettings(BaseModel):
+    """The alert dispatcher and SLA checker (docs/alerts.md); short values are for tests."""
+
+    enabled: bool = Field(
+        True, description="Send alert deliveries and check SLAs in the background services."
+    )
+    dispatch_seconds: float = Field(
+        1.0, gt=0, description="How often the dispatcher looks for due deliveries when it found none."
+    )
+    retry_delays_seconds: list[float] = Field(
+        default_factory=lambda: list(ALERT_RETRY_DELAYS_SECONDS),
+        min_length=1,
+        description="Waits after each failed attempt; a delivery fails after len + 1 attempts.",
+    )
+    batch_size: int = Field(100, ge=1, le=1000, description="Deliveries one dispatcher takes at once.")
+    concurrency: int = Field(16, ge=1, le=256, description="Deliveries one dispatcher sends at once.")
+    timeout_seconds: float = Field(10.0, gt=0, description="How long a receiving endpoint may take.")
+    sla_check_seconds: float = Field(
+        10.0, gt=0, description="How often running runs are checked against on_sla_breach rules."
+    )
+
+
+class UsageSettings(BaseModel):
+    """Metering and its roll-ups (docs/usage-and-billing.md); short values are for tests."""
+
+    flush_seconds: float = Field(
+        2.0, gt=0, description="How often a server writes the API calls and errors it counted."
+    )
+    rollup_seconds: float = Field(
+        60.0, gt=0, description="How often the background services recompute the recent days' roll-ups."
+    )
+    recompute_days: int = Field(
+        2, ge=1, le=31, description="Days before today each roll-up recomputes (late node reports)."
+    )
+    catchup_days: int = Field(
+        92, ge=1, le=3660, description="How far back the roll-up fills in days it never computed."
+    )
 
 
 class Settings(BaseSettings):
@@ -94,7 +138,8 @@ class Settings(BaseSettings):
         256 * 1024 * 1024,
         gt=0,
         description="Largest object a remote worker's run may store through the worker protocol "
-        "(`PUT /v1/workers/runs/{id}/objects/...`, 413 `object_too_large` beyond).",
+        "(`PUT /v1/workers/runs/{id}/objects/...`), or a user through `PUT /v1/objects/...` "
+        "(413 `object_too_large` beyond).",
     )
     max_flow_spec_bytes: int = Field(
         1024 * 1024, gt=0, description="Largest flow spec accepted, as canonical JSON (413 beyond)."
@@ -152,6 +197,17 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="Password of DAGY_SMTP_USERNAME.")
     smtp_from: str = Field("dagy@localhost", description="Sender of emails that name none.")
     smtp_starttls: bool = Field(True, description="Upgrade SMTP connections with STARTTLS.")
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="`smtp://user:password@host:587`: sets DAGY_SMTP_HOST, _PORT, _USERNAME and "
+        "_PASSWORD at once (it wins over them); the connection is upgraded with STARTTLS.",
+    )
+    public_url: str = Field(
+        "",
+        description="The URL users reach Dagy's UI at; alert messages link to `<it>/runs/<run id>`. "
+        "Empty: the server's own http://host:port.",
+    )
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     webhook_rate_limit_per_minute: int = Field(
         60,
         gt=0,
@@ -163,6 +219,35 @@ class Settings(BaseSettings):
     sensor_tick_seconds: float = Field(
         5.0, gt=0, description="How often the sensor loop looks for sensors due a check."
     )
+    s3_bucket: str | None = Field(
+        None,
+        description="Bucket of the artifact store (docs/artifacts.md); unset: the local folder "
+        "DAGY_HOME/objects.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="Endpoint of an S3-compatible server (MinIO and the like); unset: AWS S3."
+    )
+    s3_region: str | None = Field(None, description="Region of DAGY_S3_BUCKET; unset: boto3's default.")
+    artifact_max_bytes: int = Field(
+        5 * 1024**3, gt=0, description="Largest artifact `POST /artifacts/initiate` accepts (413 beyond)."
+    )
+    artifact_upload_url_seconds: int = Field(
+        3600, ge=60, le=7 * 24 * 3600, description="How long the part URLs of an artifact upload are valid."
+    )
+    usage: UsageSettings = Field(default_factory=UsageSettings)
+    stripe_api_key: SecretStr | None = Field(
+        None,
+        description="Stripe secret key: billing is configured only when it is set (checkout, portal, "
+        "paid plans gated behind checkout).",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None, description="Signing secret of the Stripe webhook endpoint (`POST /billing/webhook`)."
+    )
+    stripe_api_base: str = Field(
+        "https://api.stripe.com", description="Stripe's API address (a local Stripe stand-in in tests)."
+    )
+    stripe_price_professional: str = Field("", description="Stripe price id of the professional plan.")
+    stripe_price_enterprise: str = Field("", description="Stripe price id of the enterprise plan.")
 
     @field_validator("superadmin_emails", mode="before")
     @classmethod
@@ -210,7 +295,19 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.home / 'dagy.db'}"
         if self.auth_mode is None:
             self.auth_mode = AuthMode.EMAIL if is_loopback(self.host) else AuthMode.PASSWORD
+        if self.smtp_url is not None:
+            self._apply_smtp_url(self.smtp_url.get_secret_value())
         return self
+
+    def _apply_smtp_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "smtp" or not parts.hostname:
+            raise ValueError("DAGY_SMTP_URL must look like smtp://user:password@host:587")
+        self.smtp_host = parts.hostname
+        self.smtp_port = parts.port or 587
+        self.smtp_username = unquote(parts.username or "")
+        self.smtp_password = SecretStr(unquote(parts.password)) if parts.password else None
+        self.smtp_starttls = True
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dagy.server.api import patterns
-from dagy.server.errors import DagyError
+from dagy.server.api.traces import ErrorContext
+from dagy.server.errors import DagyError, QuotaExceeded
 
 log = logging.getLogger("dagy.server.errors")
 
@@ -60,9 +61,14 @@ def _problem(err: Any) -> str:
     return str(err.get("msg", "invalid value"))
 
 
-async def _on_dagy_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_dagy_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DagyError)
     body = error_body(exc.code, exc.message, exc.details) | exc.extra
+    if isinstance(exc, QuotaExceeded) and not exc.details:  # the reference's quota body, exactly
+        del body["details"]
+    metered_org = getattr(exc, "org_id", None)
+    if isinstance(metered_org, str):  # an answer to a caller without an org (a webhook) is its org's
+        request.state.usage_org_id = metered_org
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers or None)
 
 
@@ -90,15 +96,26 @@ async def _on_integrity_error(_request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
-    """500 with the request id and no trace; the trace goes to the trace store for operators."""
+    """500 with the request id and no trace; the trace goes to the trace store (api/traces.py)."""
     request_id = getattr(request.state, "request_id", None) or "-"
-    trace = "".join(traceback.format_exception(exc))
-    key = request.app.state.exception_recorder(request_id, request.method, request.url.path, trace)
+    route = getattr(request.scope.get("route"), "path", None)
+    principal = getattr(request.state, "principal", None)
+    context = ErrorContext(
+        request_id=request_id,
+        method=request.method,
+        route=route,
+        org_id=getattr(principal, "org_id", None),
+        user_email=getattr(principal, "email", None),
+        impersonating=bool(getattr(principal, "impersonating", False)),
+        bearer_token=_bearer(request),
+    )
+    stack = "".join(traceback.format_exception(exc))
+    key = request.app.state.exception_recorder(context, type(exc).__qualname__, str(exc), stack)
     log.error(
         "unhandled %s in %s %s (request %s, trace %s)",
         type(exc).__name__,
         request.method,
-        request.url.path,
+        route or "-",
         request_id,
         key,
     )
@@ -107,6 +124,11 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
         status_code=500,
         headers={"X-Request-Id": request_id},
     )
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -9,6 +9,7 @@ other processes see it within the TTL (docs/adr/0003-principal-cache.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from fastapi import Depends, Request
 
 from dagy.server.db.engine import Database
 from dagy.server.domains.auth import service as auth_service
-from dagy.server.errors import NotFound, PermissionDenied, Unauthorized
+from dagy.server.errors import NotFound, OrgSuspended, PermissionDenied, Unauthorized
 from dagy.server.identity import Actor, Principal, PrincipalKind
 from dagy.server.settings import Settings
 
@@ -28,16 +29,21 @@ T = TypeVar("T", bound=Callable[..., Any])
 _MAX_ENTRIES = 50_000
 
 
+# (token hash, X-Org-Id, X-Impersonate-Org)
+CacheKey = tuple[str, str | None, str | None]
+
+
 class PrincipalCache:
-    """Resolved principals by (token hash, X-Org-Id), with one in-flight resolution per key, so an
-    expiring entry under load costs one database lookup, not one per waiting request."""
+    """Resolved principals by (token hash, X-Org-Id, X-Impersonate-Org), with one in-flight
+    resolution per key, so an expiring entry under load costs one database lookup, not one per
+    waiting request."""
 
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl = ttl_seconds
-        self._entries: dict[tuple[str, str | None], tuple[float, Principal]] = {}
-        self._inflight: dict[tuple[str, str | None], asyncio.Future[Principal]] = {}
+        self._entries: dict[CacheKey, tuple[float, Principal]] = {}
+        self._inflight: dict[CacheKey, asyncio.Future[Principal]] = {}
 
-    def get(self, key: tuple[str, str | None]) -> Principal | None:
+    def get(self, key: CacheKey) -> Principal | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -46,9 +52,7 @@ class PrincipalCache:
             return None
         return entry[1]
 
-    async def get_or_load(
-        self, key: tuple[str, str | None], load: Callable[[], Awaitable[Principal]]
-    ) -> Principal:
+    async def get_or_load(self, key: CacheKey, load: Callable[[], Awaitable[Principal]]) -> Principal:
         principal = self.get(key)
         if principal is not None:
             return principal
@@ -69,7 +73,7 @@ class PrincipalCache:
         self.put(key, principal)
         return principal
 
-    def put(self, key: tuple[str, str | None], principal: Principal) -> None:
+    def put(self, key: CacheKey, principal: Principal) -> None:
         if self.ttl <= 0:
             return
         if len(self._entries) >= _MAX_ENTRIES:
@@ -103,7 +107,8 @@ def token_hash(token: str) -> str:
 
 @authenticates
 async def get_principal(request: Request) -> Principal:
-    """The caller in the `X-Org-Id` org, resolved once per request and kept on the request."""
+    """The caller in the `X-Org-Id` org (or, for a super admin's session, the `X-Impersonate-Org`
+    org), resolved once per request and kept on the request."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
         principal = await _principal_for(request, request.headers.get("x-org-id") or None)
@@ -116,19 +121,39 @@ async def _principal_for(request: Request, org_header: str | None) -> Principal:
     if token is None:
         raise Unauthorized("Missing or invalid bearer token.", headers={"WWW-Authenticate": "Bearer"})
     digest = token_hash(token)
+    impersonate = request.headers.get(IMPERSONATE_HEADER)
+    if impersonate is not None:
+        impersonate = impersonate.strip()  # an empty header is still a refused one
     cache: PrincipalCache = request.app.state.principal_cache
     state = request.app.state
 
     async def load() -> Principal:
-        return await anyio.to_thread.run_sync(_resolve, state.db, state.settings, token, digest, org_header)
+        resolve = functools.partial(_resolve, impersonate=impersonate)
+        return await anyio.to_thread.run_sync(resolve, state.db, state.settings, token, digest, org_header)
 
-    return await cache.get_or_load((digest, org_header), load)
+    return await cache.get_or_load((digest, org_header, impersonate), load)
 
 
-def _resolve(db: Database, settings: Settings, token: str, digest: str, org_header: str | None) -> Principal:
+IMPERSONATE_HEADER = "x-impersonate-org"
+
+
+def _resolve(
+    db: Database,
+    settings: Settings,
+    token: str,
+    digest: str,
+    org_header: str | None,
+    *,
+    impersonate: str | None,
+) -> Principal:
     with db.transaction(write=False) as session:
         principal, touch_key_id = auth_service.resolve_principal(
-            session, settings=settings, token=token, digest=digest, org_header=org_header
+            session,
+            settings=settings,
+            token=token,
+            digest=digest,
+            org_header=org_header,
+            impersonate=impersonate,
         )
     if touch_key_id is not None:
         with db.transaction(write=True) as session:
@@ -200,10 +225,12 @@ def require_org_permission(permission: str) -> Callable[..., Awaitable[Actor]]:
 
     async def check(request: Request, org_id: str, principal: CurrentPrincipal) -> Actor:
         if principal.org_id != org_id:
-            if principal.kind != PrincipalKind.SESSION:
+            if principal.kind != PrincipalKind.SESSION or principal.impersonating:
                 raise NotFound("Organization not found.")
             try:
                 principal = await _principal_for(request, org_id)
+            except OrgSuspended:
+                raise
             except PermissionDenied as exc:
                 raise NotFound("Organization not found.") from exc
         if permission not in principal.permissions:
@@ -219,7 +246,19 @@ def require_org_permission(permission: str) -> Callable[..., Awaitable[Actor]]:
 
 
 @authenticates
-async def require_super_admin(principal: CurrentPrincipal) -> Principal:
-    if not principal.is_super_admin:
-        raise PermissionDenied("Super admin only.")
+async def require_super_admin(request: Request) -> Principal:
+    """The dependency of every `/admin/*` route: a super admin's login session. An API key never
+    carries super admin, whoever created it."""
+    principal = await get_principal(request)  # directly: see `get_actor`
+    if not principal.is_super_admin or principal.kind != PrincipalKind.SESSION:
+        raise PermissionDenied("Super admin access required")
     return principal
+
+
+@authenticates
+async def get_super_admin_actor(request: Request) -> Actor:
+    """The super admin calling an `/admin/*` route, as services see it."""
+    return _actor(request, await require_super_admin(request))
+
+
+SuperAdmin = Annotated[Actor, Depends(get_super_admin_actor)]

@@ -1,19 +1,34 @@
 """Every model, imported here so `Base.metadata` is complete for Alembic and the app."""
 
+from dagy.server.db.models.artifacts import ArtifactUpload
 from dagy.server.db.models.audit import AuditLog
 from dagy.server.db.models.builder import CustomNode, CustomNodeVersion, DagDraft
+from dagy.server.db.models.credits import CreditEntry
 from dagy.server.db.models.deployments import Deployment, Environment
 from dagy.server.db.models.flows import Flow, FlowVersion
 from dagy.server.db.models.identity import ApiKey, AuthSession, Membership, Org, User
+from dagy.server.db.models.notifications import (
+    AlertDelivery,
+    AlertRule,
+    AlertRuleChannel,
+    NotificationChannel,
+)
 from dagy.server.db.models.runs import NodeRun, Run, RunEvent, RunLog
 from dagy.server.db.models.secrets import DataKey, Secret
 from dagy.server.db.models.triggers import Schedule, ScheduleFire, Sensor, SensorEvent
+from dagy.server.db.models.usage import BillingEvent, UsageCounter, UsageDaily, UsageMonth, UsageRollup
 from dagy.server.db.models.workers import Worker
 
 __all__ = [
+    "AlertDelivery",
+    "AlertRule",
+    "AlertRuleChannel",
     "ApiKey",
+    "ArtifactUpload",
     "AuditLog",
     "AuthSession",
+    "BillingEvent",
+    "CreditEntry",
     "CustomNode",
     "CustomNodeVersion",
     "DagDraft",
@@ -24,6 +39,7 @@ __all__ = [
     "FlowVersion",
     "Membership",
     "NodeRun",
+    "NotificationChannel",
     "Org",
     "Run",
     "RunEvent",
@@ -33,6 +49,10 @@ __all__ = [
     "Secret",
     "Sensor",
     "SensorEvent",
+    "UsageCounter",
+    "UsageDaily",
+    "UsageMonth",
+    "UsageRollup",
     "User",
     "Worker",
 ]

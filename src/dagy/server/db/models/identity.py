@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Numeric,
+    SQLColumnExpression,
+    String,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dagy.server.db.base import Base, TimestampMixin, id_column, utcnow
@@ -20,14 +28,44 @@ class User(Base, TimestampMixin):
     last_login_at: Mapped[datetime | None]
 
 
+# Credits: exact decimals on PostgreSQL, read as floats.
+CREDITS = Numeric(18, 6, asdecimal=False)
+
+
 class Org(Base, TimestampMixin):
     __tablename__ = "org"
 
     id: Mapped[str] = id_column("org")
     name: Mapped[str] = mapped_column(String(128), unique=True)
     plan: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)  # in_unsuspended_org
     owner_email: Mapped[str] = mapped_column(String(254))
+    # Billing (docs/usage-and-billing.md): limits replacing the plan's, the Stripe customer and
+    # subscription, and the subscription's state as Stripe's webhooks last told it.
+    quota_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    billing_email: Mapped[str | None] = mapped_column(String(254))
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    subscription_status: Mapped[str | None] = mapped_column(String(32))
+    billing_period_start: Mapped[datetime | None]
+    billing_period_end: Mapped[datetime | None]
+    # Set by super admins (docs/admin.md): feature switches, a note, and the credits balance that
+    # `domains/credits` charges and adjusts (never below zero; every change in `credit_entry`).
+    feature_flags: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    notes: Mapped[str | None] = mapped_column(String(4000))
+    credits_balance: Mapped[float] = mapped_column(CREDITS, default=0.0, server_default="0")
+
+
+ORG_ACTIVE = "active"
+ORG_SUSPENDED = "suspended"
+
+
+def in_unsuspended_org(org_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """`org_id NOT IN (SELECT id FROM org WHERE status = 'suspended')`: the condition the claim,
+    scheduler and sensor queries add so that a suspended org's work waits. The subquery is
+    evaluated once per statement (a hashed subplan on PostgreSQL) over the few suspended orgs, and
+    takes no row lock (docs/admin.md)."""
+    return org_id.not_in(select(Org.id).where(Org.status == ORG_SUSPENDED))
 
 
 class Membership(Base, TimestampMixin):

@@ -21,6 +21,9 @@ class Run(Base, TimestampMixin):
         Index("ix_run_org_flow", "org_id", "flow_name", "id"),
         Index("ix_run_schedule", "schedule_id"),  # a schedule's runs; unlinking them when it goes
         Index("ix_run_sensor", "sensor_id"),
+        # Usage: an org's runs of a day (roll-ups), its queued and running runs (the quota).
+        Index("ix_run_org_created", "org_id", "created_at"),
+        Index("ix_run_org_status", "org_id", "status"),
     )
 
     id: Mapped[str] = id_column("run")

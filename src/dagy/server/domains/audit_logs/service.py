@@ -17,6 +17,7 @@ from dagy.server.errors import InvalidInput, NotFound
 from dagy.server.identity import Actor
 
 REDACTED_CHANGE = "value changed"
+IMPERSONATING = "impersonating"  # the changes' key marking an impersonated action
 
 
 class Action(StrEnum):
@@ -35,7 +36,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[
 
 class AuditEntry(TypedDict, total=False):
     """One audit row as services describe it. `org_id` defaults to the actor's org; callers pass it
-    for org-less actors."""
+    for org-less actors (None: a platform-wide action of a super admin)."""
 
     actor: Required[Actor]
     action: Required[Action]
@@ -62,18 +63,25 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> None:
 
 
 def _row(entry: AuditEntry) -> dict[str, Any]:
-    actor, org_id = entry["actor"], entry.get("org_id")
+    """The row of `entry`. A super admin acting through `X-Impersonate-Org` is recorded under their
+    own email, with `"impersonating": true` among the changes (docs/admin.md)."""
+    actor = entry["actor"]
+    # Not `entry.get("org_id", actor.org_id)`: an org-less actor's `org_id` raises.
+    org_id = entry["org_id"] if "org_id" in entry else actor.org_id  # noqa: SIM401 - see above
+    changes = dict(entry.get("changes") or {})
+    if actor.principal is not None and actor.principal.impersonating:
+        changes[IMPERSONATING] = True
     return {
         "id": new_id("audit"),
         "timestamp": utcnow(),
-        "org_id": org_id if org_id is not None else actor.org_id,
+        "org_id": org_id,
         "actor_email": actor.email,
         "actor_type": actor.actor_type,
         "action": str(entry["action"]),
         "resource_type": entry["resource_type"],
         "resource_id": entry["resource_id"],
         "resource_name": entry.get("resource_name"),
-        "changes": dict(entry.get("changes") or {}),
+        "changes": changes,
         "ip_address": actor.ip_address,
         "user_agent": actor.user_agent,
     }

@@ -18,6 +18,10 @@ def get_user(session: Session, user_id: str) -> User | None:
     return session.get(User, user_id)
 
 
+def get_org(session: Session, org_id: str) -> Org | None:
+    return session.get(Org, org_id)
+
+
 def add_user(session: Session, email: str) -> User:
     user = User(email=email)
     session.add(user)
@@ -71,6 +75,16 @@ def revoke_auth_session(session: Session, session_id: str, now: datetime) -> Non
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+def revoke_sessions_of_user(session: Session, user_id: str, now: datetime) -> int:
+    """Revoke every live session of the user; answers how many."""
+    result = session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def get_api_key_by_hash(session: Session, key_hash: str) -> tuple[ApiKey, User] | None:

@@ -11,11 +11,19 @@ from sqlalchemy.orm import Session
 
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import AuthSession, Membership, Org, User
+from dagy.server.db.models.identity import ORG_ACTIVE, ORG_SUSPENDED
 from dagy.server.domains.auth import repository as repo
 from dagy.server.domains.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from dagy.server.domains.auth.schemas import InvitationAccept, LoginRequest, MeRead, TokenRead, UserMeRead
 from dagy.server.domains.auth.throttle import LoginThrottle
-from dagy.server.errors import InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthorized
+from dagy.server.errors import (
+    InvalidInput,
+    NotFound,
+    OrgSuspended,
+    PermissionDenied,
+    RateLimited,
+    Unauthorized,
+)
 from dagy.server.identity import Actor, Principal, PrincipalKind, mark_identity_changed
 from dagy.server.rbac import ROLE_PERMISSIONS, Role
 from dagy.server.settings import AuthMode, Settings
@@ -137,6 +145,14 @@ def logout(session: Session, *, actor: Actor) -> None:
     mark_identity_changed(session)
 
 
+def revoke_sessions_of_user(session: Session, *, user_id: str) -> int:
+    """End every live login session of the user at once (their tokens stop working in this
+    request's commit; the principal cache is cleared with it). Answers how many were live."""
+    revoked = repo.revoke_sessions_of_user(session, user_id, utcnow())
+    mark_identity_changed(session)
+    return revoked
+
+
 def me(actor: Actor) -> MeRead:
     p = actor.principal
     assert p is not None
@@ -152,15 +168,31 @@ def user_me(actor: Actor) -> UserMeRead:
 
 
 def resolve_principal(
-    session: Session, *, settings: Settings, token: str, digest: str, org_header: str | None
+    session: Session,
+    *,
+    settings: Settings,
+    token: str,
+    digest: str,
+    org_header: str | None,
+    impersonate: str | None = None,
 ) -> tuple[Principal, str | None]:
-    """The principal a bearer token stands for, and the id of an API key whose use should be recorded."""
+    """The principal a bearer token stands for, and the id of an API key whose use should be recorded.
+
+    `impersonate` (`X-Impersonate-Org`) is honoured for a super admin's login session only; any
+    other caller sending it is refused, never silently ignored."""
     if token.startswith(API_KEY_PREFIX):
+        if impersonate is not None:
+            raise PermissionDenied(_IMPERSONATION_REFUSED)
         return _principal_from_api_key(session, settings, digest, org_header)
     worker_token = settings.worker_token.get_secret_value() if settings.worker_token else None
     if worker_token and hmac.compare_digest(token.encode(), worker_token.encode()):
+        if impersonate is not None:
+            raise PermissionDenied(_IMPERSONATION_REFUSED)
         return _worker_principal(), None
-    return _principal_from_session(session, settings, digest, org_header), None
+    return _principal_from_session(session, settings, digest, org_header, impersonate), None
+
+
+_IMPERSONATION_REFUSED = "X-Impersonate-Org is accepted only with a super admin's login session."
 
 
 def _worker_principal() -> Principal:
@@ -176,15 +208,19 @@ def _worker_principal() -> Principal:
 
 
 def _principal_from_session(
-    session: Session, settings: Settings, digest: str, org_header: str | None
+    session: Session, settings: Settings, digest: str, org_header: str | None, impersonate: str | None
 ) -> Principal:
     found = repo.get_live_auth_session(session, digest, utcnow())
     if found is None:
         raise Unauthorized("Invalid or expired token.", headers={"WWW-Authenticate": "Bearer"})
     auth_session, user = found
-    memberships = repo.list_memberships_of_user(session, user.id)
-    chosen = _choose_membership(memberships, org_header)
     is_super_admin = user.email in settings.superadmin_emails
+    if impersonate is not None:
+        if not is_super_admin:
+            raise PermissionDenied(_IMPERSONATION_REFUSED)
+        return _impersonating_principal(session, user, auth_session.id, impersonate)
+    memberships = repo.list_memberships_of_user(session, user.id)
+    chosen = _choose_membership(memberships, org_header, exempt=is_super_admin)
     membership, org = chosen if chosen else (None, None)
     return Principal(
         kind=PrincipalKind.SESSION,
@@ -193,25 +229,57 @@ def _principal_from_session(
         org_id=org.id if org else None,
         org_name=org.name if org else None,
         role=membership.role if membership else None,
-        permissions=_org_permissions(membership, org),
+        permissions=_org_permissions(membership, org, exempt=is_super_admin),
         is_super_admin=is_super_admin,
         session_id=auth_session.id,
     )
 
 
+def _impersonating_principal(session: Session, user: User, session_id: str, org_id: str) -> Principal:
+    """A super admin acting in `org_id` with an owner's permissions, whatever the org's status."""
+    org = repo.get_org(session, org_id)
+    if org is None:
+        raise NotFound("Organization not found.")
+    return Principal(
+        kind=PrincipalKind.SESSION,
+        user_id=user.id,
+        email=user.email,
+        org_id=org.id,
+        org_name=org.name,
+        role=Role.OWNER,
+        permissions=frozenset(ROLE_PERMISSIONS[Role.OWNER]),
+        is_super_admin=True,
+        session_id=session_id,
+        impersonating=True,
+    )
+
+
 def _choose_membership(
-    memberships: list[tuple[Membership, Org]], org_header: str | None
+    memberships: list[tuple[Membership, Org]], org_header: str | None, *, exempt: bool
 ) -> tuple[Membership, Org] | None:
+    """The membership of the `X-Org-Id` org, else the oldest of an org that is not suspended. A
+    request into a suspended org is refused (`org_suspended`) unless the caller is a super admin."""
     if org_header is not None:
         for membership, org in memberships:
             if org.id == org_header:
+                if org.status == ORG_SUSPENDED and not exempt:
+                    raise OrgSuspended()
                 return membership, org
         raise PermissionDenied("You are not a member of the organization in X-Org-Id.")
-    return memberships[0] if memberships else None
+    if exempt:
+        return memberships[0] if memberships else None
+    usable = [(m, o) for m, o in memberships if o.status != ORG_SUSPENDED]
+    if memberships and not usable:
+        raise OrgSuspended()
+    return usable[0] if usable else None
 
 
-def _org_permissions(membership: Membership | None, org: Org | None) -> frozenset[str]:
-    if membership is None or org is None or org.status != "active":
+def _org_permissions(
+    membership: Membership | None, org: Org | None, *, exempt: bool = False
+) -> frozenset[str]:
+    if membership is None or org is None:
+        return frozenset()
+    if org.status != ORG_ACTIVE and not (exempt and org.status == ORG_SUSPENDED):
         return frozenset()
     return frozenset(ROLE_PERMISSIONS[Role(membership.role)])
 
@@ -229,6 +297,8 @@ def _principal_from_api_key(
     if membership_row is None:
         raise Unauthorized("The API key's creator is no longer a member of its organization.")
     membership, org = membership_row
+    if org.status == ORG_SUSPENDED:
+        raise OrgSuspended()
     allowed = _org_permissions(membership, org) & frozenset(key.scopes)
     principal = Principal(
         kind=PrincipalKind.API_KEY,

@@ -6,15 +6,18 @@ from pydantic import Field
 
 from dagy.protocol.models import Timestamp
 from dagy.server.api.schemas import Email, Name, RequestModel, ResponseModel
+from dagy.server.domains.billing.plans import PLAN_IDS
 from dagy.server.rbac import Role
 
-PLANS = ("free", "starter", "professional", "enterprise")
+PLANS = PLAN_IDS  # the plans table (domains/billing/plans.py)
 
 
 class OrgCreate(RequestModel):
     org_name: Name
     plan: str = Field(
-        "free", pattern="^(free|starter|professional|enterprise)$", description=f"One of {PLANS}."
+        "free",
+        pattern=f"^({'|'.join(PLAN_IDS)})$",
+        description=f"One of {', '.join(PLAN_IDS)}; its limits apply to the org's runs.",
     )
 
 

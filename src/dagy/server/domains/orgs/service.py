@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import Membership, Org
+from dagy.server.db.models.identity import ORG_SUSPENDED
 from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.auth import service as auth
 from dagy.server.domains.orgs import repository as repo
@@ -25,7 +26,7 @@ from dagy.server.domains.orgs.schemas import (
     RolesRead,
     RoleUpdate,
 )
-from dagy.server.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from dagy.server.errors import Conflict, InvalidInput, NotFound, OrgSuspended, PermissionDenied
 from dagy.server.identity import Actor, mark_identity_changed
 from dagy.server.rbac import ROLE_PERMISSIONS, Role
 from dagy.server.settings import AuthMode, Settings
@@ -163,6 +164,13 @@ def update_member_role(
 def roles_matrix(session: Session, *, actor: Actor, org_id: str) -> RolesRead:
     _org_in_context(session, actor, org_id)
     return RolesRead(roles={str(role): list(perms) for role, perms in ROLE_PERMISSIONS.items()})
+
+
+def check_not_suspended(session: Session, *, org_id: str) -> None:
+    """403 `org_suspended` for work arriving without a caller (a webhook) into a suspended org."""
+    org = repo.get_org(session, org_id)
+    if org is not None and org.status == ORG_SUSPENDED:
+        raise OrgSuspended()
 
 
 def _org_in_context(session: Session, actor: Actor, org_id: str) -> Org:

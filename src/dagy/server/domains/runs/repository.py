@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Insert, String, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, Insert, String, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from dagy.server.db.models import (
     RunLog,
     Schedule,
 )
+from dagy.server.db.models.identity import in_unsuspended_org
 from dagy.server.db.reads import read_timestamp
 from dagy.server.orchestration import RunState
 
@@ -43,7 +44,9 @@ _flow = Flow.__table__.c
 _version = FlowVersion.__table__.c
 _run = Run.__table__.c
 _VERSION_OF_FLOW = (
-    select(_version.id, _version.flow_id, _version.version, _version.default_executor)
+    select(
+        _version.id, _version.flow_id, _version.version, _version.default_executor, _version.parameter_schema
+    )
     .join_from(FlowVersion.__table__, Flow.__table__, _flow.id == _version.flow_id)
     .where(
         _flow.org_id == bindparam("org_id"),
@@ -58,26 +61,30 @@ _INSERTED_COLUMNS = tuple(c.key for c in Run.__table__.columns if c.key not in (
 
 
 def _insert_from_version(named: bool) -> dict[str, Insert]:
-    """`INSERT INTO run (...) SELECT ... FROM flow_version ... LIMIT 1 ON CONFLICT DO NOTHING
-    RETURNING ...`: a run of a flow's latest (or named) version, looked up and inserted in one
-    round trip. Every column is a bound parameter but the version's: its ids, its label, and the
-    executor (the one asked for, else the version's default, else the installation's)."""
+    """`INSERT INTO run (...) SELECT ... FROM (SELECT ... FROM flow_version ... LIMIT 1) ... ON
+    CONFLICT DO NOTHING RETURNING ...`: a run of a flow's latest (or named) version, looked up and
+    inserted in one round trip. Every column is a bound parameter but the version's: its ids, its
+    label, and the executor (the one asked for, else the version's default, else the
+    installation's). A version with a parameter schema is inserted from only when it is the one the
+    run's parameters were checked against (`checked_version_id`); otherwise nothing is inserted."""
+    lookup = _NAMED_VERSION if named else _LATEST_VERSION
+    version = lookup.subquery("version_to_run").c
     from_version = {
-        "flow_id": _version.flow_id,
-        "flow_version_id": _version.id,
-        "flow_version": _version.version,
+        "flow_id": version.flow_id,
+        "flow_version_id": version.id,
+        "flow_version": version.version,
         "executor": func.coalesce(
             bindparam("executor_asked", type_=String),
-            func.nullif(_version.default_executor, ""),
+            func.nullif(version.default_executor, ""),
             bindparam("executor_default", type_=String),
         ),
     }
     values = [
         from_version.get(key, bindparam(key, type_=Run.__table__.c[key].type)) for key in _INSERTED_COLUMNS
     ]
-    source = _VERSION_OF_FLOW.with_only_columns(*values).order_by(_version.deployment_version.desc()).limit(1)
-    if named:
-        source = source.where(_version.version == bindparam("version"))
+    source = select(*values).where(
+        or_(version.parameter_schema.is_(None), version.id == bindparam("checked_version_id", type_=String))
+    )
     returned = (_run.flow_id, _run.flow_version_id, _run.flow_version, _run.executor)
     return {
         name: dialect_insert(Run.__table__)
@@ -101,6 +108,7 @@ class VersionLookup:
     label: str | None
     executor_asked: str | None
     executor_default: str
+    checked_version_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,7 @@ class VersionToRun:
     flow_id: str
     version: str
     default_executor: str | None
+    parameter_schema: dict[str, Any] | None = None
 
 
 def database_now(session: Session) -> datetime:
@@ -205,6 +214,7 @@ def _insert_with_lookup(connection: Connection, run: Run, lookup: VersionLookup)
     values = {key: getattr(run, key) for key in _INSERTED_COLUMNS} | {
         "executor_asked": lookup.executor_asked,
         "executor_default": lookup.executor_default,
+        "checked_version_id": lookup.checked_version_id,
     }
     if lookup.label is None:
         stmt = _INSERT_FROM_LATEST[connection.dialect.name]
@@ -286,7 +296,9 @@ def list_node_runs(session: Session, run_id: str) -> list[NodeRun]:
 
 
 def lock_queued_runs(session: Session, *, executor: str, limit: int, org_id: str | None) -> list[Run]:
-    stmt = select(Run).where(Run.status == RunState.QUEUED, Run.executor == executor)
+    stmt = select(Run).where(
+        Run.status == RunState.QUEUED, Run.executor == executor, in_unsuspended_org(Run.org_id)
+    )
     if org_id is not None:
         stmt = stmt.where(Run.org_id == org_id)
     stmt = stmt.order_by(Run.priority, Run.created_at, Run.id).limit(limit).with_for_update(skip_locked=True)

@@ -5,6 +5,12 @@ batch), its first state set by orchestration, and the runs inserted with one sta
 idempotency key taken meanwhile is settled after the insert. Then one audit row per run. A single
 run named by its flow (the busiest case, `POST /runs`) has its version looked up by its INSERT
 itself (`repo.VersionLookup`): one round trip instead of two.
+
+A code flow's version carries the JSON Schema of its entry function's parameters: a run's
+parameters must fit it, checked before anything is written (`runs/parameters.py`). A run whose
+INSERT looks its version up is checked against the version this process last found
+(`known_versions`), and the INSERT takes a version with a schema only when it is that one;
+otherwise it inserts nothing, the version is looked up and checked, and the run inserted as it is.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from dagy.server.domains.deployments import service as deployments
 from dagy.server.domains.deployments.backends import check_executor
 from dagy.server.domains.deployments.service import DeploymentRunSettings
 from dagy.server.domains.runs import repository as repo
+from dagy.server.domains.runs.parameters import check_fit, fits, known_versions
 from dagy.server.domains.runs.repository import VersionLookup, VersionToRun
 from dagy.server.domains.runs.schemas import RunTrigger, RunTriggered
+from dagy.server.domains.usage import metering, quota
 from dagy.server.errors import Conflict, DagyError, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor, PrincipalKind
 from dagy.server.orchestration import RunState, set_run_state
@@ -153,7 +161,9 @@ def _queue(
         prepared.append(run)
         if isinstance(plan.version, VersionLookup):
             lookups[run.id] = plan.version
+    prepared = _within_quota(session, requests, prepared, now=now)
     answers = _insert(session, [run for run in prepared if isinstance(run, Run)], lookups)
+    _give_back_unused(session, [run for run in prepared if isinstance(run, Run)], answers, now=now)
     record_many(
         session,
         [
@@ -165,6 +175,40 @@ def _queue(
     return [run if isinstance(run, DagyError) else _triggered(answers[run.id]) for run in prepared]
 
 
+def _within_quota(
+    session: Session, requests: Sequence[RunRequest], prepared: list[Run | DagyError], *, now: datetime
+) -> list[Run | DagyError]:
+    """`prepared` with the queued runs each org's quota refuses (its last ones) replaced by the
+    refusal (`usage/quota.py`): checked and counted in this transaction. A refusal of a schedule's
+    or sensor's run is counted as the org's error here; one answered over HTTP, as that answer."""
+    queued: dict[str, list[int]] = {}
+    for index, run in enumerate(prepared):
+        if isinstance(run, Run) and run.status == RunState.QUEUED:
+            queued.setdefault(run.org_id, []).append(index)
+    checked = list(prepared)
+    for org_id, indexes in sorted(queued.items()):  # orgs in one order: batches never deadlock
+        admission = quota.admit_runs(session, org_id=org_id, count=len(indexes), now=now)
+        refused = indexes[admission.admitted :]
+        for index in refused:
+            checked[index] = admission.refusal or DagyError("quota")
+        background = sum(1 for index in refused if requests[index].origin.trigger not in (MANUAL, API_KEY))
+        metering.count_refusals(session, org_id=org_id, refused=background, now=now)
+    return checked
+
+
+def _give_back_unused(
+    session: Session, runs: Sequence[Run], answers: dict[str, Run], *, now: datetime
+) -> None:
+    """Queued runs counted against the quota that another request's run answers (an idempotency
+    key taken meanwhile) were not created: their count goes back."""
+    unused: dict[str, int] = {}
+    for run in runs:
+        if run.status == RunState.QUEUED and answers.get(run.id) is not run:
+            unused[run.org_id] = unused.get(run.org_id, 0) + 1
+    for org_id, count in unused.items():
+        quota.give_back(session, org_id=org_id, count=count, now=now)
+
+
 def _prepared_run(
     session: Session, request: RunRequest, targets: _Targets, *, settings: Settings, now: datetime
 ) -> tuple[Run, _Plan]:
@@ -174,6 +218,8 @@ def _prepared_run(
         _check_parameters(data)
     check_executor(data.executor, settings, field="executor")
     plan = _plan(targets, origin.org_id, data, settings.default_executor)
+    if isinstance(plan.version, VersionToRun):
+        check_fit(plan.flow_name, plan.version, data.parameters)
     run = _new_run(origin.org_id, data, plan, key=request.key, now=now)
     run.trigger, run.sensor_id, run.sensor_event_id = origin.trigger, origin.sensor_id, origin.sensor_event_id
     run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
@@ -198,12 +244,14 @@ def _insert(session: Session, runs: Sequence[Run], lookups: dict[str, VersionLoo
         inserted = repo.add_runs(session, pending, lookups)
         retry: list[Run] = []
         for run in pending:
-            _recent_slugs.taken(run)
             lookup = lookups.pop(run.id, None)
-            if lookup is not None and run.id not in inserted:
-                _resolve(session, run, lookup)
+            checked_now = lookup is not None and run.id not in inserted and _resolve(session, run, lookup)
             if lookup is not None and run.status == RunState.QUEUED:
                 mark_runs_queued(session, run.executor)  # the version's default executor, maybe
+            if checked_now:  # left out for its version's parameter schema, which it fits: as it is
+                retry.append(run)
+                continue
+            _recent_slugs.taken(run)
             existing = None
             if run.id not in inserted and run.idempotency_key:
                 existing = repo.get_run_by_idempotency_key(session, run.org_id, run.idempotency_key)
@@ -218,11 +266,17 @@ def _insert(session: Session, runs: Sequence[Run], lookups: dict[str, VersionLoo
     return answers
 
 
-def _resolve(session: Session, run: Run, lookup: VersionLookup) -> None:
-    """Fill in the version of a run whose INSERT inserted nothing (NotFound when there is none)."""
+def _resolve(session: Session, run: Run, lookup: VersionLookup) -> bool:
+    """Fill in the version of a run whose INSERT inserted nothing (NotFound when there is none).
+    True when the INSERT left it out for the version's parameter schema, which the run's
+    parameters are now checked against (InvalidInput when they do not fit)."""
     version = _flow_version(session, run.org_id, run.flow_name, lookup.label)
     run.flow_id, run.flow_version_id, run.flow_version = version.flow_id, version.id, version.version
     run.executor = lookup.executor_asked or version.default_executor or lookup.executor_default
+    if version.parameter_schema is None or version.id == lookup.checked_version_id:
+        return False
+    check_fit(run.flow_name, version, run.parameters)
+    return True
 
 
 def _check_parameters(data: RunTrigger) -> None:
@@ -346,14 +400,9 @@ def _plan(targets: _Targets, org_id: str, data: RunTrigger, default_executor: st
     given = data.model_fields_set
     _check_flow_or_deployment(data)
     if data.deployment is None:
-        version: VersionToRun | VersionLookup
-        if targets.look_up_in_insert:
-            label = None if data.flow_version is None else str(data.flow_version)
-            version = VersionLookup(label, executor_asked=data.executor, executor_default=default_executor)
-            default_of_version = None  # known after the INSERT
-        else:
-            version = targets.version(org_id, data)
-            default_of_version = version.default_executor
+        version = _version_of_flow(targets, org_id, data, default_executor)
+        # A version the INSERT looks up: its default executor is known after it.
+        default_of_version = version.default_executor if isinstance(version, VersionToRun) else None
         return _Plan(
             flow_name=str(data.flow_name),
             version=version,
@@ -371,11 +420,32 @@ def _plan(targets: _Targets, org_id: str, data: RunTrigger, default_executor: st
             flow_id=deployed_version.flow_id,
             version=deployed_version.version,
             default_executor=deployed_version.default_executor,
+            parameter_schema=deployed_version.parameter_schema,
         ),
         deployment_name=deployed.deployment_name,
         executor=data.executor or deployed.executor or default_executor,
         execution_mode=data.execution_mode if "execution_mode" in given else deployed.execution_mode,
         max_retries=data.max_retries if "max_retries" in given else deployed.max_retries,
+    )
+
+
+def _version_of_flow(
+    targets: _Targets, org_id: str, data: RunTrigger, default_executor: str
+) -> VersionToRun | VersionLookup:
+    """The version a run of a flow runs, looked up now; or, for a single run, by its INSERT, checked
+    against the version this process last found under the label: parameters that do not fit that
+    one have the version looked up now (a newer one may take them)."""
+    if not targets.look_up_in_insert:
+        return targets.version(org_id, data)
+    label = None if data.flow_version is None else str(data.flow_version)
+    known = known_versions.get(org_id, str(data.flow_name), label)
+    if known is not None and not fits(known, data.parameters):
+        return targets.version(org_id, data)
+    return VersionLookup(
+        label,
+        executor_asked=data.executor,
+        executor_default=default_executor,
+        checked_version_id=known.id if known is not None else None,
     )
 
 
@@ -394,6 +464,7 @@ def _check_flow_or_deployment(data: RunTrigger) -> None:
 def _flow_version(session: Session, org_id: str, name: str, label: str | None) -> VersionToRun:
     version = repo.find_flow_version(session, org_id, name, label)
     if version is not None:
+        known_versions.remember(org_id, name, label, version)
         return version
     if not repo.flow_exists(session, org_id, name):
         close = difflib.get_close_matches(name, repo.flow_names(session, org_id), n=3)

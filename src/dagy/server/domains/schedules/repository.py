@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, PageRequest
 from dagy.server.db.bulk import insert_new
 from dagy.server.db.models import Deployment, Environment, Schedule, ScheduleFire
+from dagy.server.db.models.identity import in_unsuspended_org
 from dagy.server.db.reads import read_timestamp
 
 T = TypeVar("T")
@@ -136,7 +137,11 @@ def delete(session: Session, schedule: Schedule) -> None:
 
 def any_due(session: Session, *, now: datetime) -> bool:
     """Whether some enabled schedule is due at `now`: one probe of `ix_schedule_due`."""
-    stmt = select(Schedule.id).where(Schedule.enabled.is_(True), Schedule.next_run_at <= now).limit(1)
+    stmt = (
+        select(Schedule.id)
+        .where(Schedule.enabled.is_(True), Schedule.next_run_at <= now, in_unsuspended_org(Schedule.org_id))
+        .limit(1)
+    )
     return session.execute(stmt).first() is not None
 
 
@@ -147,7 +152,7 @@ def lock_due(session: Session, *, now: datetime, limit: int) -> list[tuple[Sched
     stmt = (
         select(Schedule, Deployment.name)
         .outerjoin(Deployment, Deployment.id == Schedule.deployment_id)
-        .where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
+        .where(Schedule.enabled.is_(True), Schedule.next_run_at <= now, in_unsuspended_org(Schedule.org_id))
         .order_by(Schedule.next_run_at, Schedule.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Schedule)

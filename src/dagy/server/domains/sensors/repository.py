@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, KeysetQuery, PageRequest
 from dagy.server.db.models import Sensor, SensorEvent
+from dagy.server.db.models.identity import in_unsuspended_org
 from dagy.server.db.reads import read_timestamp
 
 T = TypeVar("T")
@@ -114,6 +115,7 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[Sensor]:
             Sensor.enabled.is_(True),
             Sensor.sensor_type.in_(CHECKED_TYPES),
             Sensor.next_check_at <= now,
+            in_unsuspended_org(Sensor.org_id),
         )
         .order_by(Sensor.next_check_at, Sensor.id)
         .limit(limit)

@@ -28,6 +28,7 @@ from dagy.server.db.engine import Database
 from dagy.server.db.models import Sensor
 from dagy.server.domains.audit_logs.service import Action, diff, record
 from dagy.server.domains.flows import service as flows
+from dagy.server.domains.orgs import service as orgs
 from dagy.server.domains.secrets import service as secrets_service
 from dagy.server.domains.sensors import checks
 from dagy.server.domains.sensors import repository as repo
@@ -228,6 +229,7 @@ def receive_webhook(
     sensor = repo.get_by_token_hash(session, token_hash(token)) if _is_token(token) else None
     if sensor is None or not sensor.enabled or sensor.sensor_type != "webhook":
         raise NotFound("Webhook token not found or sensor disabled.")
+    orgs.check_not_suspended(session, org_id=sensor.org_id)
     fired = fire(
         session,
         sensor,

@@ -1,0 +1,1 @@
+"""Plans, subscriptions and Stripe (`/billing`, docs/usage-and-billing.md)."""

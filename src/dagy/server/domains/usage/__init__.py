@@ -1,0 +1,1 @@
+"""Metering, roll-ups, costs and quotas (`/usage`, docs/usage-and-billing.md)."""
