@@ -57,7 +57,10 @@ def org_with_flow(db: Database, settings: Settings) -> Actor:
             permissions=frozenset(),
         )
         org = orgs.create_org(
-            session, actor=Actor(principal=principal), data=OrgCreate(org_name=email, plan="enterprise")
+            session,
+            actor=Actor(principal=principal),
+            data=OrgCreate(org_name=email, plan="enterprise"),
+            settings=settings,
         )
         member = Principal(
             kind=PrincipalKind.SESSION,

@@ -61,7 +61,12 @@ def new_org(app: FastAPI, client: TestClient, *, plan: str = "enterprise") -> Ca
                 permissions=frozenset(),
             )
         )
-        org = orgs.create_org(session, actor=actor, data=OrgCreate(org_name=unique("org"), plan=plan))
+        org = orgs.create_org(
+            session,
+            actor=actor,
+            data=OrgCreate(org_name=unique("org"), plan=plan),
+            settings=app.state.settings,
+        )
     return Caller(email=email, org_id=org.org_id, token=login(client, email), role=Role.OWNER)
 
 

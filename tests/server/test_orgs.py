@@ -7,9 +7,30 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from dagy.server.app import create_app
 from dagy.server.db.models import AuditLog, Org
 from dagy.server.rbac import ROLE_PERMISSIONS
+from dagy.server.settings import Settings
 from tests.factories import add_member, new_org, unique, unique_email
+
+
+@pytest.mark.parametrize(
+    ("fields", "plan"),
+    [
+        ({}, "enterprise"),  # self-hosted: no billing, no run quota
+        ({"stripe_api_key": "sk_test_local"}, "free"),  # billing configured: paid plans are bought
+        ({"default_plan": "professional"}, "professional"),
+    ],
+)
+def test_an_org_created_without_a_plan_gets_the_installations_default(
+    settings: Settings, fields: dict[str, str], plan: str
+) -> None:
+    app = create_app(settings.model_copy(update=fields), migrate=False)
+    with TestClient(app) as client:
+        owner = new_org(app, client)
+        created = client.post("/v1/orgs", json={"org_name": unique("acme")}, headers=owner.headers)
+        assert created.status_code == 201, created.text
+        assert created.json()["plan"] == plan
 
 
 def test_create_org_makes_the_caller_owner(app: FastAPI, client: TestClient) -> None:

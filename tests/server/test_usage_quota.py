@@ -75,6 +75,36 @@ def test_the_monthly_quota_refuses_with_the_reference_body(app: FastAPI, client:
     assert errors_today(app, client, owner) == 1  # the 429, metered as the org's error
 
 
+def test_an_org_that_gets_a_limit_mid_month_counts_the_runs_it_already_made(
+    app: FastAPI, client: TestClient
+) -> None:
+    """An unlimited org keeps no counter; given a limit, its counter starts from the month's runs."""
+    owner = new_org(app, client, plan="enterprise")
+    flow = register_flow(client, owner, spec(python_node("only", OK)))
+    for _ in range(2):
+        trigger(client, owner, flow)
+    assert client.get("/v1/usage/quota", headers=owner.headers).json()["current_usage"]["monthly_runs"] == 2
+    with app.state.db.transaction(write=True) as session:
+        billing.set_quota_overrides(
+            session, actor=SYSTEM_ACTOR, org_id=owner.org_id, overrides={"monthly_runs": 3}
+        )
+    trigger(client, owner, flow)  # the third of three
+    refused = client.post("/v1/runs", headers=owner.headers, json={"flow_name": flow})
+    assert refused.status_code == 429, refused.text
+    assert (refused.json()["limit"], refused.json()["current_usage"]) == (3, 3)
+    with app.state.db.transaction(write=True) as session:  # unlimited again, then limited again
+        billing.set_quota_overrides(
+            session, actor=SYSTEM_ACTOR, org_id=owner.org_id, overrides={"monthly_runs": None}
+        )
+    trigger(client, owner, flow)
+    with app.state.db.transaction(write=True) as session:
+        billing.set_quota_overrides(
+            session, actor=SYSTEM_ACTOR, org_id=owner.org_id, overrides={"monthly_runs": 4}
+        )
+    again = client.post("/v1/runs", headers=owner.headers, json={"flow_name": flow})
+    assert (again.status_code, again.json()["current_usage"]) == (429, 4)
+
+
 def test_the_concurrent_quota_counts_queued_and_running_runs(app: FastAPI, client: TestClient) -> None:
     owner = limited(app, client, concurrent_runs=1)
     flow = register_flow(client, owner, spec(python_node("only", OK)))

@@ -240,6 +240,11 @@ class Settings(BaseSettings):
         description="Stripe secret key: billing is configured only when it is set (checkout, portal, "
         "paid plans gated behind checkout).",
     )
+    default_plan: Literal["free", "professional", "enterprise"] | None = Field(
+        None,
+        description="The plan of an org created without one. Unset: `free` when billing is configured "
+        "(`DAGY_STRIPE_API_KEY`), else `enterprise`, so a self-hosted installation has no run quota.",
+    )
     stripe_webhook_secret: SecretStr | None = Field(
         None, description="Signing secret of the Stripe webhook endpoint (`POST /billing/webhook`)."
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagy.server.errors import InvalidInput
+from dagy.server.settings import Settings
 
 # The limits a plan sets. None is unlimited. Only `monthly_runs` and `concurrent_runs` refuse runs;
 # the others are shown against usage (`GET /usage/quota`).
@@ -70,7 +71,15 @@ PLANS: dict[str, Plan] = {
     )
 }
 PLAN_IDS = tuple(PLANS)
-DEFAULT_PLAN = "free"
+DEFAULT_PLAN = "free"  # of an org with no known plan, and of a new org where billing is configured
+SELF_HOSTED_PLAN = "enterprise"  # of a new org where billing is not configured: no run quota
+
+
+def default_plan(settings: Settings) -> str:
+    """The plan of an org created without one (`DAGY_DEFAULT_PLAN`, docs/usage-and-billing.md)."""
+    if settings.default_plan is not None:
+        return settings.default_plan
+    return DEFAULT_PLAN if settings.stripe_api_key is not None else SELF_HOSTED_PLAN
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dagy.server.domains.billing.schemas import (
     SubscriptionRead,
     WebhookReceived,
 )
+from dagy.server.domains.usage import quota
 from dagy.server.errors import InvalidInput, NotFound, ServiceUnavailable
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.settings import Settings
@@ -165,6 +166,7 @@ def set_quota_overrides(
     org = _org(session, org_id, lock=True)
     before = dict(org.quota_overrides or {})
     org.quota_overrides = dict(checked)
+    quota.limits_changed(session, org.id, utcnow())
     record(
         session,
         actor=actor,
@@ -182,6 +184,7 @@ def _set_plan(session: Session, actor: Actor, org: Org, plan: str) -> None:
     if org.plan == plan:
         return
     before, org.plan = org.plan, plan
+    quota.limits_changed(session, org.id, utcnow())
     record(
         session,
         actor=actor,

@@ -29,9 +29,9 @@ MembersAdmin = Annotated[Actor, Depends(_members_admin)]
 
 
 @router.post("", status_code=201, response_model=OrgRead)
-async def create_org(body: OrgCreate, tx: Tx, actor: CurrentActor) -> OrgRead:
+async def create_org(body: OrgCreate, tx: Tx, actor: CurrentActor, settings: SettingsDep) -> OrgRead:
     """Any signed-in user; the caller becomes the org's owner."""
-    return await tx.run(service.create_org, actor=actor, data=body)
+    return await tx.run(service.create_org, actor=actor, data=body, settings=settings)
 
 
 @router.get("", response_model=OrgList)

@@ -14,10 +14,11 @@ PLANS = PLAN_IDS  # the plans table (domains/billing/plans.py)
 
 class OrgCreate(RequestModel):
     org_name: Name
-    plan: str = Field(
-        "free",
+    plan: str | None = Field(
+        None,
         pattern=f"^({'|'.join(PLAN_IDS)})$",
-        description=f"One of {', '.join(PLAN_IDS)}; its limits apply to the org's runs.",
+        description=f"One of {', '.join(PLAN_IDS)}; its limits apply to the org's runs. Default: "
+        "`DAGY_DEFAULT_PLAN`, else free where billing is configured and enterprise (no quota) where not.",
     )
 
 

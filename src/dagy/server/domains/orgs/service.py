@@ -12,6 +12,7 @@ from dagy.server.db.models import Membership, Org
 from dagy.server.db.models.identity import ORG_SUSPENDED
 from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.auth import service as auth
+from dagy.server.domains.billing.plans import default_plan
 from dagy.server.domains.orgs import repository as repo
 from dagy.server.domains.orgs.schemas import (
     MemberCreate,
@@ -44,13 +45,13 @@ def _org_read(org: Org) -> OrgRead:
     )
 
 
-def create_org(session: Session, *, actor: Actor, data: OrgCreate) -> OrgRead:
+def create_org(session: Session, *, actor: Actor, data: OrgCreate, settings: Settings) -> OrgRead:
     """The caller becomes the owner. Without billing (self-hosted) the plan asked for only sets limits."""
     if actor.user_id is None or actor.email is None:
         raise PermissionDenied("Only a signed-in user can create an organization.")
     if repo.get_org_by_name(session, data.org_name) is not None:
         raise Conflict("Organization name already exists.", details={"org_name": "already exists"})
-    plan = data.plan
+    plan = data.plan or default_plan(settings)
     org = Org(name=data.org_name, plan=plan, owner_email=actor.email)
     repo.add(session, org)
     now = utcnow()

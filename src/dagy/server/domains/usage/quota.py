@@ -3,6 +3,8 @@
 Monthly runs: the org's `usage_month` row is raised by a conditional UPDATE that admits runs only
 while the count stays within the limit; the row lock it takes makes concurrent transactions (other
 requests, other server processes) wait and re-check, so with one run left exactly one is admitted.
+An org with neither limit keeps no counter (its triggers pay one lookup of its plan); its row, when
+next needed, starts from the runs the org created this month.
 Concurrent runs: counted from the org's queued and running runs after that row is locked, so the
 count cannot move under the check. On SQLite every write transaction is `BEGIN IMMEDIATE` under
 one writer lock, which serialises the same steps (docs/adr/0016-run-quota-counter.md).
@@ -71,9 +73,11 @@ def admit_runs(session: Session, *, org_id: str, count: int, now: datetime) -> A
     found = repo.org_plan(session, org_id)
     plan, overrides = found if found is not None else ("free", {})
     limits = limits_of(plan, overrides)
+    concurrent = limits["concurrent_runs"]
+    if limits["monthly_runs"] is None and concurrent is None:
+        return Admission(count)  # nothing to enforce: no counter to raise (it is seeded when needed)
     month = month_of(now)
     admitted, refusal = _within_month(session, org_id, month, count, limit=limits["monthly_runs"], now=now)
-    concurrent = limits["concurrent_runs"]
     if concurrent is not None and admitted:
         active = repo.active_runs(session, org_id)
         room = max(0, concurrent - active)
@@ -96,7 +100,7 @@ def _within_month(
     if repo.add_to_month(session, org_id, month, count, limit):
         return count, None
     assert limit is not None  # an unlimited counter always takes the runs
-    used = repo.month_runs(session, org_id, month, lock=True)
+    used = repo.month_runs(session, org_id, month, lock=True) or 0
     room = max(0, min(count, limit - used))
     if room:
         repo.add_to_month(session, org_id, month, room, None)
@@ -115,6 +119,13 @@ def give_back(session: Session, *, org_id: str, count: int, now: datetime) -> No
     repo.add_to_month(session, org_id, month_of(now), -count, None)
 
 
-def monthly_runs(session: Session, org_id: str, now: datetime) -> int:
-    """Runs the org created (to execute) this month: the counter, exact."""
+def monthly_runs(session: Session, org_id: str, now: datetime) -> int | None:
+    """Runs the org created (to execute) this month: the counter, exact; None when the org has no
+    counter this month (it has had no limit to enforce)."""
     return repo.month_runs(session, org_id, month_of(now))
+
+
+def limits_changed(session: Session, org_id: str, now: datetime) -> None:
+    """The org's plan or overrides changed: its counter of this month starts again from its runs
+    when it is next needed (it was not kept while the org had no limit)."""
+    repo.forget_month(session, org_id, month_of(now))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, literal, select, update
+from sqlalchemy import Connection, Date, String, and_, bindparam, case, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -39,6 +39,26 @@ _ADD_TO_MONTH = (
     )
     .values(runs=_MONTH.c.runs + bindparam("count"))
 )
+_RUNS_OF_MONTH = (
+    select(
+        bindparam("s_org_id", type_=String),
+        bindparam("s_month", type_=Date),
+        func.count(),
+    )
+    .select_from(Run.__table__)
+    .where(
+        Run.__table__.c.org_id == bindparam("s_org_id", type_=String),
+        Run.__table__.c.created_at >= bindparam("s_start"),
+        Run.__table__.c.created_at < bindparam("s_end"),
+        Run.__table__.c.status != "pending",  # recorded, not executed: not counted
+    )
+)
+_SEED_MONTH = {
+    name: dialect_insert(_MONTH)
+    .from_select(["org_id", "month", "runs"], _RUNS_OF_MONTH)
+    .on_conflict_do_nothing()
+    for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 _ACTIVE_RUNS = select(func.count()).where(
     Run.__table__.c.org_id == bindparam("org_id"), Run.__table__.c.status.in_(ACTIVE_STATUSES)
 )
@@ -63,17 +83,35 @@ def add_to_month(session: Session, org_id: str, month: date, count: int, limit: 
     if connection.execute(_ADD_TO_MONTH, params).rowcount == 1:
         return True
     # No row updated: the month's row is missing (another transaction may be creating it: the
-    # INSERT waits for it), or the limit refused. Either way the UPDATE, run again, decides.
-    created = _insert(session, UsageMonth).values(org_id=org_id, month=month, runs=0).on_conflict_do_nothing()
-    connection.execute(created)
+    # INSERT waits for it), or the limit refused. Either way the UPDATE, run again, decides. A new
+    # row starts from the runs the org already created this month: an org counts only while it
+    # has a limit, and may have had none until now.
+    connection.execute(_SEED_MONTH[connection.dialect.name], _month_bounds(org_id, month))
     return bool(connection.execute(_ADD_TO_MONTH, params).rowcount == 1)
 
 
-def month_runs(session: Session, org_id: str, month: date, *, lock: bool = False) -> int:
+def forget_month(session: Session, org_id: str, month: date) -> None:
+    """Drop the org's counter of `month`: the next run it counts starts again from its runs."""
+    session.execute(delete(UsageMonth).where(UsageMonth.org_id == org_id, UsageMonth.month == month))
+
+
+def _month_bounds(org_id: str, month: date) -> dict[str, Any]:
+    following = date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+    return {
+        "s_org_id": org_id,
+        "s_month": month,
+        "s_start": datetime(month.year, month.month, 1, tzinfo=UTC),
+        "s_end": datetime(following.year, following.month, 1, tzinfo=UTC),
+    }
+
+
+def month_runs(session: Session, org_id: str, month: date, *, lock: bool = False) -> int | None:
+    """The org's counter of `month`; None when it has none."""
     statement = select(UsageMonth.runs).where(UsageMonth.org_id == org_id, UsageMonth.month == month)
     if lock:
         statement = statement.with_for_update()
-    return int(session.execute(statement).scalar() or 0)
+    runs = session.execute(statement).scalar()
+    return None if runs is None else int(runs)
 
 
 def active_runs(session: Session | Connection, org_id: str) -> int:

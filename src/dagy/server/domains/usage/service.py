@@ -175,8 +175,9 @@ def org_quota(session: Session, org_id: str) -> UsageQuota:
     now = utcnow()
     month = quota.month_of(now)
     rows = usage_rows(session, org_id, month, now.date(), today=now.date())
+    counted = quota.monthly_runs(session, org_id, now)  # None: no limit was enforced this month
     used = {
-        "monthly_runs": quota.monthly_runs(session, org_id, now),
+        "monthly_runs": sum(row.runs for row in rows) if counted is None else counted,
         "monthly_tasks": sum(row.node_runs for row in rows),
         "concurrent_runs": repo.active_runs(session, org_id),
     }
