@@ -91,8 +91,10 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-async def deploy(base: str, headers: dict[str, str], data: bytes, parallel: int) -> tuple[float, float]:
-    """One deploy: (seconds in all, seconds of the PUT phase)."""
+async def deploy(
+    base: str, headers: dict[str, str], data: bytes, parallel: int
+) -> tuple[float, float, float]:
+    """One deploy: (seconds in all, seconds of the PUT phase, seconds of the completion)."""
     flow = f"bench-{secrets.token_hex(4)}"
     started = time.perf_counter()
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=parallel)) as client:
@@ -118,6 +120,7 @@ async def deploy(base: str, headers: dict[str, str], data: bytes, parallel: int)
         put_started = time.perf_counter()
         etags = await asyncio.gather(*(put(i, p) for i, p in enumerate(plan["parts"])))
         put_seconds = time.perf_counter() - put_started
+        complete_started = time.perf_counter()
         done = await client.post(
             f"{base}/v1/artifacts/complete",
             headers=headers,
@@ -132,7 +135,8 @@ async def deploy(base: str, headers: dict[str, str], data: bytes, parallel: int)
             },
         )
         done.raise_for_status()
-    return time.perf_counter() - started, put_seconds
+        complete_seconds = time.perf_counter() - complete_started
+    return time.perf_counter() - started, put_seconds, complete_seconds
 
 
 def measure(store: str, data: bytes, args: argparse.Namespace) -> dict[str, float]:
@@ -167,14 +171,15 @@ def measure(store: str, data: bytes, args: argparse.Namespace) -> dict[str, floa
         finally:
             stop(server)
     mb = len(data) / 1e6
-    totals = [mb / total for total, _ in rounds]
-    puts = [mb / put for _, put in rounds]
+    totals = [mb / total for total, _, _ in rounds]
+    puts = [mb / put for _, put, _ in rounds]
     return {
         "deploy_mb_s": statistics.median(totals),
         "deploy_min": min(totals),
         "deploy_max": max(totals),
         "put_mb_s": statistics.median(puts),
-        "seconds": statistics.median(total for total, _ in rounds),
+        "seconds": statistics.median(total for total, _, _ in rounds),
+        "complete_seconds": statistics.median(complete for _, _, complete in rounds),
     }
 
 
@@ -196,13 +201,13 @@ def main() -> None:
     print(
         f"artifact: {len(data) / 1e6:.1f} MB, {PART_BYTES // 2**20} MiB parts, {args.parallel} parallel PUTs"
     )
-    print("| store | deploy MB/s (median, min-max) | PUT phase MB/s | deploy s |")
-    print("|---|---:|---:|---:|")
+    print("| store | deploy MB/s (median, min-max) | PUT phase MB/s | deploy s | complete s |")
+    print("|---|---:|---:|---:|---:|")
     for store in args.stores.split(","):
         r = measure(store, data, args)
         print(
             f"| {store} | {r['deploy_mb_s']:.0f} ({r['deploy_min']:.0f}-{r['deploy_max']:.0f}) "
-            f"| {r['put_mb_s']:.0f} | {r['seconds']:.2f} |"
+            f"| {r['put_mb_s']:.0f} | {r['seconds']:.2f} | {r['complete_seconds']:.2f} |"
         )
 
 

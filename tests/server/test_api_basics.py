@@ -65,7 +65,8 @@ def test_wrong_types_name_the_field(app: FastAPI, client: TestClient) -> None:
 
 def test_unhandled_error_is_500_with_request_id_and_stored_trace(app: FastAPI, client: TestClient) -> None:
     """A real fault (the database loses a table under the running app) reaches the client as a bare
-    500 with its request id; the trace is kept in DAGY_HOME/exceptions, not in the response."""
+    500 with its request id; the trace is kept in the object store (`exceptions/`), not in the
+    response."""
     owner = new_org(app, client)
     with app.state.db.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE membership RENAME TO membership_away")
@@ -81,6 +82,7 @@ def test_unhandled_error_is_500_with_request_id_and_stored_trace(app: FastAPI, c
     assert "Traceback" not in response.text
     request_id = body["details"]["request_id"]
     assert response.headers["X-Request-Id"] == request_id
-    traces = [json.loads(p.read_text()) for p in (app.state.settings.home / "exceptions").glob("*.json")]
+    folder = app.state.settings.home / "objects" / "exceptions"
+    traces = [json.loads(p.read_text()) for p in folder.glob("*.json")]
     assert [t["request_id"] for t in traces] == [request_id]
     assert "membership" in traces[0]["traceback"]  # the failing statement, for the operator
