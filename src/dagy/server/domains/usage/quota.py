@@ -12,12 +12,14 @@ one writer lock, which serialises the same steps (docs/adr/0016-run-quota-counte
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from dagy.server.domains.billing.plans import limits_of
+from dagy.server.domains.billing.plans import DEFAULT_PLAN, limits_of
 from dagy.server.domains.usage import repository as repo
 from dagy.server.errors import QuotaExceeded
 
@@ -70,9 +72,7 @@ class Admission:
 def admit_runs(session: Session, *, org_id: str, count: int, now: datetime) -> Admission:
     """Count `count` new runs of the org against its quotas, in the caller's transaction: the first
     `admitted` may be created (the monthly counter already holds them), the rest are refused."""
-    found = repo.org_plan(session, org_id)
-    plan, overrides = found if found is not None else ("free", {})
-    limits = limits_of(plan, overrides)
+    limits = _org_limits.get(session, org_id)
     concurrent = limits["concurrent_runs"]
     if limits["monthly_runs"] is None and concurrent is None:
         return Admission(count)  # nothing to enforce: no counter to raise (it is seeded when needed)
@@ -127,5 +127,39 @@ def monthly_runs(session: Session, org_id: str, now: datetime) -> int | None:
 
 def limits_changed(session: Session, org_id: str, now: datetime) -> None:
     """The org's plan or overrides changed: its counter of this month starts again from its runs
-    when it is next needed (it was not kept while the org had no limit)."""
+    when it is next needed (it was not kept while the org had no limit), and this process reads
+    its limits again once the change is committed."""
     repo.forget_month(session, org_id, month_of(now))
+    _org_limits.forget(org_id)
+    event.listen(session, "after_commit", lambda _session: _org_limits.forget(org_id), once=True)
+
+
+class _OrgLimits:
+    """Each org's limits (plan and overrides) as this process last read them, for
+    `LIMITS_CACHE_SECONDS`: a trigger then pays no lookup of its org. A change made in this process
+    is seen at once; one made by another server process within that time. The counts the limits
+    are checked against are never cached."""
+
+    def __init__(self) -> None:
+        self._limits: dict[str, tuple[float, dict[str, int | None]]] = {}
+
+    def get(self, session: Session, org_id: str) -> dict[str, int | None]:
+        now = time.monotonic()
+        cached = self._limits.get(org_id)
+        if cached is not None and now - cached[0] < LIMITS_CACHE_SECONDS:
+            return cached[1]
+        found = repo.org_plan(session, org_id)
+        plan, overrides = found if found is not None else (DEFAULT_PLAN, {})
+        limits = limits_of(plan, overrides)
+        if len(self._limits) >= _MAX_CACHED_ORGS:
+            self._limits.clear()
+        self._limits[org_id] = (now, limits)
+        return limits
+
+    def forget(self, org_id: str) -> None:
+        self._limits.pop(org_id, None)
+
+
+LIMITS_CACHE_SECONDS = 5.0
+_MAX_CACHED_ORGS = 10_000
+_org_limits = _OrgLimits()
