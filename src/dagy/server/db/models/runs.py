@@ -27,7 +27,8 @@ class Run(Base, TimestampMixin):
     )
 
     id: Mapped[str] = id_column("run")
-    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    # Indexed by ix_run_org_created and ix_run_org_status (org_id first).
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     flow_id: Mapped[str] = mapped_column(ForeignKey("flow.id", ondelete="CASCADE"), index=True)
     # Indexed so deleting a flow's versions cascades to runs without scanning the run table.
     flow_version_id: Mapped[str] = mapped_column(
