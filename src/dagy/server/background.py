@@ -11,7 +11,6 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from dagy.protocol import HostSettings
 from dagy.server.app import BackgroundPart
 from dagy.server.db.engine import Database
 from dagy.server.db.models.identity import Org
@@ -128,7 +127,7 @@ def _embedded_worker_part(settings: Settings, *, in_process: bool) -> Background
             drain_seconds=EMBEDDED_DRAIN_SECONDS,
             max_parallel_nodes=settings.max_parallel_nodes,
             log_max_bytes=settings.run_log_max_bytes,
-            host_settings=host_settings(settings),
+            host_settings=settings.host_settings(),
             objects_dir=str(settings.home / "objects"),
             mode_limits=settings.execution_mode_limits,
             private_paths=_private_paths(settings),
@@ -167,20 +166,6 @@ def _private_paths(settings: Settings) -> tuple[str, ...]:
         if database and database != ":memory:":
             paths.append(str(Path(database).expanduser().resolve().parent))
     return tuple(paths)
-
-
-def host_settings(settings: Settings) -> HostSettings:
-    """What the server's settings let the embedded worker's runs do."""
-    return HostSettings(
-        allow_private_network=settings.allow_private_network,
-        smtp_host=settings.smtp_host or None,
-        smtp_port=settings.smtp_port,
-        smtp_username=settings.smtp_username or None,
-        smtp_password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        smtp_from=settings.smtp_from,
-        smtp_starttls=settings.smtp_starttls,
-        vector_dir=str(settings.home / "vectors"),
-    )
 
 
 def own_url(settings: Settings) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from dagy.protocol.host import HostSettings
 from dagy.runtime.limits import mode_limits_problems
 
 # A worker pool's name is an executor name, so it must pass the API's executor pattern (flows, runs,
@@ -317,6 +318,20 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def host_settings(self) -> HostSettings:
+        """What the server lets the work it does itself reach: the embedded worker's runs, alert
+        deliveries (the private network, SMTP, the vector store's folder)."""
+        return HostSettings(
+            allow_private_network=self.allow_private_network,
+            smtp_host=self.smtp_host or None,
+            smtp_port=self.smtp_port,
+            smtp_username=self.smtp_username or None,
+            smtp_password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            smtp_from=self.smtp_from,
+            smtp_starttls=self.smtp_starttls,
+            vector_dir=str(self.home / "vectors"),
+        )
 
     def ensure_home(self) -> None:
         """Create DAGY_HOME and fill in generated keys that were not configured."""

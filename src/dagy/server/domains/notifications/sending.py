@@ -23,7 +23,6 @@ import httpx
 from dagy.nodes.base import NodeContext, NodeError
 from dagy.nodes.net import resolve_allowed, static_problem
 from dagy.nodes.notification import PAGERDUTY_SUMMARY_LIMIT, SIGNATURE_HEADER, as_json_bytes, signature
-from dagy.protocol import HostSettings
 from dagy.server.domains.notifications.channels import PAGERDUTY_EVENTS_URL
 from dagy.server.settings import Settings
 
@@ -236,7 +235,7 @@ def _send_email(config: Mapping[str, Any], message: Message, settings: Settings)
         params={},
         logger=log,
         flow_name=str(message.facts.get("flow_name")),
-        settings=_host_settings(settings),
+        settings=settings.host_settings(),
     )
     node_config = {
         **{
@@ -258,18 +257,6 @@ def _send_email(config: Mapping[str, Any], message: Message, settings: Settings)
         raise DeliveryFailed(
             exc.message, permanent=exc.error_type in {"blocked_url", "no_smtp_server"}
         ) from None
-
-
-def _host_settings(settings: Settings) -> HostSettings:
-    return HostSettings(
-        allow_private_network=settings.allow_private_network,
-        smtp_host=settings.smtp_host or None,
-        smtp_port=settings.smtp_port,
-        smtp_username=settings.smtp_username or None,
-        smtp_password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        smtp_from=settings.smtp_from,
-        smtp_starttls=settings.smtp_starttls,
-    )
 
 
 _SENDERS = {
