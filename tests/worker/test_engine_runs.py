@@ -126,12 +126,11 @@ def test_an_address_the_ssrf_guard_refuses_is_not_retried_and_names_the_setting(
         "type": "http_fetch",
         "data": {"url": "http://127.0.0.1:9/", "retries": 3, "retry_delay_seconds": 2},
     }
-    started = time.monotonic()
     run = run_flow(client, owner, spec(fetch))
-    assert time.monotonic() - started < 4  # three retries 2 s apart would take 6 s
     assert (run["status"], run["error"]["type"]) == ("failed", "blocked_url")
     assert "DAGY_ALLOW_PRIVATE_NETWORK=true" in run["error"]["message"]
-    assert tasks(client, owner, run["run_id"])["fetch"]["status"] == "failed"
+    task = tasks(client, owner, run["run_id"])["fetch"]
+    assert (task["status"], task["tries"]) == ("failed", 1)  # not the 4 its retries allow
 
 
 def test_node_retries_are_counted(engine: tuple[FastAPI, TestClient, Caller]) -> None:

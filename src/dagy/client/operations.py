@@ -893,7 +893,7 @@ if TYPE_CHECKING:
 
     class OrgCreate(TypedDict, total=False):
         org_name: Required[str]
-        plan: str
+        plan: str | None
 
     class OrgList(TypedDict):
         items: list[OrgListItem]
