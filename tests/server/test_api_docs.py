@@ -26,9 +26,13 @@ def test_every_operation_declares_whether_it_needs_a_bearer_token_and_is_right(c
             else:
                 assert answer.status_code != 401, (method, path)
                 public.append(f"{method.upper()} {path}")
+    navigation = schema["paths"]["/v1/ui/navigation"]["get"]
+    assert navigation["security"] == [{}, {"bearer": []}]  # optional: anonymous or signed in
     assert sorted(public) == [
         "GET /v1/billing/plans",
         "GET /v1/health",
+        "GET /v1/ui/marketing",
+        "GET /v1/ui/navigation",  # a caller's token, when sent, only widens what it lists
         "POST /v1/auth/invitations/accept",
         "POST /v1/auth/login",
         "POST /v1/billing/webhook",  # Stripe's signature is the credential

@@ -48,6 +48,11 @@ if TYPE_CHECKING:
         status: str
         joined_at: str | None
 
+    class AiStudioRead(TypedDict):
+        templates: list[StudioTemplate]
+        examples: list[StudioExample]
+        capabilities: list[StudioCapability]
+
     class AlertRuleCreate(TypedDict, total=False):
         name: Required[str]
         trigger: Required[Literal["on_failure", "on_success", "on_sla_breach", "on_retry"]]
@@ -511,6 +516,22 @@ if TYPE_CHECKING:
         modified_at: str
         etag: str
 
+    class DashboardRead(TypedDict):
+        widgets: list[Widget]
+        stats: DashboardStats
+        recent_activity: list[RecentRun]
+
+    class DashboardStats(TypedDict):
+        period: str
+        period_start: str
+        period_end: str
+        run_count: int
+        runs_by_status: dict[str, int]
+        success_rate: float | None
+        active_runs: int
+        failing_flows: list[FailingFlow]
+        quota: UsageQuota | None
+
     class DeliveryList(TypedDict, total=False):
         items: Required[list[DeliveryRead]]
         next_token: str | None
@@ -669,6 +690,18 @@ if TYPE_CHECKING:
         cost_usd: float
         task_count: int
 
+    class FailingFlow(TypedDict):
+        flow_name: str
+        failed_count: int
+        run_count: int
+        last_failed_at: str
+
+    class Feature(TypedDict):
+        feature_id: str
+        title: str
+        description: str
+        icon: str
+
     class FlowCost(TypedDict):
         flow_name: str
         cost_usd: float
@@ -766,15 +799,31 @@ if TYPE_CHECKING:
         cancel_requested: bool
         lease_expires_at: str | None
 
+    class Hero(TypedDict):
+        title: str
+        subtitle: str
+        primary_cta: Link
+        secondary_cta: Link
+
     class ImpersonationRead(TypedDict, total=False):
         org_id: Required[str]
         org_name: Required[str]
         impersonating: Literal[True]
         header: str
 
+    class Integration(TypedDict):
+        integration_id: str
+        name: str
+        description: str
+        configured_count: int
+
     class InvitationAccept(TypedDict):
         invitation_token: str
         password: str
+
+    class Link(TypedDict):
+        label: str
+        href: str
 
     class LogBatch(TypedDict):
         worker_id: str
@@ -793,6 +842,12 @@ if TYPE_CHECKING:
     class LoginRequest(TypedDict, total=False):
         email: Required[str]
         password: str | None
+
+    class MarketingRead(TypedDict):
+        hero: Hero
+        features: list[Feature]
+        pricing: Pricing
+        testimonials: list[Testimonial]
 
     class MeRead(TypedDict):
         user_email: str | None
@@ -826,6 +881,18 @@ if TYPE_CHECKING:
         email: str
         role: str
         updated_at: str
+
+    class NavItem(TypedDict, total=False):
+        nav_id: Required[str]
+        label: Required[str]
+        href: Required[str]
+        icon: str | None
+        permission: str | None
+
+    class NavigationRead(TypedDict):
+        main_nav: list[NavItem]
+        sidebar_nav: list[NavItem]
+        footer_nav: list[NavItem]
 
     class NodeDefinitionRead(TypedDict, total=False):
         node_type: Required[str]
@@ -952,6 +1019,26 @@ if TYPE_CHECKING:
         portal_session_id: str
         url: str
 
+    class Preferences(TypedDict):
+        email: str | None
+        org_id: str | None
+        org_name: str | None
+        role: str | None
+        auth_mode: str
+        theme: str
+        timezone: str
+
+    class Pricing(TypedDict):
+        currency: str
+        plans: list[PricingPlan]
+
+    class PricingPlan(TypedDict):
+        plan_id: str
+        name: str
+        monthly_cost_usd: float
+        limits: dict[str, int | None]
+        highlighted: bool
+
     class Promoted(TypedDict):
         target_deployment: str
         deployment_id: str
@@ -967,6 +1054,15 @@ if TYPE_CHECKING:
         target_environment: Required[str]
         new_deployment_name: str | None
         flow_version: str | int | None
+
+    class RecentRun(TypedDict):
+        run_id: str
+        flow_name: str
+        status: str
+        trigger: str
+        created_at: str
+        started_at: str | None
+        completed_at: str | None
 
     class Reorder(TypedDict):
         order: list[str]
@@ -1286,6 +1382,37 @@ if TYPE_CHECKING:
         user_email: Required[str]
         deleted: Required[int]
 
+    class SettingsRead(TypedDict):
+        sections: list[SettingsSection]
+        integrations: list[Integration]
+        preferences: Preferences
+
+    class SettingsSection(TypedDict):
+        section_id: str
+        title: str
+        description: str
+        href: str
+        permission: str | None
+
+    class StudioCapability(TypedDict):
+        node_type: str
+        label: str
+        description: str
+        category: str
+        executable: bool
+
+    class StudioExample(TypedDict):
+        title: str
+        prompt: str
+        intent: str
+
+    class StudioTemplate(TypedDict):
+        template_id: str
+        title: str
+        description: str
+        prompt: str
+        node_types: list[str]
+
     class Subflow(TypedDict):
         flow_name: str
         flow_version: str
@@ -1300,6 +1427,11 @@ if TYPE_CHECKING:
         billing_email: Required[str]
         monthly_cost_usd: Required[float]
         payment_method: PaymentMethod | None
+
+    class Testimonial(TypedDict):
+        quote: str
+        author: str
+        role: str
 
     class TokenRead(TypedDict, total=False):
         access_token: Required[str]
@@ -1400,6 +1532,11 @@ if TYPE_CHECKING:
 
     class WebhookReceived(TypedDict, total=False):
         received: bool
+
+    class Widget(TypedDict):
+        widget_id: str
+        kind: str
+        title: str
 
     class WorkerList(TypedDict):
         items: list[WorkerRead]
@@ -2176,6 +2313,26 @@ class Operations:
             "ScheduleTriggered",
             self.request("POST", f"/schedules/{_segment(schedule_id)}/trigger", json=body),
         )
+
+    def ui_ai_studio(self) -> AiStudioRead:
+        """AI Studio's templates, example prompts and the node types it may place."""
+        return cast("AiStudioRead", self.request("GET", "/ui/ai-studio"))
+
+    def ui_dashboard(self, *, period: Literal["24h", "7d", "30d"] | None = None) -> DashboardRead:
+        """Run counts by status for the period, failing flows, recent runs and (billing.read) quota use."""
+        return cast("DashboardRead", self.request("GET", "/ui/dashboard", params={"period": period}))
+
+    def ui_marketing(self) -> MarketingRead:
+        """Public: the landing page's hero, features, pricing (the plans) and testimonials."""
+        return cast("MarketingRead", self.request("GET", "/ui/marketing"))
+
+    def ui_navigation(self) -> NavigationRead:
+        """Public: the entries the caller may open; an anonymous caller gets the public ones."""
+        return cast("NavigationRead", self.request("GET", "/ui/navigation"))
+
+    def ui_settings(self) -> SettingsRead:
+        """Any signed-in caller: the settings sections it may open, integrations and preferences."""
+        return cast("SettingsRead", self.request("GET", "/ui/settings"))
 
     def update_channel(self, channel_id: str, body: ChannelUpdate | Mapping[str, Any]) -> ChannelRead:
         """Update Channel"""
@@ -3083,6 +3240,26 @@ class AsyncOperations:
             "ScheduleTriggered",
             await self.request("POST", f"/schedules/{_segment(schedule_id)}/trigger", json=body),
         )
+
+    async def ui_ai_studio(self) -> AiStudioRead:
+        """AI Studio's templates, example prompts and the node types it may place."""
+        return cast("AiStudioRead", await self.request("GET", "/ui/ai-studio"))
+
+    async def ui_dashboard(self, *, period: Literal["24h", "7d", "30d"] | None = None) -> DashboardRead:
+        """Run counts by status for the period, failing flows, recent runs and (billing.read) quota use."""
+        return cast("DashboardRead", await self.request("GET", "/ui/dashboard", params={"period": period}))
+
+    async def ui_marketing(self) -> MarketingRead:
+        """Public: the landing page's hero, features, pricing (the plans) and testimonials."""
+        return cast("MarketingRead", await self.request("GET", "/ui/marketing"))
+
+    async def ui_navigation(self) -> NavigationRead:
+        """Public: the entries the caller may open; an anonymous caller gets the public ones."""
+        return cast("NavigationRead", await self.request("GET", "/ui/navigation"))
+
+    async def ui_settings(self) -> SettingsRead:
+        """Any signed-in caller: the settings sections it may open, integrations and preferences."""
+        return cast("SettingsRead", await self.request("GET", "/ui/settings"))
 
     async def update_channel(self, channel_id: str, body: ChannelUpdate | Mapping[str, Any]) -> ChannelRead:
         """Update Channel"""

@@ -45,11 +45,18 @@ def with_bearer_scheme(app: FastAPI) -> Callable[[], dict[str, Any]]:
         schema = build()
         schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER] = BEARER_SCHEME
         for path, route in _api_routes(list(app.routes)):
-            if route.include_in_schema and _authenticated(route.dependant):
-                for method in route.methods or ():
-                    operation = schema["paths"].get(path, {}).get(method.lower())
-                    if operation is not None:
-                        operation["security"] = [{BEARER: []}]
+            if not route.include_in_schema:
+                continue
+            if _marked(route.dependant, "authenticates"):
+                security: list[dict[str, list[str]]] = [{BEARER: []}]
+            elif _marked(route.dependant, "authenticates_optionally"):  # OpenAPI: {} = no auth
+                security = [{}, {BEARER: []}]
+            else:
+                continue
+            for method in route.methods or ():
+                operation = schema["paths"].get(path, {}).get(method.lower())
+                if operation is not None:
+                    operation["security"] = security
         return schema
 
     return openapi
@@ -67,10 +74,11 @@ def _api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute
     return found
 
 
-def _authenticated(dependant: Dependant) -> bool:
-    """Whether a dependency of the route (at any depth) is marked by `security.authenticates`."""
+def _marked(dependant: Dependant, mark: str) -> bool:
+    """Whether a dependency of the route (at any depth) carries `mark` (`security.authenticates`,
+    or `authenticates_optionally` for a public route that answers a signed-in caller differently)."""
     return any(
-        getattr(dependency.call, "authenticates", False) or _authenticated(dependency)
+        getattr(dependency.call, mark, False) or _marked(dependency, mark)
         for dependency in dependant.dependencies
     )
 

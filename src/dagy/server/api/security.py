@@ -194,8 +194,24 @@ async def get_anonymous_actor(request: Request) -> Actor:
     )
 
 
+async def get_optional_actor(request: Request) -> Actor:
+    """The caller when its bearer token resolves, otherwise an anonymous actor: for public routes
+    whose answer depends on who asks (`/ui/navigation`). Not marked `authenticates`: the route
+    stays public, and a stale token or an org the caller left reads as anonymous, never 401/403.
+    The schema declares the bearer scheme as optional on such routes (api/docs.py)."""
+    if bearer_token(request) is not None:
+        try:
+            return _actor(request, await get_principal(request))
+        except (Unauthorized, PermissionDenied):
+            pass
+    return await get_anonymous_actor(request)
+
+
+vars(get_optional_actor)["authenticates_optionally"] = True
+
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 AnonymousActor = Annotated[Actor, Depends(get_anonymous_actor)]
+OptionalActor = Annotated[Actor, Depends(get_optional_actor)]
 
 
 def require_permission(permission: str) -> Callable[..., Awaitable[Principal]]:
