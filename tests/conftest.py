@@ -95,6 +95,7 @@ def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) 
         database_url=database_url,
         superadmin_emails=SUPERADMIN,
         auth_mode="email",
+        web_dir=None,  # `/` is the short page even where web/ has been built (tests/server/test_webapp.py)
         rate_limit_per_minute=100_000,
         auth_cache_seconds=0,
         queue={"lease_seconds": 3, "heartbeat_seconds": 0.5, "reaper_seconds": 0.5, "claim_wait_seconds": 2},

@@ -23,6 +23,7 @@ from dagy.server.api.middleware import RequestContextMiddleware
 from dagy.server.api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, RedisStore
 from dagy.server.api.security import PrincipalCache
 from dagy.server.api.traces import trace_store
+from dagy.server.api.webapp import webapp_router
 from dagy.server.db.engine import create_database
 from dagy.server.db.migrate import upgrade
 from dagy.server.domains.admin.router import router as admin_router
@@ -48,6 +49,7 @@ from dagy.server.domains.schedules.router import router as schedules_router
 from dagy.server.domains.secrets.router import router as secrets_router
 from dagy.server.domains.sensors.router import router as sensors_router
 from dagy.server.domains.sensors.router import webhooks_router
+from dagy.server.domains.ui_config.router import router as ui_config_router
 from dagy.server.domains.usage.metering import UsageMeter
 from dagy.server.domains.usage.router import router as usage_router
 from dagy.server.domains.workers.router import router as workers_router
@@ -85,6 +87,7 @@ ROUTERS = [
     rules_router,
     usage_router,
     billing_router,
+    ui_config_router,
     admin_router,
 ]
 
@@ -146,7 +149,10 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
-    app.include_router(home_router)
+    if settings.web_dir is not None:
+        app.include_router(webapp_router(settings.web_dir, settings.auth_mode or ""))
+    else:
+        app.include_router(home_router)
     app.openapi = with_bearer_scheme(app)  # type: ignore[method-assign]
     app.add_middleware(MeteringMiddleware, meter=app.state.usage_meter)
     app.add_middleware(

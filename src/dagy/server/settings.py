@@ -84,6 +84,10 @@ class UsageSettings(BaseModel):
     )
 
 
+# Where `npm run build` in web/ writes the web app; the wheel ships it (docs/web.md).
+WEB_BUILD = Path(__file__).resolve().parent / "webapp"
+
+
 class Settings(BaseSettings):
     """Everything `dagy server` and `dagy services` need to know at start."""
 
@@ -118,6 +122,11 @@ class Settings(BaseSettings):
     )
     auth_mode: AuthMode | None = Field(
         None, description="email or password; default email on a loopback host, password otherwise."
+    )
+    web_dir: Path | None = Field(
+        default_factory=lambda: WEB_BUILD if (WEB_BUILD / "index.html").is_file() else None,
+        description="Folder of the web app's build served at `/` (api/webapp.py); default the build the "
+        "package ships, if any. Without one, `/` is a short page linking the API reference.",
     )
     token_ttl_seconds: int = Field(12 * 3600, gt=0, description="Lifetime of a login session token.")
     auth_cache_seconds: float = Field(
