@@ -412,6 +412,30 @@ def test_a_failing_node_fails_the_run_with_its_traceback(running: tuple[FastAPI,
     ]
 
 
+def test_the_list_filters_on_a_time_range(client: TestClient, owner: Caller, flow: str) -> None:
+    first = trigger(client, owner, flow)["run_id"]
+    time.sleep(0.05)
+    second = trigger(client, owner, flow)["run_id"]
+    runs = {r["run_id"]: r["created_at"] for r in client.get("/v1/runs", headers=owner.headers).json()["items"]}
+
+    def listed(**params: str) -> list[str]:
+        answer = client.get("/v1/runs", headers=owner.headers, params={"flow_name": flow, **params})
+        assert answer.status_code == 200, answer.json()
+        return [r["run_id"] for r in answer.json()["items"]]
+
+    assert listed(created_after=runs[second]) == [second]  # inclusive
+    assert listed(created_before=runs[second]) == [first]  # exclusive
+    assert listed(created_after=runs[first], created_before=runs[second]) == [first]
+    assert listed(created_after="2000-01-01T00:00:00+02:00") == [second, first]
+    assert listed(created_before="2000-01-01T00:00:00Z") == []
+    naive = client.get("/v1/runs", headers=owner.headers, params={"created_after": "2026-01-01T00:00:00"})
+    assert naive.status_code == 400 and "created_after" in naive.json()["details"]
+    empty = client.get(
+        "/v1/runs", headers=owner.headers, params={"created_after": runs[second], "created_before": runs[first]}
+    )
+    assert empty.status_code == 400 and "created_before" in empty.json()["details"]
+
+
 def test_a_run_says_who_started_it_and_the_list_filters_on_it(
     client: TestClient, owner: Caller, flow: str
 ) -> None:

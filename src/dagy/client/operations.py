@@ -2065,6 +2065,8 @@ class Operations:
         trigger: str | None = None,
         schedule_id: str | None = None,
         sensor_id: str | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
     ) -> RunPage:
         """List Runs"""
         return cast(
@@ -2080,6 +2082,8 @@ class Operations:
                     "trigger": trigger,
                     "schedule_id": schedule_id,
                     "sensor_id": sensor_id,
+                    "created_after": created_after,
+                    "created_before": created_before,
                 },
             ),
         )
@@ -2985,6 +2989,8 @@ class AsyncOperations:
         trigger: str | None = None,
         schedule_id: str | None = None,
         sensor_id: str | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
     ) -> RunPage:
         """List Runs"""
         return cast(
@@ -3000,6 +3006,8 @@ class AsyncOperations:
                     "trigger": trigger,
                     "schedule_id": schedule_id,
                     "sensor_id": sensor_id,
+                    "created_after": created_after,
+                    "created_before": created_before,
                 },
             ),
         )

@@ -255,6 +255,8 @@ LIST_PAGES = FilteredKeysetQuery(
         "trigger": Run.trigger == bindparam("trigger"),
         "schedule_id": Schedule.schedule_id == bindparam("schedule_id"),
         "sensor_id": Run.sensor_id == bindparam("sensor_id"),
+        "created_after": Run.created_at >= bindparam("created_after"),
+        "created_before": Run.created_at < bindparam("created_before"),
     },
     order_by=[Run.created_at, Run.id],
 )

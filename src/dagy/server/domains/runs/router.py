@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
+from pydantic import AwareDatetime
 
 from dagy.server.api.deps import SettingsDep, Tx
 from dagy.server.api.pagination import PageRequest
@@ -62,8 +63,14 @@ async def run_filters(
     trigger: Annotated[str | None, Query(max_length=16, description=_TRIGGERS)] = None,
     schedule_id: Annotated[str | None, Query(max_length=128, description="A schedule's runs.")] = None,
     sensor_id: Annotated[str | None, Query(max_length=64, description="A sensor's runs.")] = None,
+    created_after: Annotated[
+        AwareDatetime | None, Query(description="Runs created at or after this time (ISO 8601 with its offset).")
+    ] = None,
+    created_before: Annotated[
+        AwareDatetime | None, Query(description="Runs created before this time (ISO 8601 with its offset).")
+    ] = None,
 ) -> service.RunFilters:
-    return service.RunFilters(flow_name, status, trigger, schedule_id, sensor_id)
+    return service.RunFilters(flow_name, status, trigger, schedule_id, sensor_id, created_after, created_before)
 
 
 @router.get("", response_model=RunPage, response_class=JSONBytesResponse, dependencies=_read)

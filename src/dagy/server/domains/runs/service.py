@@ -43,6 +43,8 @@ class RunFilters:
     trigger: str | None = None
     schedule_id: str | None = None
     sensor_id: str | None = None
+    created_after: datetime | None = None  # inclusive
+    created_before: datetime | None = None  # exclusive
 
 
 def list_runs(
@@ -55,6 +57,10 @@ def list_runs(
         raise InvalidInput("Unknown run status.", details={"status": f"one of {', '.join(RunState)}"})
     if filters.trigger is not None and filters.trigger not in TRIGGERS:
         raise InvalidInput("Unknown run trigger.", details={"trigger": f"one of {', '.join(TRIGGERS)}"})
+    if filters.created_after and filters.created_before and filters.created_after >= filters.created_before:
+        raise InvalidInput(
+            "The time range is empty.", details={"created_before": "must be later than created_after"}
+        )
     return repo.list_page(connection, actor.org_id, page, filters=asdict(filters), to_item=_list_row)
 
 
