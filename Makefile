@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +21,30 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet '$(TORCH)' -e '.[test]'
 	touch $@ $(VENV)/.installed-server
 
+# The web app (web/), built by Vite into the Python package, which serves it at `/` (docs/web.md).
+WEB_BUILD   := src/dagy/server/webapp/index.html
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+$(WEB_BUILD): web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+## Build the web app when Node.js is here (a wheel ships it built; without either, `/` links the API).
+web:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB_BUILD); \
+	else echo "note: npm not found: the web app is not built (Node.js 20+ builds it; docs/web.md)"; fi
+
 ## Install and start the server on the embedded default (SQLite + DAGY_HOME, default ~/.dagy).
-run: $(VENV)/.installed-server
+run: $(VENV)/.installed-server web
 	$(BIN)/dagy server
 
 ## Install what tests need, reach PostgreSQL and Redis, run lint, the type checker and the whole suite
-## (SQLite + PostgreSQL).
-test: $(VENV)/.installed-test
+## (SQLite + PostgreSQL), then the web app's unit tests and its end-to-end tests in Chromium.
+test: $(VENV)/.installed-test web
 	scripts/test.sh
+	scripts/test-web.sh
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The web app's tests (web/): the type checker, the Vitest unit tests, then the Playwright
+# end-to-end tests in Debian's Chromium, headless, against a real `dagy server` that Playwright
+# starts on a fresh home (web/playwright.config.ts). The app is built first (`make web`).
+# Chromium is installed with apt when it is missing (browsers are not downloaded by npm here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "npm (Node.js 20+) is needed to test the web app." >&2
+    exit 1
+  fi
+  echo "note: npm not found; the web app's tests are skipped." >&2
+  exit 0
+fi
+
+install_chromium() {
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || {
+      echo "Chromium is missing and cannot be installed without root: apt-get install chromium" >&2
+      exit 1
+    }
+    apt=(sudo -n "${apt[@]}")
+  fi
+  "${apt[@]}" >/dev/null || { "${apt[0]}" apt-get update -q >/dev/null; "${apt[@]}" >/dev/null; }
+}
+CHROMIUM="${CHROMIUM:-$(command -v chromium || true)}"
+if [ -z "$CHROMIUM" ]; then
+  install_chromium
+  CHROMIUM="$(command -v chromium)"
+fi
+export CHROMIUM
+
+cd web
+npm run --silent typecheck
+npx vitest run
+npx playwright test
