@@ -27,7 +27,7 @@ test("a newcomer with no org is asked to create one", async ({ page }) => {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByLabel("Organization name").fill("Newcomer's team");
   await page.getByRole("button", { name: "Create organization" }).click();
-  await expect(page.getByLabel("Organization")).toContainText("Newcomer's team");
+  await expect(page.getByRole("combobox", { name: "Organization", exact: true })).toContainText("Newcomer's team");
   await expect(page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Runs" })).toBeVisible();
   await screenshot(page, "first-org");
 });
