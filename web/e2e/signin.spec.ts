@@ -38,3 +38,21 @@ test("an unknown page of the app is the app's own not-found page, the API keeps 
   const api = await request.get("/v1/no/such/route");
   expect(api.status()).toBe(404);
 });
+
+test("by keyboard alone: sign in, skip to the content, open a page from the sidebar", async ({ page, request }) => {
+  await newTenant(request);
+  await page.goto("/login");
+  await page.keyboard.press("Tab");
+  await expect(page.getByLabel("Email")).toBeFocused();
+  await page.keyboard.type(SUPERADMIN);
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.locator("main#content")).toBeFocused();
+  const flows = page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Flows" });
+  await flows.focus();
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/flows$/);
+});
