@@ -1,6 +1,7 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useEffect, useRef } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router";
+import { Link, useNavigate } from "react-router";
+import { useSearchParam } from "../lib/searchParams";
 import { api, unwrap, type Schemas } from "../api/client";
 import { EmptyState, ErrorNote } from "../components/common";
 import { RunNowButton, ScheduleEnabledSwitch } from "../components/ScheduleActions";
@@ -11,7 +12,7 @@ import { scheduleKeys } from "../lib/scheduleQueries";
 import "./schedules.css";
 
 export function Schedules() {
-  const [params, setParams] = useSearchParams();
+  const [params, setParam] = useSearchParam();
   const navigate = useNavigate();
   const creating = params.has("new");
   const flowName = params.get("flow_name") ?? "";
@@ -37,13 +38,6 @@ export function Schedules() {
   useEffect(() => {
     if (creating) newHeading.current?.focus();
   }, [creating]);
-
-  function setParam(name: string, value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next);
-  }
 
   return (
     <section aria-labelledby="schedules-title" className="schedules">

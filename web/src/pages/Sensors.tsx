@@ -1,6 +1,7 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useEffect, useRef } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router";
+import { Link, useNavigate } from "react-router";
+import { useSearchParam } from "../lib/searchParams";
 import { api, unwrap } from "../api/client";
 import { EmptyState, ErrorNote } from "../components/common";
 import { SensorEnabledSwitch } from "../components/SensorActions";
@@ -12,7 +13,7 @@ import "./schedules.css";
 import "./sensors.css";
 
 export function Sensors() {
-  const [params, setParams] = useSearchParams();
+  const [params, setParam] = useSearchParam();
   const navigate = useNavigate();
   const creating = params.has("new");
   const type = (params.get("sensor_type") ?? "") as SensorType | "";
@@ -35,13 +36,6 @@ export function Sensors() {
   useEffect(() => {
     if (creating) newHeading.current?.focus();
   }, [creating]);
-
-  function setParam(name: string, value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next);
-  }
 
   return (
     <section aria-labelledby="sensors-title" className="sensors">
