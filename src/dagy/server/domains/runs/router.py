@@ -57,20 +57,23 @@ async def trigger_run(
     return JSONBytesResponse(triggered.model_dump(), status_code=202)
 
 
+_AFTER = "Runs created at or after this time (ISO 8601 with its offset)."
+_BEFORE = "Runs created before this time (ISO 8601 with its offset)."
+
+
 async def run_filters(
+    *,
     flow_name: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
     trigger: Annotated[str | None, Query(max_length=16, description=_TRIGGERS)] = None,
     schedule_id: Annotated[str | None, Query(max_length=128, description="A schedule's runs.")] = None,
     sensor_id: Annotated[str | None, Query(max_length=64, description="A sensor's runs.")] = None,
-    created_after: Annotated[
-        AwareDatetime | None, Query(description="Runs created at or after this time (ISO 8601 with its offset).")
-    ] = None,
-    created_before: Annotated[
-        AwareDatetime | None, Query(description="Runs created before this time (ISO 8601 with its offset).")
-    ] = None,
+    created_after: Annotated[AwareDatetime | None, Query(description=_AFTER)] = None,
+    created_before: Annotated[AwareDatetime | None, Query(description=_BEFORE)] = None,
 ) -> service.RunFilters:
-    return service.RunFilters(flow_name, status, trigger, schedule_id, sensor_id, created_after, created_before)
+    return service.RunFilters(
+        flow_name, status, trigger, schedule_id, sensor_id, created_after, created_before
+    )
 
 
 @router.get("", response_model=RunPage, response_class=JSONBytesResponse, dependencies=_read)
