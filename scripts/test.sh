@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: lint, import contracts and the type checker first, then the suite on SQLite
-# and PostgreSQL.
+# and PostgreSQL, in parallel worker processes (pytest-xdist): DAGY_TEST_WORKERS sets how many
+# (a number or "auto", one per CPU; 0 or 1 runs the suite in this one process). Arguments are
+# pytest's: `scripts/test.sh -k schedules`, `scripts/test.sh tests/server/test_flows.py -x`.
 # PostgreSQL (127.0.0.1:5432, user postgres) and Redis (127.0.0.1:6379) are reached, or started
 # with this machine's service commands when they are installed but stopped.
 set -euo pipefail
@@ -38,4 +40,12 @@ fi
 "$BIN/ruff" check src tests bench
 "$BIN/lint-imports" --no-cache
 "$BIN/mypy"  # src/, as [tool.mypy] in pyproject.toml says
-exec "$BIN/python" -m pytest "$@"
+# The suite spends much of its time waiting on subprocesses, sockets and the databases, so more
+# workers than CPUs pays: 3 was the quickest on the 2-core CI machine (docs/development.md).
+workers="${DAGY_TEST_WORKERS:-3}"
+parallel=()
+case "$workers" in
+  0 | 1) ;;
+  *) parallel=(-n "$workers" --dist worksteal) ;;
+esac
+exec "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} "$@"

@@ -1,6 +1,11 @@
 """The test harness: every API test runs against SQLite and, when `DAGY_TEST_POSTGRES_URL` names a
 PostgreSQL server, against a throw-away database created on it for this session.
 
+Under pytest-xdist (`-n`, scripts/test.sh) each worker process is a session of its own, with its own
+SQLite files (its own temporary folder) and its own PostgreSQL databases, named after the run and
+the worker (`dagy_test_<run>_<worker>_<random>`); each is dropped when it is done with, and the
+controlling process drops any of the run's databases left behind (a worker that crashed) at the end.
+
 Tests go through HTTP with the ASGI app (`client`); each test makes its own data with the
 factories in `tests/factories.py`, so tests never depend on each other.
 
@@ -39,9 +44,20 @@ POSTGRES_URL = os.environ.get("DAGY_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 
 
+# The run's name in its PostgreSQL databases' names: made by the controlling process (the only one
+# without xdist) and handed to every xdist worker (`pytest_configure_node`).
+RUN_KEY = "dagy_test_run"
+_run = secrets.token_hex(4)
+
+
+def _database_prefix() -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"dagy_test_{_run}_{worker}_"
+
+
 def _create_postgres_database() -> tuple[str, str]:
     server = make_url(POSTGRES_URL)
-    name = f"dagy_test_{os.getpid()}_{secrets.token_hex(4)}"
+    name = f"{_database_prefix()}{secrets.token_hex(4)}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -49,11 +65,28 @@ def _create_postgres_database() -> tuple[str, str]:
     return server.set(database=name).render_as_string(hide_password=False), name
 
 
-def _drop_postgres_database(name: str) -> None:
+def _drop_postgres_databases(*names: str) -> None:
     admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for name in names:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def _drop_postgres_database(name: str) -> None:
+    _drop_postgres_databases(name)
+
+
+def _drop_the_runs_postgres_databases() -> None:
+    """Every database of this run still on the server, whichever process made it."""
+    admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        pattern = f"dagy\\_test\\_{_run}\\_%"
+        names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": pattern})
+        left = [name for (name,) in names]
+    admin.dispose()
+    if left:
+        _drop_postgres_databases(*left)
 
 
 @contextmanager
@@ -66,17 +99,41 @@ def migrated_database(backend: str, tmp_path_factory: pytest.TempPathFactory, fo
         yield url
         return
     url, name = _create_postgres_database()
-    upgrade(url)
-    yield url
-    _drop_postgres_database(name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _drop_postgres_database(name)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    global _run  # noqa: PLW0603 - an xdist worker takes the controller's
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        _run = workerinput[RUN_KEY]
     config.addinivalue_line(
         "markers",
         "settings(*fixtures, **fields): the test's app is made with these settings fields; each positional "
         "name is a fixture whose value is a dict of fields",
     )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, in the controlling process, before it starts a worker: the worker's databases are
+    named after this run."""
+    node.workerinput[RUN_KEY] = _run
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    """The controlling process, once every worker has stopped (xdist's own `pytest_sessionfinish`
+    stops them): drop what a worker that crashed or was stopped left on the PostgreSQL server."""
+    try:
+        return (yield)
+    finally:
+        if POSTGRES_URL and not hasattr(session.config, "workerinput"):
+            _drop_the_runs_postgres_databases()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

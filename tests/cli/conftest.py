@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from tests.factories import unique, unique_email
-from tests.worker.live import DAGY, free_port
+from tests.ports import free_port
+from tests.worker.live import DAGY
 
 ADMIN = "admin@example.com"
 

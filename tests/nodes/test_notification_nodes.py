@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from dagy.nodes.notification import (
     render_template,
 )
 from tests.nodes.conftest import HttpPeer
+from tests.ports import free_port
 
 # The test SMTP server takes a login without TLS: loopback has no certificate to offer.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -200,9 +200,7 @@ def test_a_webhook_to_loopback_is_refused_by_the_ssrf_guard(http_peer: HttpPeer)
 
 
 def test_a_webhook_that_cannot_be_reached_fails_the_node() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     with pytest.raises(NodeError) as failure:
         WebhookPostNode().run({}, {"url": f"http://127.0.0.1:{port}/"}, context())
     assert failure.value.error_type == "delivery_failed"
@@ -297,12 +295,6 @@ class Mailbox:
 
     def message(self, index: int = 0) -> Any:
         return message_from_bytes(self.envelopes[index].content, policy=policy.default)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(params=[False, True], ids=["open", "auth"])

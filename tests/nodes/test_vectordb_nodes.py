@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from dagy.nodes.vectordb import (
 )
 from tests.factories import new_org
 from tests.flow_factories import python_node, register_flow, spec, trigger, wait_for_run
+from tests.ports import free_port
 
 ENTRIES = [
     {"id": "doc-1", "embedding": [1.0, 0.0, 0.0], "text": "red", "lang": "en", "year": 2024},
@@ -149,9 +149,7 @@ def test_a_qdrant_server_url_passes_the_ssrf_guard(tmp_path: Path) -> None:
 
 
 def test_a_qdrant_server_that_does_not_answer_fails_plainly(tmp_path: Path) -> None:
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     config = {"collection": "docs", "connection_url": f"http://127.0.0.1:{port}"}
     with pytest.raises(NodeError) as error:
         VectorSearchNode().run({"q": [1.0, 0.0, 0.0]}, config, _context(tmp_path))

@@ -5,7 +5,6 @@ aiosmtpd SMTP server."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+
+from tests.ports import free_port
 
 
 class Receiver:
@@ -82,12 +83,6 @@ class Mailbox:
 
     def message(self, index: int = 0) -> Any:
         return message_from_bytes(self.envelopes[index].content, policy=policy.default)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

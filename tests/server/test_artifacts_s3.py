@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,12 @@ from dagy.server.settings import Settings
 from tests.artifact_factories import MIB, code_zip, complete_body, initiate, slices
 from tests.factories import Caller, unique
 from tests.flow_factories import claim_runs, trigger, worker_headers
+from tests.ports import free_port
 
 pytestmark = pytest.mark.settings("own_pool_settings", "s3_settings")
 
 PART = 5 * MIB
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ every check; failures; and `POST /sensors/{id}/test`."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from dagy.server.settings import Settings
 from tests.factories import Caller, unique
 from tests.flow_factories import python_node, register_flow, spec
 from tests.nodes.conftest import HttpPeer
+from tests.ports import free_port
 
 ECHO = "def main(inputs, params):\n    return params\n"
 
@@ -191,9 +191,7 @@ def test_test_endpoint_polls_then_fires(client: TestClient, owner: Caller, peer:
 
 
 def test_test_endpoint_with_an_unreachable_url_is_400(client: TestClient, owner: Caller) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     sensor = create_sensor(client, owner, {"url": f"http://127.0.0.1:{port}/status"})
     response = client.post(f"/v1/sensors/{sensor['sensor_id']}/test", headers=owner.headers)
     assert response.status_code == 400

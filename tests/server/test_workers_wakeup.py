@@ -1,6 +1,10 @@
 """Wake-ups across server processes (PostgreSQL `LISTEN/NOTIFY`): two apps on one database, a
 claim waiting on one is answered within milliseconds of a run triggered on the other, also after
-the listener's connection was cut; a run queued for another executor wakes nobody."""
+the listener's connection was cut; a run queued for another executor wakes nobody.
+
+A claim also re-checks the database once a second, which would find the run without any wake-up;
+these tests turn that re-check off, so a claim answered with the run before its wait is over was
+woken, however long a loaded host (other test processes) takes to trigger the run."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from dagy.server.app import create_app
+from dagy.server.domains.workers import long_poll
 from dagy.server.orchestration.wakeup import LISTENER_APPLICATION_NAME
 from dagy.server.settings import Settings
 from tests.factories import Caller, unique
@@ -24,10 +29,24 @@ OK = "def main(inputs, params):\n    return params\n"
 # A woken claim answers within milliseconds; the median of a few tries keeps a loaded test host
 # (other processes competing for the CPU) from deciding the outcome.
 WOKEN_WITHIN = 0.1
-# Without the wake-up, the claim would find the run at its once-a-second re-check.
-RECHECK_SECONDS = 1.0
+# How long a claim waits: one that was not woken answers at the end of it, with the run (its last
+# look) or without.
+CLAIM_WAIT = 10.0
 
 pytestmark = pytest.mark.settings("pools_on_postgres_settings")
+
+
+@pytest.fixture(autouse=True)
+def no_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A waiting claim looks at the database again only at the end of its wait."""
+    monkeypatch.setattr(long_poll, "RECHECK_SECONDS", 10 * CLAIM_WAIT)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Claims may wait `CLAIM_WAIT` seconds."""
+    queue = settings.queue.model_copy(update={"claim_wait_seconds": CLAIM_WAIT})
+    return settings.model_copy(update={"queue": queue})
 
 
 @pytest.fixture
@@ -87,7 +106,7 @@ def cut_listeners(settings: Settings) -> int:
 
 
 def claim_while_triggering(
-    waiting: TestClient, settings: Settings, pool: str, trigger_run: Any, wait: float = 1.9
+    waiting: TestClient, settings: Settings, pool: str, trigger_run: Any, wait: float = CLAIM_WAIT
 ) -> tuple[list[dict[str, Any]], float, float]:
     """Claim on `waiting` (long poll) and trigger meanwhile: (claimed runs, seconds from the trigger's
     answer, which comes after its commit, to the claim's answer, seconds the claim was held)."""
@@ -100,17 +119,17 @@ def claim_while_triggering(
     thread = threading.Thread(target=claim)
     claimed_at = time.monotonic()
     thread.start()
-    time.sleep(0.2)  # the claim is waiting, its first re-check 0.8 s away
+    time.sleep(0.2)  # the claim is waiting
     trigger_run()
     queued_at = time.monotonic()
-    thread.join(10)
+    thread.join(wait + 30)
     return result["runs"], result["at"] - queued_at, result["at"] - claimed_at
 
 
 def woken_claims(
     waiting: TestClient, settings: Settings, pool: str, trigger_run: Any, tries: int = 5
 ) -> list[float]:
-    """Each try's delay; every claim must get the triggered run before its first re-check."""
+    """Each try's delay; every claim must be woken: get the triggered run before its wait is over."""
     delays = []
     for _ in range(tries):
         run: dict[str, Any] = {}
@@ -121,7 +140,7 @@ def woken_claims(
             lambda: run.update(trigger_run()),  # noqa: B023 - called before the loop moves on
         )
         assert [r["run_id"] for r in runs] == [run["run_id"]]
-        assert held < RECHECK_SECONDS, held
+        assert held < CLAIM_WAIT, f"the claim was answered at the end of its wait ({held:.2f} s), not woken"
         delays.append(delay)
     return delays
 

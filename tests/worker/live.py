@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,9 @@ import httpx
 
 from dagy.server.settings import Settings
 from tests.factories import Caller, unique
+from tests.ports import free_port
 
 DAGY = str(Path(sys.executable).parent / "dagy")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Workers:
@@ -39,7 +33,9 @@ class Workers:
     def start(
         self, worker_id: str, executor: str, concurrency: int = 4, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        env = os.environ | {"DAGY_WORKER_TOKEN": self.token} | (env or {})
+        # The embedded vector store in the test's folder, not the default ~/.dagy/vectors.
+        vectors = str(self.tmp_path / "vectors")
+        env = os.environ | {"DAGY_WORKER_TOKEN": self.token, "DAGY_VECTOR_DIR": vectors} | (env or {})
         command = [
             DAGY,
             "worker",
