@@ -9,6 +9,7 @@ Not here (call `Client.request` for them):
 - `GET /v1/objects/{key}`: it answers application/octet-stream (200).
 - `PUT /v1/objects/{key}`: its request body is application/octet-stream.
 - `POST /v1/webhooks/{token}`: a sensor's webhook: the sender's raw body, authorized by the path.
+- `POST /v1/ai-studio/sessions/{session_id}/messages/stream`: it answers text/event-stream (200).
 """
 
 from __future__ import annotations
@@ -52,6 +53,67 @@ if TYPE_CHECKING:
         templates: list[StudioTemplate]
         examples: list[StudioExample]
         capabilities: list[StudioCapability]
+
+    class AiStudioSessionArtifacts(TypedDict):
+        """The last valid workflow a build or modify turn generated."""
+
+        pipeline_yaml: str | None
+        pipeline_python: str | None
+        validation: ValidationRead | None
+
+    class AiStudioSessionCanvasRead(TypedDict):
+        session_id: str
+        canvas_state: dict[str, Any]
+        updated_at: str
+
+    class AiStudioSessionCanvasUpdate(TypedDict):
+        canvas_state: dict[str, Any]
+
+    class AiStudioSessionCreate(TypedDict, total=False):
+        title: str
+        tier: str
+        flow_name: str | None
+
+    class AiStudioSessionFlowBinding(TypedDict):
+        flow_name: str
+
+    class AiStudioSessionList(TypedDict, total=False):
+        items: Required[list[AiStudioSessionSummary]]
+        next_token: str | None
+
+    class AiStudioSessionRead(TypedDict):
+        session_id: str
+        title: str
+        tier: str
+        status: str
+        flow_name: str | None
+        turn_count: int
+        credits_used: float
+        created_at: str
+        updated_at: str
+        archived_at: str | None
+        canvas_state: dict[str, Any] | None
+        turns: list[TurnRead]
+        attachments: list[AttachmentRead]
+        artifacts: AiStudioSessionArtifacts
+
+    class AiStudioSessionSummary(TypedDict):
+        session_id: str
+        title: str
+        tier: str
+        status: str
+        flow_name: str | None
+        turn_count: int
+        credits_used: float
+        created_at: str
+        updated_at: str
+        archived_at: str | None
+
+    class AiStudioSessionTierUpdate(TypedDict):
+        tier: str
+
+    class AiStudioSessionTitleUpdate(TypedDict):
+        title: str
 
     class AlertRuleCreate(TypedDict, total=False):
         name: Required[str]
@@ -170,6 +232,37 @@ if TYPE_CHECKING:
         artifact_key: str
         parts: list[UploadPart]
         expires_at: str
+
+    class AttachmentComplete(TypedDict):
+        attachment_id: str
+        etag: str
+
+    class AttachmentInitiate(TypedDict):
+        filename: str
+        content_type: str
+        size: int
+
+    class AttachmentRead(TypedDict):
+        attachment_id: str
+        filename: str
+        content_type: str
+        kind: str
+        size: int
+        status: str
+        text_chars: int
+        text_truncated: bool
+        text_preview: str | None
+        inferred_schema: dict[str, Any] | None
+        samples: list[Any]
+        created_at: str
+        completed_at: str | None
+
+    class AttachmentUpload(TypedDict, total=False):
+        attachment_id: Required[str]
+        upload_url: Required[str]
+        upload_method: str
+        size: Required[int]
+        expires_at: Required[str]
 
     class AuditLogRead(TypedDict):
         audit_id: str
@@ -1067,6 +1160,10 @@ if TYPE_CHECKING:
     class Reorder(TypedDict):
         order: list[str]
 
+    class ResearchSource(TypedDict):
+        title: str
+        url: str
+
     Role: TypeAlias = Literal["owner", "admin", "developer", "viewer"]
 
     class RoleUpdate(TypedDict):
@@ -1433,10 +1530,59 @@ if TYPE_CHECKING:
         author: str
         role: str
 
+    class TierLimits(TypedDict):
+        turns_per_session: int
+        attachments_per_session: int
+        max_attachment_bytes: int
+
+    class TierList(TypedDict):
+        tiers: list[TierRead]
+        default_tier: str
+        credits_balance: float
+
+    class TierRead(TypedDict):
+        tier_id: str
+        name: str
+        description: str
+        credits_per_turn: float
+        limits: TierLimits
+
     class TokenRead(TypedDict, total=False):
         access_token: Required[str]
         token_type: str
         expires_at: Required[str]
+
+    class TurnAnswer(TypedDict):
+        """A turn's answer: 200 for an advisory turn and a build or modify turn that produced a valid workflow,
+        422 (the same body) for a build or modify turn that did not.
+        """
+
+        session: AiStudioSessionSummary
+        response: str
+        canvas_state: dict[str, Any] | None
+        pipeline_yaml: str | None
+        pipeline_python: str | None
+        credits_used: float
+        workflow_status: str
+        workflow_errors: list[str]
+        validation: ValidationRead | None
+        research_sources: list[ResearchSource]
+
+    class TurnCreate(TypedDict, total=False):
+        message: Required[str]
+        intent: Literal["auto", "build", "modify", "advisory"]
+        turn_id: str | None
+
+    class TurnRead(TypedDict):
+        turn_id: str
+        message: str
+        intent: str
+        status: str
+        response: str | None
+        workflow_status: str | None
+        credits_used: float
+        created_at: str
+        completed_at: str | None
 
     class UploadPart(TypedDict):
         part_number: int
@@ -1508,6 +1654,11 @@ if TYPE_CHECKING:
         type: Required[str]
         input: Any
         ctx: dict[str, Any]
+
+    class ValidationRead(TypedDict):
+        valid: bool
+        errors: list[str]
+        warnings: list[str]
 
     class VariableDeleted(TypedDict):
         deleted: str
@@ -1589,9 +1740,34 @@ class Operations:
             "CreditsRead", self.request("POST", f"/admin/customers/{_segment(org_id)}/credits", json=body)
         )
 
+    def archive_ai_studio_session(self, session_id: str) -> AiStudioSessionSummary:
+        """Archive Ai Studio Session"""
+        return cast(
+            "AiStudioSessionSummary",
+            self.request("POST", f"/ai-studio/sessions/{_segment(session_id)}/archive"),
+        )
+
+    def bind_ai_studio_session_flow(
+        self, session_id: str, body: AiStudioSessionFlowBinding | Mapping[str, Any]
+    ) -> AiStudioSessionSummary:
+        """Bind Ai Studio Session Flow"""
+        return cast(
+            "AiStudioSessionSummary",
+            self.request("POST", f"/ai-studio/sessions/{_segment(session_id)}/bind-flow", json=body),
+        )
+
     def cancel_run(self, run_id: str) -> RunCancelled:
         """Cancel Run"""
         return cast("RunCancelled", self.request("POST", f"/runs/{_segment(run_id)}/cancel"))
+
+    def change_ai_studio_tier(
+        self, session_id: str, body: AiStudioSessionTierUpdate | Mapping[str, Any]
+    ) -> AiStudioSessionSummary:
+        """Change Ai Studio Tier"""
+        return cast(
+            "AiStudioSessionSummary",
+            self.request("PATCH", f"/ai-studio/sessions/{_segment(session_id)}/tier", json=body),
+        )
 
     def change_flow_version(
         self, deployment_name: str, body: DeploymentVersionChange | Mapping[str, Any]
@@ -1601,9 +1777,28 @@ class Operations:
             "DeploymentRead", self.request("PATCH", f"/deployments/{_segment(deployment_name)}", json=body)
         )
 
+    def complete_ai_studio_attachment(
+        self, session_id: str, body: AttachmentComplete | Mapping[str, Any]
+    ) -> AttachmentRead:
+        """Parse the uploaded file into text (and, for CSV, JSON and YAML, a schema and samples) and attach it
+        to the session; 400 when it does not parse.
+        """
+        return cast(
+            "AttachmentRead",
+            self.request(
+                "POST", f"/ai-studio/sessions/{_segment(session_id)}/attachments/complete", json=body
+            ),
+        )
+
     def complete_upload(self, body: ArtifactUploadComplete | Mapping[str, Any]) -> ArtifactUploadCompleted:
         """Assemble the parts in order, verify them, register the flow version and place the deployment."""
         return cast("ArtifactUploadCompleted", self.request("POST", "/artifacts/complete", json=body))
+
+    def create_ai_studio_session(
+        self, body: AiStudioSessionCreate | Mapping[str, Any]
+    ) -> AiStudioSessionRead:
+        """Create Ai Studio Session"""
+        return cast("AiStudioSessionRead", self.request("POST", "/ai-studio/sessions", json=body))
 
     def create_api_key(self, body: ApiKeyCreate | Mapping[str, Any]) -> ApiKeyCreated:
         """Only users mint keys, with scopes they hold themselves; the full key is in this answer only."""
@@ -1656,6 +1851,16 @@ class Operations:
     def customer_usage(self, org_id: str) -> CustomerUsage:
         """Per month (`items`) and per day over the last 30 days (`daily`)."""
         return cast("CustomerUsage", self.request("GET", f"/admin/customers/{_segment(org_id)}/usage"))
+
+    def delete_ai_studio_attachment(self, session_id: str, attachment_id: str) -> None:
+        """Delete Ai Studio Attachment"""
+        self.request(
+            "DELETE", f"/ai-studio/sessions/{_segment(session_id)}/attachments/{_segment(attachment_id)}"
+        )
+
+    def delete_ai_studio_session(self, session_id: str) -> None:
+        """Delete Ai Studio Session"""
+        self.request("DELETE", f"/ai-studio/sessions/{_segment(session_id)}")
 
     def delete_api_key(self, key_id: str) -> None:
         """Delete Api Key"""
@@ -1730,6 +1935,16 @@ class Operations:
     def exception_download(self, *, key: str) -> DownloadRead:
         """Exception Download"""
         return cast("DownloadRead", self.request("GET", "/admin/exceptions/download", params={"key": key}))
+
+    def get_ai_studio_session(self, session_id: str) -> AiStudioSessionRead:
+        """History (turns, oldest first), canvas, attachments and the last generated artifacts."""
+        return cast("AiStudioSessionRead", self.request("GET", f"/ai-studio/sessions/{_segment(session_id)}"))
+
+    def get_ai_studio_session_for_flow(self, flow_name: str) -> AiStudioSessionRead:
+        """The caller's session bound to the flow (the most recently bound); 404 when none is."""
+        return cast(
+            "AiStudioSessionRead", self.request("GET", f"/ai-studio/sessions/by-flow/{_segment(flow_name)}")
+        )
 
     def get_channel(self, channel_id: str) -> ChannelRead:
         """Credentials in `config_json` are masked."""
@@ -1834,9 +2049,39 @@ class Operations:
         """
         return cast("ImpersonationRead", self.request("POST", f"/admin/impersonate/{_segment(org_id)}"))
 
+    def initiate_ai_studio_attachment(
+        self, session_id: str, body: AttachmentInitiate | Mapping[str, Any]
+    ) -> AttachmentUpload:
+        """Check the file (type, size; images refused) and the session's limit, and answer the one URL to PUT
+        the whole file to; its answer's ETag header goes into complete.
+        """
+        return cast(
+            "AttachmentUpload",
+            self.request(
+                "POST", f"/ai-studio/sessions/{_segment(session_id)}/attachments/initiate", json=body
+            ),
+        )
+
     def initiate_upload(self, body: ArtifactUploadCreate | Mapping[str, Any]) -> ArtifactUploadInitiated:
         """Plan the parts and answer one URL per part; PUT each part there and keep its ETag."""
         return cast("ArtifactUploadInitiated", self.request("POST", "/artifacts/initiate", json=body))
+
+    def list_ai_studio_sessions(
+        self, *, include_archived: bool | None = None, limit: int | None = None, next_token: str | None = None
+    ) -> AiStudioSessionList:
+        """The caller's own sessions in the org, newest first."""
+        return cast(
+            "AiStudioSessionList",
+            self.request(
+                "GET",
+                "/ai-studio/sessions",
+                params={"include_archived": include_archived, "limit": limit, "next_token": next_token},
+            ),
+        )
+
+    def list_ai_studio_tiers(self) -> TierList:
+        """Model tiers, their credits per turn and limits, and the org's credits balance."""
+        return cast("TierList", self.request("GET", "/ai-studio/tiers"))
 
     def list_api_keys(self, *, limit: int | None = None, next_token: str | None = None) -> PageApiKeyRead:
         """The org's keys, newest first, with `last_used_at`; never the key or its hash."""
@@ -2235,6 +2480,15 @@ class Operations:
         """
         return cast("FlowCreated", self.request("POST", "/flows", json=body))
 
+    def rename_ai_studio_session(
+        self, session_id: str, body: AiStudioSessionTitleUpdate | Mapping[str, Any]
+    ) -> AiStudioSessionSummary:
+        """Rename Ai Studio Session"""
+        return cast(
+            "AiStudioSessionSummary",
+            self.request("PATCH", f"/ai-studio/sessions/{_segment(session_id)}/title", json=body),
+        )
+
     def reorder_environments(self, body: Reorder | Mapping[str, Any]) -> EnvironmentList:
         """Set the promotion order: the named environments first, in the order given."""
         return cast("EnvironmentList", self.request("PUT", "/environments/reorder", json=body))
@@ -2265,6 +2519,15 @@ class Operations:
             self.request("POST", f"/deployments/{_segment(deployment_name)}/rollback", json=body),
         )
 
+    def save_ai_studio_canvas(
+        self, session_id: str, body: AiStudioSessionCanvasUpdate | Mapping[str, Any]
+    ) -> AiStudioSessionCanvasRead:
+        """The builder's edits, checked for shape; the next modify turn edits this canvas."""
+        return cast(
+            "AiStudioSessionCanvasRead",
+            self.request("PATCH", f"/ai-studio/sessions/{_segment(session_id)}/canvas", json=body),
+        )
+
     def save_deployment(self, body: DeploymentCreate | Mapping[str, Any]) -> DeploymentRead:
         """Create a deployment (201), or update the one of this name (200)."""
         return cast("DeploymentRead", self.request("POST", "/deployments", json=body))
@@ -2279,6 +2542,22 @@ class Operations:
                 "GET",
                 "/nodes/registry/search",
                 params={"q": q, "include_custom": include_custom, "org_id": org_id},
+            ),
+        )
+
+    def send_ai_studio_message(
+        self, session_id: str, body: TurnCreate | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> TurnAnswer:
+        """One turn, answered when done: 200, or 422 (same body) for a build or modify turn that produced no
+        valid workflow. The same `turn_id` or `X-Idempotency-Key` replays the answer.
+        """
+        return cast(
+            "TurnAnswer",
+            self.request(
+                "POST",
+                f"/ai-studio/sessions/{_segment(session_id)}/messages",
+                json=body,
+                headers=_present({"x-idempotency-key": idempotency_key}),
             ),
         )
 
@@ -2488,9 +2767,34 @@ class AsyncOperations:
             await self.request("POST", f"/admin/customers/{_segment(org_id)}/credits", json=body),
         )
 
+    async def archive_ai_studio_session(self, session_id: str) -> AiStudioSessionSummary:
+        """Archive Ai Studio Session"""
+        return cast(
+            "AiStudioSessionSummary",
+            await self.request("POST", f"/ai-studio/sessions/{_segment(session_id)}/archive"),
+        )
+
+    async def bind_ai_studio_session_flow(
+        self, session_id: str, body: AiStudioSessionFlowBinding | Mapping[str, Any]
+    ) -> AiStudioSessionSummary:
+        """Bind Ai Studio Session Flow"""
+        return cast(
+            "AiStudioSessionSummary",
+            await self.request("POST", f"/ai-studio/sessions/{_segment(session_id)}/bind-flow", json=body),
+        )
+
     async def cancel_run(self, run_id: str) -> RunCancelled:
         """Cancel Run"""
         return cast("RunCancelled", await self.request("POST", f"/runs/{_segment(run_id)}/cancel"))
+
+    async def change_ai_studio_tier(
+        self, session_id: str, body: AiStudioSessionTierUpdate | Mapping[str, Any]
+    ) -> AiStudioSessionSummary:
+        """Change Ai Studio Tier"""
+        return cast(
+            "AiStudioSessionSummary",
+            await self.request("PATCH", f"/ai-studio/sessions/{_segment(session_id)}/tier", json=body),
+        )
 
     async def change_flow_version(
         self, deployment_name: str, body: DeploymentVersionChange | Mapping[str, Any]
@@ -2501,11 +2805,30 @@ class AsyncOperations:
             await self.request("PATCH", f"/deployments/{_segment(deployment_name)}", json=body),
         )
 
+    async def complete_ai_studio_attachment(
+        self, session_id: str, body: AttachmentComplete | Mapping[str, Any]
+    ) -> AttachmentRead:
+        """Parse the uploaded file into text (and, for CSV, JSON and YAML, a schema and samples) and attach it
+        to the session; 400 when it does not parse.
+        """
+        return cast(
+            "AttachmentRead",
+            await self.request(
+                "POST", f"/ai-studio/sessions/{_segment(session_id)}/attachments/complete", json=body
+            ),
+        )
+
     async def complete_upload(
         self, body: ArtifactUploadComplete | Mapping[str, Any]
     ) -> ArtifactUploadCompleted:
         """Assemble the parts in order, verify them, register the flow version and place the deployment."""
         return cast("ArtifactUploadCompleted", await self.request("POST", "/artifacts/complete", json=body))
+
+    async def create_ai_studio_session(
+        self, body: AiStudioSessionCreate | Mapping[str, Any]
+    ) -> AiStudioSessionRead:
+        """Create Ai Studio Session"""
+        return cast("AiStudioSessionRead", await self.request("POST", "/ai-studio/sessions", json=body))
 
     async def create_api_key(self, body: ApiKeyCreate | Mapping[str, Any]) -> ApiKeyCreated:
         """Only users mint keys, with scopes they hold themselves; the full key is in this answer only."""
@@ -2558,6 +2881,16 @@ class AsyncOperations:
     async def customer_usage(self, org_id: str) -> CustomerUsage:
         """Per month (`items`) and per day over the last 30 days (`daily`)."""
         return cast("CustomerUsage", await self.request("GET", f"/admin/customers/{_segment(org_id)}/usage"))
+
+    async def delete_ai_studio_attachment(self, session_id: str, attachment_id: str) -> None:
+        """Delete Ai Studio Attachment"""
+        await self.request(
+            "DELETE", f"/ai-studio/sessions/{_segment(session_id)}/attachments/{_segment(attachment_id)}"
+        )
+
+    async def delete_ai_studio_session(self, session_id: str) -> None:
+        """Delete Ai Studio Session"""
+        await self.request("DELETE", f"/ai-studio/sessions/{_segment(session_id)}")
 
     async def delete_api_key(self, key_id: str) -> None:
         """Delete Api Key"""
@@ -2637,6 +2970,19 @@ class AsyncOperations:
         """Exception Download"""
         return cast(
             "DownloadRead", await self.request("GET", "/admin/exceptions/download", params={"key": key})
+        )
+
+    async def get_ai_studio_session(self, session_id: str) -> AiStudioSessionRead:
+        """History (turns, oldest first), canvas, attachments and the last generated artifacts."""
+        return cast(
+            "AiStudioSessionRead", await self.request("GET", f"/ai-studio/sessions/{_segment(session_id)}")
+        )
+
+    async def get_ai_studio_session_for_flow(self, flow_name: str) -> AiStudioSessionRead:
+        """The caller's session bound to the flow (the most recently bound); 404 when none is."""
+        return cast(
+            "AiStudioSessionRead",
+            await self.request("GET", f"/ai-studio/sessions/by-flow/{_segment(flow_name)}"),
         )
 
     async def get_channel(self, channel_id: str) -> ChannelRead:
@@ -2747,11 +3093,41 @@ class AsyncOperations:
         """
         return cast("ImpersonationRead", await self.request("POST", f"/admin/impersonate/{_segment(org_id)}"))
 
+    async def initiate_ai_studio_attachment(
+        self, session_id: str, body: AttachmentInitiate | Mapping[str, Any]
+    ) -> AttachmentUpload:
+        """Check the file (type, size; images refused) and the session's limit, and answer the one URL to PUT
+        the whole file to; its answer's ETag header goes into complete.
+        """
+        return cast(
+            "AttachmentUpload",
+            await self.request(
+                "POST", f"/ai-studio/sessions/{_segment(session_id)}/attachments/initiate", json=body
+            ),
+        )
+
     async def initiate_upload(
         self, body: ArtifactUploadCreate | Mapping[str, Any]
     ) -> ArtifactUploadInitiated:
         """Plan the parts and answer one URL per part; PUT each part there and keep its ETag."""
         return cast("ArtifactUploadInitiated", await self.request("POST", "/artifacts/initiate", json=body))
+
+    async def list_ai_studio_sessions(
+        self, *, include_archived: bool | None = None, limit: int | None = None, next_token: str | None = None
+    ) -> AiStudioSessionList:
+        """The caller's own sessions in the org, newest first."""
+        return cast(
+            "AiStudioSessionList",
+            await self.request(
+                "GET",
+                "/ai-studio/sessions",
+                params={"include_archived": include_archived, "limit": limit, "next_token": next_token},
+            ),
+        )
+
+    async def list_ai_studio_tiers(self) -> TierList:
+        """Model tiers, their credits per turn and limits, and the org's credits balance."""
+        return cast("TierList", await self.request("GET", "/ai-studio/tiers"))
 
     async def list_api_keys(
         self, *, limit: int | None = None, next_token: str | None = None
@@ -3161,6 +3537,15 @@ class AsyncOperations:
         """
         return cast("FlowCreated", await self.request("POST", "/flows", json=body))
 
+    async def rename_ai_studio_session(
+        self, session_id: str, body: AiStudioSessionTitleUpdate | Mapping[str, Any]
+    ) -> AiStudioSessionSummary:
+        """Rename Ai Studio Session"""
+        return cast(
+            "AiStudioSessionSummary",
+            await self.request("PATCH", f"/ai-studio/sessions/{_segment(session_id)}/title", json=body),
+        )
+
     async def reorder_environments(self, body: Reorder | Mapping[str, Any]) -> EnvironmentList:
         """Set the promotion order: the named environments first, in the order given."""
         return cast("EnvironmentList", await self.request("PUT", "/environments/reorder", json=body))
@@ -3194,6 +3579,15 @@ class AsyncOperations:
             await self.request("POST", f"/deployments/{_segment(deployment_name)}/rollback", json=body),
         )
 
+    async def save_ai_studio_canvas(
+        self, session_id: str, body: AiStudioSessionCanvasUpdate | Mapping[str, Any]
+    ) -> AiStudioSessionCanvasRead:
+        """The builder's edits, checked for shape; the next modify turn edits this canvas."""
+        return cast(
+            "AiStudioSessionCanvasRead",
+            await self.request("PATCH", f"/ai-studio/sessions/{_segment(session_id)}/canvas", json=body),
+        )
+
     async def save_deployment(self, body: DeploymentCreate | Mapping[str, Any]) -> DeploymentRead:
         """Create a deployment (201), or update the one of this name (200)."""
         return cast("DeploymentRead", await self.request("POST", "/deployments", json=body))
@@ -3208,6 +3602,22 @@ class AsyncOperations:
                 "GET",
                 "/nodes/registry/search",
                 params={"q": q, "include_custom": include_custom, "org_id": org_id},
+            ),
+        )
+
+    async def send_ai_studio_message(
+        self, session_id: str, body: TurnCreate | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> TurnAnswer:
+        """One turn, answered when done: 200, or 422 (same body) for a build or modify turn that produced no
+        valid workflow. The same `turn_id` or `X-Idempotency-Key` replays the answer.
+        """
+        return cast(
+            "TurnAnswer",
+            await self.request(
+                "POST",
+                f"/ai-studio/sessions/{_segment(session_id)}/messages",
+                json=body,
+                headers=_present({"x-idempotency-key": idempotency_key}),
             ),
         )
 

@@ -27,6 +27,7 @@ from dagy.server.api.webapp import webapp_router
 from dagy.server.db.engine import create_database
 from dagy.server.db.migrate import upgrade
 from dagy.server.domains.admin.router import router as admin_router
+from dagy.server.domains.ai_studio.router import router as ai_studio_router
 from dagy.server.domains.api_keys.router import router as api_keys_router
 from dagy.server.domains.artifacts.router import router as artifacts_router
 from dagy.server.domains.artifacts.store import artifact_store
@@ -88,6 +89,7 @@ ROUTERS = [
     usage_router,
     billing_router,
     ui_config_router,
+    ai_studio_router,
     admin_router,
 ]
 

@@ -263,6 +263,35 @@ class Settings(BaseSettings):
     )
     stripe_price_professional: str = Field("", description="Stripe price id of the professional plan.")
     stripe_price_enterprise: str = Field("", description="Stripe price id of the enterprise plan.")
+    # AI Studio's planner (docs/ai-studio.md, "Planners"): the embedded one, offline and without a
+    # key, unless a provider is configured; then the provider's model of the session's tier.
+    ai_provider: Literal["embedded", "openai", "anthropic"] = Field(
+        "embedded",
+        description="AI Studio's planner: embedded (deterministic, offline), openai (any OpenAI-compatible "
+        "chat-completions API) or anthropic (the Anthropic messages API).",
+    )
+    ai_base_url: str = Field(
+        "",
+        description="The provider's API address, e.g. http://localhost:11434/v1 for a local "
+        "OpenAI-compatible server; empty: the provider's public API.",
+    )
+    ai_api_key: SecretStr | None = Field(
+        None, description="API key of DAGY_AI_PROVIDER; a local OpenAI-compatible server may need none."
+    )
+    ai_model: str = Field(
+        "", description="The model of every tier DAGY_AI_MODELS does not name (openai and anthropic)."
+    )
+    ai_models: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON {"fast": "...", "standard": "...", "max": "..."}: the model of each AI Studio '
+        "tier, over DAGY_AI_MODEL.",
+    )
+    ai_timeout_seconds: float = Field(
+        60.0, gt=0, description="How long one call to the provider may take; past it the turn fails with 503."
+    )
+    ai_max_tokens: int = Field(
+        4096, ge=256, le=65536, description="Most tokens the model may answer per call."
+    )
 
     @field_validator("superadmin_emails", mode="before")
     @classmethod
@@ -303,6 +332,15 @@ class Settings(BaseSettings):
         if problem is not None:
             raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _ai_model_named(self) -> Settings:
+        """A provider needs a model to call: refused at start rather than at the first turn."""
+        if self.ai_provider != "embedded" and not self.ai_model and not self.ai_models:
+            raise ValueError(
+                f"DAGY_AI_PROVIDER={self.ai_provider} needs DAGY_AI_MODEL (or DAGY_AI_MODELS per tier)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _defaults_from_home(self) -> Settings:

@@ -1,5 +1,6 @@
 """Every model, imported here so `Base.metadata` is complete for Alembic and the app."""
 
+from dagy.server.db.models.ai_studio import AiStudioAttachment, AiStudioSession, AiStudioTurn
 from dagy.server.db.models.artifacts import ArtifactUpload
 from dagy.server.db.models.audit import AuditLog
 from dagy.server.db.models.builder import CustomNode, CustomNodeVersion, DagDraft
@@ -20,6 +21,9 @@ from dagy.server.db.models.usage import BillingEvent, UsageCounter, UsageDaily, 
 from dagy.server.db.models.workers import Worker
 
 __all__ = [
+    "AiStudioAttachment",
+    "AiStudioSession",
+    "AiStudioTurn",
     "AlertDelivery",
     "AlertRule",
     "AlertRuleChannel",

@@ -3,6 +3,7 @@ sections and AI Studio's templates. What a caller sees of it is chosen in `servi
 
 from __future__ import annotations
 
+from dagy.server.domains.ai_studio.planner.base import ALLOWED_NODE_TYPES
 from dagy.server.domains.ui_config.schemas import (
     Feature,
     Hero,
@@ -110,11 +111,8 @@ WIDGETS = [
 ]
 QUOTA_WIDGET = Widget(widget_id="quota", kind="quota", title="Plan usage")
 
-# The node types AI Studio may place (the reference's executable allowlist).
-STUDIO_NODE_TYPES = (
-    "s3_ingest", "s3_write", "http_fetch", "schema_validator",
-    "data_normalizer", "deduplicator", "python_function", "webhook_post",
-)  # fmt: skip
+# The node types AI Studio may place: its planners' allowlist (the reference's executable one).
+STUDIO_NODE_TYPES = ALLOWED_NODE_TYPES
 
 TEMPLATES = [
     StudioTemplate(template_id="s3_cleanup", title="Clean a JSON dataset on S3",

@@ -1,0 +1,1 @@
+"""AI Studio: sessions that turn plain language (and attached documents) into valid workflows."""
