@@ -85,7 +85,7 @@ SECTIONS = [
     SettingsSection(section_id="members", title="Members", description="Invite people and set their roles.",
                     href="/settings/members", permission="admin.members"),
     SettingsSection(section_id="api_keys", title="API keys", description="Keys for the CLI and automation.",
-                    href="/settings/api-keys", permission="api_keys.read"),
+                    href="/settings/api-keys", permission="admin.api_keys"),
     SettingsSection(section_id="secrets", title="Secrets", description="Values your flows read at run time.",
                     href="/settings/secrets", permission="secrets.read"),
     SettingsSection(section_id="notifications", title="Notifications",
