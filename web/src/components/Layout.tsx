@@ -115,8 +115,10 @@ export function Layout() {
             ))}
           </ul>
         </nav>
-        <main id="content" tabIndex={-1} key={orgId ?? ""}>
-          {orgless ? <FirstOrg /> : <Outlet />}
+        {/* The keyed wrapper, not <main>, mounts again on another org: focus moved to the
+            content by "Skip to content" stays there when the first org is chosen meanwhile. */}
+        <main id="content" tabIndex={-1}>
+          <div key={orgId ?? ""}>{orgless ? <FirstOrg /> : <Outlet />}</div>
         </main>
       </div>
       <footer>
