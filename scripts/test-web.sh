@@ -34,6 +34,16 @@ fi
 export CHROMIUM
 
 cd web
+# The committed API types are the server's current OpenAPI document (`npm run gen:api` after a
+# route or schema change), so the app is type-checked against what the server really answers.
+types="$(mktemp -d)"
+trap 'rm -rf "$types"' EXIT
+"${PYTHON:-../.venv/bin/python}" ../scripts/dump_openapi.py "$types/openapi.json" >/dev/null
+npx openapi-typescript "$types/openapi.json" -o "$types/schema.d.ts" >/dev/null 2>&1
+cmp -s "$types/schema.d.ts" src/api/schema.d.ts || {
+  echo "web/src/api/schema.d.ts is out of date: run 'npm run gen:api' in web/ and commit it." >&2
+  exit 1
+}
 npm run --silent typecheck
 npx vitest run
 npx playwright test

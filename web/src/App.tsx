@@ -25,6 +25,12 @@ const Members = lazy(() => import("./pages/settings/Members").then((m) => ({ def
 const ApiKeys = lazy(() => import("./pages/settings/ApiKeys").then((m) => ({ default: m.ApiKeys })));
 const Secrets = lazy(() => import("./pages/settings/Secrets").then((m) => ({ default: m.Secrets })));
 const Audit = lazy(() => import("./pages/settings/Audit").then((m) => ({ default: m.Audit })));
+const Billing = lazy(() => import("./pages/settings/Billing").then((m) => ({ default: m.Billing })));
+const Notifications = lazy(() => import("./pages/settings/Notifications").then((m) => ({ default: m.Notifications })));
+const Usage = lazy(() => import("./pages/Usage").then((m) => ({ default: m.Usage })));
+const Builder = lazy(() => import("./pages/Builder").then((m) => ({ default: m.Builder })));
+const AiStudio = lazy(() => import("./pages/AiStudio").then((m) => ({ default: m.AiStudio })));
+const Admin = lazy(() => import("./pages/admin/Admin").then((m) => ({ default: m.Admin })));
 
 function RequireSession({ children }: { children: React.ReactNode }) {
   const location = useLocation();
@@ -52,6 +58,12 @@ export function App() {
         <Route path="/runs/:runId" element={<Suspense fallback={loading}><RunPage /></Suspense>} />
         <Route path="/flows" element={<Suspense fallback={loading}><Flows /></Suspense>} />
         <Route path="/flows/:flowName" element={<Suspense fallback={loading}><FlowPage /></Suspense>} />
+        <Route path="/builder" element={<Suspense fallback={loading}><Builder /></Suspense>} />
+        <Route path="/builder/:draftId" element={<Suspense fallback={loading}><Builder /></Suspense>} />
+        <Route path="/ai-studio" element={<Suspense fallback={loading}><AiStudio /></Suspense>} />
+        <Route path="/ai-studio/:sessionId" element={<Suspense fallback={loading}><AiStudio /></Suspense>} />
+        <Route path="/usage" element={<Suspense fallback={loading}><Usage /></Suspense>} />
+        <Route path="/admin/*" element={<Suspense fallback={loading}><Admin /></Suspense>} />
         <Route path="/environments" element={<Suspense fallback={loading}><Environments /></Suspense>} />
         <Route path="/schedules" element={<Suspense fallback={loading}><Schedules /></Suspense>} />
         <Route path="/schedules/:scheduleId" element={<Suspense fallback={loading}><SchedulePage /></Suspense>} />
@@ -67,6 +79,8 @@ export function App() {
           <Route path="api-keys" element={<Suspense fallback={loading}><ApiKeys /></Suspense>} />
           <Route path="secrets" element={<Suspense fallback={loading}><Secrets /></Suspense>} />
           <Route path="audit" element={<Suspense fallback={loading}><Audit /></Suspense>} />
+          <Route path="notifications" element={<Suspense fallback={loading}><Notifications /></Suspense>} />
+          <Route path="billing" element={<Suspense fallback={loading}><Billing /></Suspense>} />
         </Route>
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -272,6 +272,278 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/ai-studio/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Ai Studio Sessions
+         * @description The caller's own sessions in the org, newest first.
+         */
+        get: operations["list_ai_studio_sessions_v1_ai_studio_sessions_get"];
+        put?: never;
+        /** Create Ai Studio Session */
+        post: operations["create_ai_studio_session_v1_ai_studio_sessions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/by-flow/{flow_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ai Studio Session For Flow
+         * @description The caller's session bound to the flow (the most recently bound); 404 when none is.
+         */
+        get: operations["get_ai_studio_session_for_flow_v1_ai_studio_sessions_by_flow__flow_name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ai Studio Session
+         * @description History (turns, oldest first), canvas, attachments and the last generated artifacts.
+         */
+        get: operations["get_ai_studio_session_v1_ai_studio_sessions__session_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Ai Studio Session */
+        delete: operations["delete_ai_studio_session_v1_ai_studio_sessions__session_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Archive Ai Studio Session */
+        post: operations["archive_ai_studio_session_v1_ai_studio_sessions__session_id__archive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/attachments/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete Ai Studio Attachment
+         * @description Parse the uploaded file into text (and, for CSV, JSON and YAML, a schema and samples) and
+         *     attach it to the session; 400 when it does not parse.
+         */
+        post: operations["complete_ai_studio_attachment_v1_ai_studio_sessions__session_id__attachments_complete_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/attachments/initiate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Initiate Ai Studio Attachment
+         * @description Check the file (type, size; images refused) and the session's limit, and answer the one
+         *     URL to PUT the whole file to; its answer's ETag header goes into complete.
+         */
+        post: operations["initiate_ai_studio_attachment_v1_ai_studio_sessions__session_id__attachments_initiate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Ai Studio Attachment */
+        delete: operations["delete_ai_studio_attachment_v1_ai_studio_sessions__session_id__attachments__attachment_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/bind-flow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bind Ai Studio Session Flow */
+        post: operations["bind_ai_studio_session_flow_v1_ai_studio_sessions__session_id__bind_flow_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/canvas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Save Ai Studio Canvas
+         * @description The builder's edits, checked for shape; the next modify turn edits this canvas.
+         */
+        patch: operations["save_ai_studio_canvas_v1_ai_studio_sessions__session_id__canvas_patch"];
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Ai Studio Message
+         * @description One turn, answered when done: 200, or 422 (same body) for a build or modify turn that
+         *     produced no valid workflow. The same `turn_id` or `X-Idempotency-Key` replays the answer.
+         */
+        post: operations["send_ai_studio_message_v1_ai_studio_sessions__session_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/messages/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stream Ai Studio Message
+         * @description One turn as Server-Sent Events: `status`, `token`, `canvas`, `validation` while it is
+         *     answered, then `done` (the synchronous answer's body) or `error` (an error body). Refusals
+         *     (400, 402, 404, 409, 429) are plain HTTP answers before the stream starts.
+         */
+        post: operations["stream_ai_studio_message_v1_ai_studio_sessions__session_id__messages_stream_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/tier": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change Ai Studio Tier */
+        patch: operations["change_ai_studio_tier_v1_ai_studio_sessions__session_id__tier_patch"];
+        trace?: never;
+    };
+    "/v1/ai-studio/sessions/{session_id}/title": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Rename Ai Studio Session */
+        patch: operations["rename_ai_studio_session_v1_ai_studio_sessions__session_id__title_patch"];
+        trace?: never;
+    };
+    "/v1/ai-studio/tiers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Ai Studio Tiers
+         * @description Model tiers, their credits per turn and limits, and the org's credits balance.
+         */
+        get: operations["list_ai_studio_tiers_v1_ai_studio_tiers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/alert-rules": {
         parameters: {
             query?: never;
@@ -2231,6 +2503,146 @@ export interface components {
             /** Templates */
             templates: components["schemas"]["StudioTemplate"][];
         };
+        /**
+         * AiStudioSessionArtifacts
+         * @description The last valid workflow a build or modify turn generated.
+         */
+        AiStudioSessionArtifacts: {
+            /** Pipeline Python */
+            pipeline_python: string | null;
+            /** Pipeline Yaml */
+            pipeline_yaml: string | null;
+            validation: components["schemas"]["ValidationRead"] | null;
+        };
+        /** AiStudioSessionCanvasRead */
+        AiStudioSessionCanvasRead: {
+            /** Canvas State */
+            canvas_state: {
+                [key: string]: unknown;
+            };
+            /** Session Id */
+            session_id: string;
+            /** Updated At */
+            updated_at: string;
+        };
+        /** AiStudioSessionCanvasUpdate */
+        AiStudioSessionCanvasUpdate: {
+            /**
+             * Canvas State
+             * @description The builder's canvas: {"nodes": [{"id", "type", "position": [x, y] or {"x", "y"}, "data": {}}], "edges": [{"id", "source", "target"}]}; at most 1 MB of JSON.
+             */
+            canvas_state: {
+                [key: string]: unknown;
+            };
+        };
+        /** AiStudioSessionCreate */
+        AiStudioSessionCreate: {
+            /**
+             * Flow Name
+             * @description Bind the session to this flow of the org.
+             */
+            flow_name?: string | null;
+            /**
+             * Tier
+             * @description One of fast, standard, max (GET /ai-studio/tiers).
+             * @default standard
+             */
+            tier: string;
+            /**
+             * Title
+             * @default New session
+             */
+            title: string;
+        };
+        /** AiStudioSessionFlowBinding */
+        AiStudioSessionFlowBinding: {
+            /** Flow Name */
+            flow_name: string;
+        };
+        /** AiStudioSessionList */
+        AiStudioSessionList: {
+            /** Items */
+            items: components["schemas"]["AiStudioSessionSummary"][];
+            /** Next Token */
+            next_token?: string | null;
+        };
+        /** AiStudioSessionRead */
+        AiStudioSessionRead: {
+            /** Archived At */
+            archived_at: string | null;
+            artifacts: components["schemas"]["AiStudioSessionArtifacts"];
+            /** Attachments */
+            attachments: components["schemas"]["AttachmentRead"][];
+            /** Canvas State */
+            canvas_state: {
+                [key: string]: unknown;
+            } | null;
+            /** Created At */
+            created_at: string;
+            /** Credits Used */
+            credits_used: number;
+            /** Flow Name */
+            flow_name: string | null;
+            /** Session Id */
+            session_id: string;
+            /**
+             * Status
+             * @description active or archived
+             */
+            status: string;
+            /** Tier */
+            tier: string;
+            /** Title */
+            title: string;
+            /** Turn Count */
+            turn_count: number;
+            /**
+             * Turns
+             * @description The history, oldest first.
+             */
+            turns: components["schemas"]["TurnRead"][];
+            /** Updated At */
+            updated_at: string;
+        };
+        /** AiStudioSessionSummary */
+        AiStudioSessionSummary: {
+            /** Archived At */
+            archived_at: string | null;
+            /** Created At */
+            created_at: string;
+            /** Credits Used */
+            credits_used: number;
+            /** Flow Name */
+            flow_name: string | null;
+            /** Session Id */
+            session_id: string;
+            /**
+             * Status
+             * @description active or archived
+             */
+            status: string;
+            /** Tier */
+            tier: string;
+            /** Title */
+            title: string;
+            /** Turn Count */
+            turn_count: number;
+            /** Updated At */
+            updated_at: string;
+        };
+        /** AiStudioSessionTierUpdate */
+        AiStudioSessionTierUpdate: {
+            /**
+             * Tier
+             * @description One of fast, standard, max.
+             */
+            tier: string;
+        };
+        /** AiStudioSessionTitleUpdate */
+        AiStudioSessionTitleUpdate: {
+            /** Title */
+            title: string;
+        };
         /** AlertRuleCreate */
         AlertRuleCreate: {
             /** Channel Ids */
@@ -2511,6 +2923,102 @@ export interface components {
             parts: components["schemas"]["UploadPart"][];
             /** Upload Id */
             upload_id: string;
+        };
+        /** AttachmentComplete */
+        AttachmentComplete: {
+            /** Attachment Id */
+            attachment_id: string;
+            /**
+             * Etag
+             * @description The ETag header the upload URL answered.
+             */
+            etag: string;
+        };
+        /** AttachmentInitiate */
+        AttachmentInitiate: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Filename
+             * @description Its extension names the type: pdf, docx, pptx, csv, txt, md, json, yaml.
+             */
+            filename: string;
+            /**
+             * Size
+             * @description Bytes; at most 25 MB.
+             */
+            size: number;
+        };
+        /** AttachmentRead */
+        AttachmentRead: {
+            /** Attachment Id */
+            attachment_id: string;
+            /** Completed At */
+            completed_at: string | null;
+            /** Content Type */
+            content_type: string;
+            /** Created At */
+            created_at: string;
+            /** Filename */
+            filename: string;
+            /**
+             * Inferred Schema
+             * @description Data files: the records' JSON Schema.
+             */
+            inferred_schema: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Kind
+             * @description pdf, docx, pptx, csv, txt, md, json or yaml
+             */
+            kind: string;
+            /**
+             * Samples
+             * @description Data files: a few of the records.
+             */
+            samples: unknown[];
+            /** Size */
+            size: number;
+            /**
+             * Status
+             * @description pending until completed and parsed, then ready
+             */
+            status: string;
+            /**
+             * Text Chars
+             * @description Characters of text parsed from the file.
+             */
+            text_chars: number;
+            /**
+             * Text Preview
+             * @description The first 1,000 characters of the parsed text.
+             */
+            text_preview: string | null;
+            /** Text Truncated */
+            text_truncated: boolean;
+        };
+        /** AttachmentUpload */
+        AttachmentUpload: {
+            /** Attachment Id */
+            attachment_id: string;
+            /**
+             * Expires At
+             * @description When the upload URL stops working.
+             */
+            expires_at: string;
+            /** Size */
+            size: number;
+            /**
+             * Upload Method
+             * @default PUT
+             */
+            upload_method: string;
+            /**
+             * Upload Url
+             * @description PUT the file's bytes here, exactly `size` of them, in one request.
+             */
+            upload_url: string;
         };
         /** AuditLogRead */
         AuditLogRead: {
@@ -4565,6 +5073,13 @@ export interface components {
              */
             order: string[];
         };
+        /** ResearchSource */
+        ResearchSource: {
+            /** Title */
+            title: string;
+            /** Url */
+            url: string;
+        };
         /**
          * Role
          * @enum {string}
@@ -5477,6 +5992,39 @@ export interface components {
             /** Role */
             role: string;
         };
+        /** TierLimits */
+        TierLimits: {
+            /** Attachments Per Session */
+            attachments_per_session: number;
+            /** Max Attachment Bytes */
+            max_attachment_bytes: number;
+            /** Turns Per Session */
+            turns_per_session: number;
+        };
+        /** TierList */
+        TierList: {
+            /**
+             * Credits Balance
+             * @description The org's credits; each turn costs its tier's credits_per_turn.
+             */
+            credits_balance: number;
+            /** Default Tier */
+            default_tier: string;
+            /** Tiers */
+            tiers: components["schemas"]["TierRead"][];
+        };
+        /** TierRead */
+        TierRead: {
+            /** Credits Per Turn */
+            credits_per_turn: number;
+            /** Description */
+            description: string;
+            limits: components["schemas"]["TierLimits"];
+            /** Name */
+            name: string;
+            /** Tier Id */
+            tier_id: string;
+        };
         /** TokenRead */
         TokenRead: {
             /** Access Token */
@@ -5488,6 +6036,83 @@ export interface components {
              * @default Bearer
              */
             token_type: string;
+        };
+        /**
+         * TurnAnswer
+         * @description A turn's answer: 200 for an advisory turn and a build or modify turn that produced a valid
+         *     workflow, 422 (the same body) for a build or modify turn that did not.
+         */
+        TurnAnswer: {
+            /** Canvas State */
+            canvas_state: {
+                [key: string]: unknown;
+            } | null;
+            /** Credits Used */
+            credits_used: number;
+            /** Pipeline Python */
+            pipeline_python: string | null;
+            /** Pipeline Yaml */
+            pipeline_yaml: string | null;
+            /** Research Sources */
+            research_sources: components["schemas"]["ResearchSource"][];
+            /** Response */
+            response: string;
+            session: components["schemas"]["AiStudioSessionSummary"];
+            validation: components["schemas"]["ValidationRead"] | null;
+            /** Workflow Errors */
+            workflow_errors: string[];
+            /**
+             * Workflow Status
+             * @description generated, modified, unchanged, advisory or invalid
+             */
+            workflow_status: string;
+        };
+        /** TurnCreate */
+        TurnCreate: {
+            /**
+             * Intent
+             * @description One of auto, build, modify, or advisory
+             * @default auto
+             * @enum {string}
+             */
+            intent: "auto" | "build" | "modify" | "advisory";
+            /**
+             * Message
+             * @description Natural language request (max 8000 chars)
+             */
+            message: string;
+            /**
+             * Turn Id
+             * @description Stable client turn identifier for retry safety
+             */
+            turn_id?: string | null;
+        };
+        /** TurnRead */
+        TurnRead: {
+            /** Completed At */
+            completed_at: string | null;
+            /** Created At */
+            created_at: string;
+            /** Credits Used */
+            credits_used: number;
+            /**
+             * Intent
+             * @description As the planner resolved it (as asked while the turn is pending).
+             */
+            intent: string;
+            /** Message */
+            message: string;
+            /** Response */
+            response: string | null;
+            /**
+             * Status
+             * @description pending, completed, or invalid (no valid workflow came out)
+             */
+            status: string;
+            /** Turn Id */
+            turn_id: string;
+            /** Workflow Status */
+            workflow_status: string | null;
         };
         /** UploadPart */
         UploadPart: {
@@ -5651,6 +6276,15 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** ValidationRead */
+        ValidationRead: {
+            /** Errors */
+            errors: string[];
+            /** Valid */
+            valid: boolean;
+            /** Warnings */
+            warnings: string[];
         };
         /** VariableDeleted */
         VariableDeleted: {
@@ -6329,6 +6963,531 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_ai_studio_sessions_v1_ai_studio_sessions_get: {
+        parameters: {
+            query?: {
+                /** @description List archived sessions too. */
+                include_archived?: boolean;
+                limit?: number;
+                next_token?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_ai_studio_session_v1_ai_studio_sessions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AiStudioSessionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_ai_studio_session_for_flow_v1_ai_studio_sessions_by_flow__flow_name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_ai_studio_session_v1_ai_studio_sessions__session_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_ai_studio_session_v1_ai_studio_sessions__session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    archive_ai_studio_session_v1_ai_studio_sessions__session_id__archive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionSummary"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    complete_ai_studio_attachment_v1_ai_studio_sessions__session_id__attachments_complete_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttachmentComplete"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    initiate_ai_studio_attachment_v1_ai_studio_sessions__session_id__attachments_initiate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttachmentInitiate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentUpload"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_ai_studio_attachment_v1_ai_studio_sessions__session_id__attachments__attachment_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    bind_ai_studio_session_flow_v1_ai_studio_sessions__session_id__bind_flow_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AiStudioSessionFlowBinding"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionSummary"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    save_ai_studio_canvas_v1_ai_studio_sessions__session_id__canvas_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AiStudioSessionCanvasUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionCanvasRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    send_ai_studio_message_v1_ai_studio_sessions__session_id__messages_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe, as `turn_id` does: the stored answer is replayed. */
+                "x-idempotency-key"?: string | null;
+            };
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TurnCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnAnswer"];
+                };
+            };
+            /** @description A build or modify turn that produced no valid workflow. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnAnswer"];
+                };
+            };
+        };
+    };
+    stream_ai_studio_message_v1_ai_studio_sessions__session_id__messages_stream_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe, as `turn_id` does: the stored answer is replayed. */
+                "x-idempotency-key"?: string | null;
+            };
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TurnCreate"];
+            };
+        };
+        responses: {
+            /** @description Server-Sent Events: status, token, canvas, validation, then done or error. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_ai_studio_tier_v1_ai_studio_sessions__session_id__tier_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AiStudioSessionTierUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionSummary"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rename_ai_studio_session_v1_ai_studio_sessions__session_id__title_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AiStudioSessionTitleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiStudioSessionSummary"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_ai_studio_tiers_v1_ai_studio_tiers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TierList"];
                 };
             };
         };

@@ -4,10 +4,12 @@ import { NavLink, Outlet, useNavigate } from "react-router";
 import { api, session, unwrap, type Schemas } from "../api/client";
 import { applyTheme, storedTheme, type Theme } from "../theme";
 import { ErrorNote } from "./common";
+import { AdminLink } from "./admin/AdminLink";
+import { ImpersonationBanner } from "./admin/ImpersonationBanner";
 
 // The pages this app has: a navigation entry of /v1/ui/navigation that leads elsewhere in the app
 // (a section whose page is not built yet) is left out rather than shown as a dead end.
-const PAGES = ["/dashboard", "/runs", "/flows", "/environments", "/schedules", "/sensors", "/secrets", "/audit", "/settings"];
+const PAGES = ["/dashboard", "/runs", "/flows", "/builder", "/ai-studio", "/environments", "/schedules", "/sensors", "/secrets", "/usage", "/audit", "/settings", "/admin"];
 const hasPage = (href: string) => href.startsWith("/v1") || PAGES.some((page) => href === page || href.startsWith(`${page}/`));
 
 /** A signed-in user who belongs to no org yet creates one (they become its owner). */
@@ -96,12 +98,14 @@ export function Layout() {
   return (
     <div className="shell">
       <a className="skip" href="#content">Skip to content</a>
+      <ImpersonationBanner />
       <header className="topbar">
         <NavLink to="/dashboard" className="brand">Dagy</NavLink>
         <nav aria-label="Main">
           {nav.data?.main_nav.filter((item) => hasPage(item.href)).map((item) =>
             item.href.startsWith("/v1") ? <a key={item.nav_id} href={item.href}>{item.label}</a> : <NavLink key={item.nav_id} to={item.href}>{item.label}</NavLink>,
           )}
+          <AdminLink />
         </nav>
         {orgs.data && !orgless && <OrgSwitcher orgs={orgs.data.items} current={orgId} onSwitch={switchOrg} />}
         <ThemeSwitch />
