@@ -390,6 +390,20 @@ def test_impersonation_acts_as_owner_and_is_audited(app: FastAPI, client: TestCl
     assert missing.status_code == 404
 
 
+def test_impersonation_lists_the_impersonated_org_alone(app: FastAPI, client: TestClient) -> None:
+    # A super admin with an org of their own (a test's own, as in `super_admin_api_key`).
+    own = new_org(app, client)
+    app.state.settings.superadmin_emails.append(own.email)
+    admin = {"Authorization": own.headers["Authorization"]}
+    owner = new_org(app, client)
+    acting = admin | {"X-Impersonate-Org": owner.org_id}
+    [listed] = client.get("/v1/orgs", headers=acting).json()["items"]
+    assert listed["org_id"] == owner.org_id and listed["role"] == "owner"
+    members = client.get(f"/v1/orgs/{owner.org_id}/members", headers=acting)
+    assert members.status_code == 200, members.text
+    assert [o["org_id"] for o in client.get("/v1/orgs", headers=admin).json()["items"]] == [own.org_id]
+
+
 def test_impersonation_header_refused_to_everyone_else(app: FastAPI, client: TestClient) -> None:
     owner = new_org(app, client)
     other = new_org(app, client)

@@ -76,6 +76,17 @@ def create_org(session: Session, *, actor: Actor, data: OrgCreate, settings: Set
 def list_orgs(session: Session, *, actor: Actor) -> OrgList:
     if actor.user_id is None:
         return OrgList(items=[])
+    principal = actor.principal
+    if principal is not None and principal.impersonating and principal.org_id is not None:
+        # A super admin impersonating works in that one org as its owner: a client choosing its
+        # org (and naming it in `/orgs/{org_id}/...`) from this list then stays in it.
+        org = repo.get_org(session, principal.org_id)
+        if org is None:
+            raise NotFound("Organization not found.")
+        item = OrgListItem(
+            org_id=org.id, org_name=org.name, plan=org.plan, role=Role.OWNER, created_at=org.created_at
+        )
+        return OrgList(items=[item])
     return OrgList(
         items=[
             OrgListItem(org_id=o.id, org_name=o.name, plan=o.plan, role=m.role, created_at=o.created_at)
