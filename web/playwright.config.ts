@@ -43,6 +43,8 @@ export default defineConfig({
       DAGY_SUPERADMIN_EMAILS: SUPERADMINS,
       DAGY_HOST: "127.0.0.1",
       DAGY_RATE_LIMIT_PER_MINUTE: "100000",
+      // The alerts test's webhook receiver listens on loopback, which the SSRF guard refuses otherwise.
+      DAGY_ALLOW_PRIVATE_NETWORK: "true",
     },
   },
 });

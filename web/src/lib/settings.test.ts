@@ -25,7 +25,7 @@ const MATRIX = {
 const section = (section_id: string, href: string) => ({ section_id, href, title: section_id, description: `About ${section_id}`, permission: null });
 
 describe("settingsLinks", () => {
-  it("links this app's pages, sends sections without one to the API reference, drops unknown ones", () => {
+  it("links this app's pages and drops sections without one", () => {
     const links = settingsLinks([
       section("profile", "/settings/profile"),
       section("notifications", "/settings/notifications"),
@@ -34,10 +34,10 @@ describe("settingsLinks", () => {
       section("future", "/settings/future"),
     ]);
     expect(links).toEqual([
-      { id: "profile", title: "profile", description: "About profile", kind: "page", to: "/settings/profile" },
-      { id: "notifications", title: "notifications", description: "About notifications", kind: "reference", href: "/v1/docs#/Notifications%20%26%20Alerts" },
-      { id: "api_keys", title: "api_keys", description: "About api_keys", kind: "page", to: "/settings/api-keys" },
-      { id: "billing", title: "billing", description: "About billing", kind: "reference", href: "/v1/docs#/Usage%20%26%20Billing" },
+      { id: "profile", title: "profile", description: "About profile", to: "/settings/profile" },
+      { id: "notifications", title: "notifications", description: "About notifications", to: "/settings/notifications" },
+      { id: "api_keys", title: "api_keys", description: "About api_keys", to: "/settings/api-keys" },
+      { id: "billing", title: "billing", description: "About billing", to: "/settings/billing" },
     ]);
   });
 });

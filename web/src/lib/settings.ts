@@ -8,28 +8,18 @@ export type Role = Schemas["Role"];
 export type RoleMatrix = Record<string, string[]>;
 
 /** The settings sections this app has a page for (App.tsx's children of /settings). */
-const PAGES = new Set(["/settings/profile", "/settings/members", "/settings/api-keys", "/settings/secrets", "/settings/audit"]);
+const PAGES = new Set([
+  "/settings/profile", "/settings/members", "/settings/api-keys", "/settings/secrets", "/settings/audit", "/settings/notifications", "/settings/billing",
+]);
 
-/** Sections without a page here yet: their tag in the API reference (Swagger UI, /v1/docs). */
-const REFERENCE_TAGS: Record<string, string> = {
-  notifications: "Notifications & Alerts",
-  billing: "Usage & Billing",
-};
+export type SettingsLink = { id: string; title: string; description: string; to: string };
 
-export type SettingsLink = { id: string; title: string; description: string } & (
-  | { kind: "page"; to: string }
-  | { kind: "reference"; href: string }
-);
-
-/** The navigation of /settings: a page link where this app has the page, else the section's part
- * of the API reference; a section with neither is left out. Order is the server's. */
+/** The navigation of /settings: the sections this app has a page for (a section a newer server
+ * adds is left out until it has one). Order is the server's. */
 export function settingsLinks(sections: Section[]): SettingsLink[] {
-  return sections.flatMap((s): SettingsLink[] => {
-    const base = { id: s.section_id, title: s.title, description: s.description };
-    if (PAGES.has(s.href)) return [{ ...base, kind: "page", to: s.href }];
-    const tag = REFERENCE_TAGS[s.section_id];
-    return tag ? [{ ...base, kind: "reference", href: `/v1/docs#/${encodeURIComponent(tag)}` }] : [];
-  });
+  return sections
+    .filter((s) => PAGES.has(s.href))
+    .map((s) => ({ id: s.section_id, title: s.title, description: s.description, to: s.href }));
 }
 
 /** The roles `myRole` may give or take away: only an owner grants the owner role. */

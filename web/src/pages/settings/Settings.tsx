@@ -9,12 +9,10 @@ export function Settings() {
   const config = useSettingsConfig();
   const { pathname } = useLocation();
   const links = config.data ? settingsLinks(config.data.sections) : [];
-  const pages = links.filter((link) => link.kind === "page");
-  const references = links.filter((link) => link.kind === "reference");
   // A section the role does not open (typed or bookmarked): say so rather than show a 403. The
   // open section waits for the list, so it never asks for what the role cannot read.
   const atIndex = pathname.replace(/\/+$/, "") === "/settings";
-  const closed = config.isSuccess && !atIndex && !pages.some((link) => pathname.startsWith(link.to));
+  const closed = config.isSuccess && !atIndex && !links.some((link) => pathname.startsWith(link.to));
   return (
     <div className="settings">
       <nav aria-label="Settings" className="settings-nav">
@@ -22,16 +20,8 @@ export function Settings() {
         {config.isPending && <p aria-busy="true">Loading…</p>}
         <ErrorNote error={config.error} />
         <ul>
-          {pages.map((link) => <li key={link.id}><SectionLink link={link} /></li>)}
+          {links.map((link) => <li key={link.id}><SectionLink link={link} /></li>)}
         </ul>
-        {references.length > 0 && (
-          <>
-            <p id="settings-api-only" className="settings-nav-head">In the API reference</p>
-            <ul aria-labelledby="settings-api-only">
-              {references.map((link) => <li key={link.id}><SectionLink link={link} /></li>)}
-            </ul>
-          </>
-        )}
       </nav>
       <div className="settings-page">
         {config.isPending ? null : closed ? (
@@ -47,11 +37,10 @@ export function Settings() {
 }
 
 function SectionLink({ link }: { link: SettingsLink }) {
-  const body = (
-    <>
+  return (
+    <NavLink to={link.to}>
       <span className="settings-nav-title">{link.title}</span>
       <small>{link.description}</small>
-    </>
+    </NavLink>
   );
-  return link.kind === "page" ? <NavLink to={link.to}>{body}</NavLink> : <a href={link.href}>{body}</a>;
 }
