@@ -2,6 +2,7 @@
 import { Link } from "react-router";
 import type { Schemas } from "../api/client";
 import { StatusBadge, when } from "./StatusBadge";
+import { OpenInBuilderLink } from "./builder/OpenInBuilderLink";
 
 export function FlowVersions({ versions, viewing }: { versions: Schemas["FlowVersionItem"][]; viewing: string }) {
   return (
@@ -28,7 +29,8 @@ export function FlowVersions({ versions, viewing }: { versions: Schemas["FlowVer
                       {v.flow_version}
                     </Link>
                   )}{" "}
-                  <span className="fl-muted">#{v.deployment_version}</span>
+                  <span className="fl-muted">#{v.deployment_version}</span>{" "}
+                  <OpenInBuilderLink version={v.flow_version} />
                 </td>
                 <td><StatusBadge status={v.status} /></td>
                 <td>{when(v.created_at)}</td>

@@ -20,6 +20,7 @@ export function Flows() {
     <section aria-labelledby="flows-title" className="fl-page">
       <div className="page-head">
         <h1 id="flows-title">Flows</h1>
+        <Link className="button primary" to="/builder">New flow in builder</Link>
       </div>
       <ErrorNote error={flows.error} />
       {flows.isPending && <p aria-busy="true">Loading flows…</p>}
