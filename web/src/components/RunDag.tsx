@@ -1,14 +1,4 @@
-import {
-  Background,
-  Controls,
-  Handle,
-  Position,
-  ReactFlow,
-  useReactFlow,
-  type NodeProps,
-  type NodeTypes,
-} from "@xyflow/react";
-import "@xyflow/react/dist/style.css";
+import { Handle, Position, type NodeProps, type NodeTypes } from "@xyflow/react";
 import { memo, useEffect, useMemo, useRef } from "react";
 import {
   graphNodes,
@@ -24,6 +14,7 @@ import {
   type TaskLike,
 } from "../lib/runsGraph";
 import "../pages/runs.css";
+import { StaticGraph } from "./StaticGraph";
 
 /** One node: its id, and its status and type in words (colour is never the only cue). */
 const RunNodeView = memo(function RunNodeView({ data }: NodeProps<RunNode>) {
@@ -41,8 +32,6 @@ const RunNodeView = memo(function RunNodeView({ data }: NodeProps<RunNode>) {
 });
 
 const nodeTypes: NodeTypes = { run: RunNodeView };
-/** Fit the whole graph, but never zoom a small one past its natural size. */
-const FIT = { maxZoom: 1, padding: 0.1 };
 
 /** The box's height: the graph's own at zoom 1 plus room for the controls, within 200-640 px. */
 function graphHeight(layout: Layout): number {
@@ -72,27 +61,7 @@ export function RunDag({ spec, tasks }: { spec: unknown; tasks: readonly TaskLik
   if (layout.nodes.length === 0) return <p className="muted">No tasks reported yet.</p>;
   return (
     <figure className="run-dag">
-      <div className="dag" style={{ height }}>
-        <ReactFlow
-          nodes={nodes}
-          edges={layout.edges}
-          nodeTypes={nodeTypes}
-          fitView
-          fitViewOptions={FIT}
-          minZoom={0.1}
-          nodesDraggable={false}
-          nodesConnectable={false}
-          nodesFocusable={false}
-          edgesFocusable={false}
-          elementsSelectable={false}
-          onlyRenderVisibleElements={layout.nodes.length > 50}
-          proOptions={{ hideAttribution: true }}
-        >
-          <FitOnReshape shape={layout.key} />
-          <Background />
-          <Controls showInteractive={false} />
-        </ReactFlow>
-      </div>
+      <StaticGraph nodes={nodes} edges={layout.edges} nodeTypes={nodeTypes} shape={layout.key} height={height} />
       <figcaption>
         <span className="visually-hidden">Graph of {layout.nodes.length} nodes: </span>
         <ul className="run-dag-legend">
@@ -105,14 +74,4 @@ export function RunDag({ spec, tasks }: { spec: unknown; tasks: readonly TaskLik
       </figcaption>
     </figure>
   );
-}
-
-/** Fits the view again when the graph's shape changes (a code flow reports a new task). */
-function FitOnReshape({ shape }: { shape: string }) {
-  const flow = useReactFlow();
-  const first = useRef(shape);
-  useEffect(() => {
-    if (shape !== first.current) void flow.fitView({ ...FIT, duration: 200 });
-  }, [shape, flow]);
-  return null;
 }
