@@ -13,15 +13,9 @@
 // - Frame rate: the run page open while a run of 200 nodes (20 layers of 10, each node sleeping
 //   --sleep seconds, --parallel at a time) goes from queued to completed: frames counted with
 //   requestAnimationFrame over the whole run, and the frames longer than 50 ms.
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { launchBrowser, median, round1, signedInContext, startFrames, startServer, stopFrames } from "./browser.mjs";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-const { chromium } = createRequire(join(ROOT, "web/package.json"))("@playwright/test");
 const { values: args } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
@@ -30,48 +24,6 @@ const { values: args } = parseArgs({
   },
 });
 const ROUNDS = Number(args.rounds);
-const PORT = 21_000 + (process.pid % 10_000);
-const BASE = `http://127.0.0.1:${PORT}`;
-const EMAIL = "bench@dagy.test";
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function api(method, path, body, headers = {}) {
-  const response = await fetch(`${BASE}/v1${path}`, {
-    method,
-    headers: { "content-type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-function startServer() {
-  const server = spawn(join(ROOT, ".venv/bin/dagy"), ["server", "--port", String(PORT)], {
-    env: {
-      ...process.env,
-      DAGY_HOME: mkdtempSync(join(tmpdir(), "dagy-bench-web-")),
-      DAGY_SUPERADMIN_EMAILS: EMAIL,
-      DAGY_MAX_PARALLEL_NODES: args.parallel,
-      DAGY_RATE_LIMIT_PER_MINUTE: "1000000",
-    },
-    stdio: "ignore",
-  });
-  return server;
-}
-
-async function waitHealthy() {
-  for (let i = 0; i < 120; i++) {
-    try {
-      if ((await fetch(`${BASE}/v1/health`)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error("the server did not start");
-}
 
 /** 200 python nodes: 20 layers of 10, each node of a layer after every node of the one before. */
 function wideFlow(sleep) {
@@ -87,7 +39,7 @@ function wideFlow(sleep) {
   return { nodes, edges };
 }
 
-async function waitRun(headers, runId) {
+async function waitRun(api, headers, runId) {
   for (;;) {
     const run = await api("GET", `/runs/${runId}`, undefined, headers);
     if (["completed", "failed", "cancelled"].includes(run.status)) return run;
@@ -96,14 +48,10 @@ async function waitRun(headers, runId) {
 }
 
 /** One cold load of `path`: ms until `ready` holds in the page, and the gzip bytes of its scripts. */
-async function coldLoad(browser, session, path, ready) {
-  const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
-  await context.addInitScript(({ token, orgId }) => {
-    localStorage.setItem("dagy.token", token);
-    localStorage.setItem("dagy.org", orgId);
-  }, session);
+async function coldLoad(browser, base, tenant, path, ready) {
+  const context = await signedInContext(browser, tenant);
   const page = await context.newPage();
-  await page.goto(`${BASE}${path}`);
+  await page.goto(`${base}${path}`);
   await page.waitForFunction(ready, undefined, { timeout: 30_000, polling: "raf" });
   const ms = await page.evaluate(() => performance.now());
   const js = await page.evaluate(() =>
@@ -117,19 +65,16 @@ async function coldLoad(browser, session, path, ready) {
 }
 
 async function main() {
-  const server = startServer();
+  const server = await startServer("web", { DAGY_MAX_PARALLEL_NODES: args.parallel });
+  const { api, base } = server;
   try {
-    await waitHealthy();
-    const { access_token: token } = await api("POST", "/auth/login", { email: EMAIL });
-    const auth = { Authorization: `Bearer ${token}` };
-    const { org_id: orgId } = await api("POST", "/orgs", { org_name: "Bench" }, auth);
-    const headers = { ...auth, "X-Org-Id": orgId };
+    const tenant = await server.tenant("Bench");
+    const { headers } = tenant;
     await api("POST", "/flows", { flow_name: "wide200", flow_spec: wideFlow(Number(args.sleep)) }, headers);
     const first = await api("POST", "/runs", { flow_name: "wide200" }, headers);
-    await waitRun(headers, first.run_id);
+    await waitRun(api, headers, first.run_id);
 
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium" });
-    const session = { token, orgId };
+    const browser = await launchBrowser();
     const results = {};
     const pages = {
       dashboard: ["/dashboard", () => document.querySelectorAll("main h2").length >= 3],
@@ -137,7 +82,7 @@ async function main() {
     };
     for (const [name, [path, ready]] of Object.entries(pages)) {
       const rounds = [];
-      for (let i = 0; i < ROUNDS; i++) rounds.push(await coldLoad(browser, session, path, ready));
+      for (let i = 0; i < ROUNDS; i++) rounds.push(await coldLoad(browser, base, tenant, path, ready));
       results[name] = {
         cold_load_ms: Math.round(median(rounds.map((r) => r.ms))),
         cold_load_ms_rounds: rounds.map((r) => Math.round(r.ms)),
@@ -146,39 +91,23 @@ async function main() {
     }
 
     // The frame rate while a run changes its nodes' statuses.
-    const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
-    await context.addInitScript(({ token, orgId }) => {
-      localStorage.setItem("dagy.token", token);
-      localStorage.setItem("dagy.org", orgId);
-    }, session);
+    const context = await signedInContext(browser, tenant);
     const page = await context.newPage();
     const run = await api("POST", "/runs", { flow_name: "wide200" }, headers);
-    await page.goto(`${BASE}/runs/${run.run_id}`);
+    await page.goto(`${base}/runs/${run.run_id}`);
     await page.waitForFunction(() => document.querySelectorAll(".react-flow__node").length >= 200, undefined, { timeout: 30_000 });
-    await page.evaluate(() => {
-      const state = (window.__frames = { times: [], stop: false });
-      const tick = (t) => {
-        state.times.push(t);
-        if (!state.stop) requestAnimationFrame(tick);
-      };
-      requestAnimationFrame(tick);
-    });
+    await startFrames(page);
     const started = Date.now();
-    const done = await waitRun(headers, run.run_id);
+    const done = await waitRun(api, headers, run.run_id);
     const seconds = (Date.now() - started) / 1000;
     await page.waitForTimeout(2_500); // the page's last refresh after the run ends
-    const frames = await page.evaluate(() => {
-      window.__frames.stop = true;
-      const t = window.__frames.times;
-      const gaps = t.slice(1).map((x, i) => x - t[i]);
-      return { count: t.length, span: (t[t.length - 1] - t[0]) / 1000, long: gaps.filter((g) => g > 50).length, worst: Math.max(...gaps) };
-    });
+    const frames = await stopFrames(page);
     const changes = await api("GET", `/runs/${run.run_id}/tasks?limit=1000`, undefined, headers);
     results.run_page_live = {
       run_status: done.status,
-      run_seconds: Math.round(seconds * 10) / 10,
+      run_seconds: round1(seconds),
       node_status_changes_per_second: Math.round(((changes.items?.length ?? 0) * 2) / seconds),
-      fps: Math.round((frames.count / frames.span) * 10) / 10,
+      fps: round1(frames.fps),
       frames_over_50ms: frames.long,
       worst_frame_ms: Math.round(frames.worst),
     };
@@ -186,7 +115,7 @@ async function main() {
     await browser.close();
     console.log(JSON.stringify(results, null, 2));
   } finally {
-    server.kill("SIGTERM");
+    server.stop();
   }
 }
 
