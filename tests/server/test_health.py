@@ -1,4 +1,5 @@
-"""`/health` and `/health/detailed`: shapes, real failures (no mocks), and the shared probe."""
+"""`/health`, `/health/detailed` and the probes `/health/live` and `/health/ready`: shapes, real
+failures (no mocks), and the shared probe."""
 
 from __future__ import annotations
 
@@ -6,17 +7,20 @@ import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from dagy import __version__
 from dagy.server.app import create_app
+from dagy.server.db import migrate
 from dagy.server.settings import Settings
 from tests.factories import new_org, unique
 
@@ -168,3 +172,77 @@ def test_concurrent_callers_share_one_database_probe_per_second(app: FastAPI) ->
         assert len(probes) == 2
     finally:
         event.remove(app.state.db.engine, "before_cursor_execute", count)
+
+
+# --- the orchestrators' probes: /health/live and /health/ready ---------------------------------
+
+
+def test_live_answers_without_touching_the_database(broken_app: tuple[FastAPI, TestClient]) -> None:
+    _, client = broken_app
+    response = client.get("/v1/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive", "version": __version__}
+
+
+def test_ready_when_the_database_answers_at_the_migrations_head(client: TestClient) -> None:
+    response = client.get("/v1/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["database"] == "healthy"
+    assert body["migrations"] == "at_head"
+    assert body["revision"] == body["head"] == sorted(migrate.heads())
+
+
+def test_not_ready_when_the_database_does_not_answer(broken_app: tuple[FastAPI, TestClient]) -> None:
+    _, client = broken_app
+    response = client.get("/v1/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["status"], body["database"], body["migrations"]) == ("not_ready", "unhealthy", "unknown")
+    assert body["error"]
+    assert body["revision"] == []
+
+
+@pytest.fixture
+def own_database(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, TestClient]]:
+    """A SQLite database of the test's own, migrated to head, and an app over it (its
+    revision is changed by the test)."""
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    migrate.upgrade(url)
+    app = create_app(settings.model_copy(update={"database_url": url}), migrate=False)
+    with TestClient(app) as client:
+        yield url, client
+
+
+def _set_revision(url: str, revision: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+    engine.dispose()
+
+
+def test_not_ready_while_the_schema_is_behind_the_code(own_database: tuple[str, TestClient]) -> None:
+    url, client = own_database
+    scripts = ScriptDirectory.from_config(migrate.alembic_config(url))
+    older = scripts.get_revision(next(iter(migrate.heads()))).down_revision
+    assert isinstance(older, str)
+    _set_revision(url, older)
+    response = client.get("/v1/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["status"], body["migrations"], body["revision"]) == ("not_ready", "behind", [older])
+
+
+def test_ready_when_a_newer_release_migrated_first(own_database: tuple[str, TestClient]) -> None:
+    """A rolling upgrade: the new release's migration job ran, this replica (older code) still serves."""
+    url, client = own_database
+    _set_revision(url, "9999_a_newer_release")
+    response = client.get("/v1/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["migrations"], body["revision"]) == (
+        "ready",
+        "ahead",
+        ["9999_a_newer_release"],
+    )

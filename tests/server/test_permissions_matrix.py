@@ -21,6 +21,8 @@ PUBLIC = {
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/invitations/accept"),
     ("GET", "/v1/health"),
+    ("GET", "/v1/health/live"),  # the orchestrators' probes
+    ("GET", "/v1/health/ready"),
     ("POST", "/v1/billing/webhook"),
     ("GET", "/v1/billing/plans"),
     ("POST", "/v1/webhooks/{token}"),

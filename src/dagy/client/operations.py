@@ -918,6 +918,10 @@ if TYPE_CHECKING:
         label: str
         href: str
 
+    class LiveRead(TypedDict):
+        status: Literal["alive"]
+        version: str
+
     class LogBatch(TypedDict):
         worker_id: str
         attempt: int
@@ -1147,6 +1151,14 @@ if TYPE_CHECKING:
         target_environment: Required[str]
         new_deployment_name: str | None
         flow_version: str | int | None
+
+    class ReadyRead(TypedDict, total=False):
+        status: Required[Literal["ready", "not_ready"]]
+        database: Required[Literal["healthy", "unhealthy"]]
+        migrations: Required[Literal["at_head", "behind", "ahead", "unknown"]]
+        revision: Required[list[str]]
+        head: Required[list[str]]
+        error: str | None
 
     class RecentRun(TypedDict):
         run_id: str
@@ -2042,6 +2054,18 @@ class Operations:
     def health_detailed(self) -> HealthRead:
         """Any authenticated caller: a live check of every component, each with `latency_ms`."""
         return cast("HealthRead", self.request("GET", "/health/detailed"))
+
+    def health_live(self) -> LiveRead:
+        """Liveness (Kubernetes `livenessProbe`): the process answers requests. No database or cache check, so
+        a database outage does not get every replica restarted.
+        """
+        return cast("LiveRead", self.request("GET", "/health/live"))
+
+    def health_ready(self) -> ReadyRead:
+        """Readiness (`readinessProbe`): 200 when the database answers and its schema is not behind this
+        code's migrations (`migrations` at_head, or ahead during a rolling upgrade); else 503.
+        """
+        return cast("ReadyRead", self.request("GET", "/health/ready"))
 
     def impersonate(self, org_id: str) -> ImpersonationRead:
         """Then send `X-Impersonate-Org: <org_id>` to act in the org as its owner; every change is audited
@@ -3086,6 +3110,18 @@ class AsyncOperations:
     async def health_detailed(self) -> HealthRead:
         """Any authenticated caller: a live check of every component, each with `latency_ms`."""
         return cast("HealthRead", await self.request("GET", "/health/detailed"))
+
+    async def health_live(self) -> LiveRead:
+        """Liveness (Kubernetes `livenessProbe`): the process answers requests. No database or cache check, so
+        a database outage does not get every replica restarted.
+        """
+        return cast("LiveRead", await self.request("GET", "/health/live"))
+
+    async def health_ready(self) -> ReadyRead:
+        """Readiness (`readinessProbe`): 200 when the database answers and its schema is not behind this
+        code's migrations (`migrations` at_head, or ahead during a rolling upgrade); else 503.
+        """
+        return cast("ReadyRead", await self.request("GET", "/health/ready"))
 
     async def impersonate(self, org_id: str) -> ImpersonationRead:
         """Then send `X-Impersonate-Org: <org_id>` to act in the org as its owner; every change is audited

@@ -1423,6 +1423,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Health Live
+         * @description Liveness (Kubernetes `livenessProbe`): the process answers requests. No database or cache
+         *     check, so a database outage does not get every replica restarted.
+         */
+        get: operations["health_live_v1_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Health Ready
+         * @description Readiness (`readinessProbe`): 200 when the database answers and its schema is not behind
+         *     this code's migrations (`migrations` at_head, or ahead during a rolling upgrade); else 503.
+         */
+        get: operations["health_ready_v1_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -4571,6 +4613,17 @@ export interface components {
             /** Label */
             label: string;
         };
+        /** LiveRead */
+        LiveRead: {
+            /**
+             * Status
+             * @description The process answers; nothing else is checked.
+             * @constant
+             */
+            status: "alive";
+            /** Version */
+            version: string;
+        };
         /** LogBatch */
         LogBatch: {
             /** Attempt */
@@ -5047,6 +5100,41 @@ export interface components {
             source_deployment: string;
             /** Target Environment */
             target_environment: string;
+        };
+        /** ReadyRead */
+        ReadyRead: {
+            /**
+             * Database
+             * @enum {string}
+             */
+            database: "healthy" | "unhealthy";
+            /**
+             * Error
+             * @description The kind of failure, when the database did not answer.
+             */
+            error?: string | null;
+            /**
+             * Head
+             * @description This code's latest migration revisions.
+             */
+            head: string[];
+            /**
+             * Migrations
+             * @description at_head; behind (this code needs migrations not applied yet: not ready); ahead (a newer release's migrations ran first, as in a rolling upgrade: still ready); unknown (the database did not answer).
+             * @enum {string}
+             */
+            migrations: "at_head" | "behind" | "ahead" | "unknown";
+            /**
+             * Revision
+             * @description The database's migration revisions.
+             */
+            revision: string[];
+            /**
+             * Status
+             * @description ready: the database answers and its schema is not behind this code's migrations.
+             * @enum {string}
+             */
+            status: "ready" | "not_ready";
         };
         /** RecentRun */
         RecentRun: {
@@ -9461,6 +9549,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthRead"];
+                };
+            };
+        };
+    };
+    health_live_v1_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveRead"];
+                };
+            };
+        };
+    };
+    health_ready_v1_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyRead"];
+                };
+            };
+            /** @description Not ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyRead"];
                 };
             };
         };

@@ -1,4 +1,5 @@
-"""`/health` (public, cheap, shared probe) and `/health/detailed` (authenticated, live)."""
+"""`/health` (public, cheap, shared probe), `/health/detailed` (authenticated, live), and the
+public probes an orchestrator polls: `/health/live` and `/health/ready`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from dagy.server.api.security import get_principal
-from dagy.server.domains.health.schemas import HealthRead
+from dagy.server.domains.health.schemas import HealthRead, LiveRead, ReadyRead
 from dagy.server.domains.health.service import HealthMonitor
 
 router = APIRouter(prefix="/health", tags=["Health & Monitoring"])
@@ -38,6 +39,28 @@ async def health_detailed(request: Request) -> JSONResponse:
     """Any authenticated caller: a live check of every component, each with `latency_ms`."""
     monitor: HealthMonitor = request.app.state.health
     return _respond(await monitor.detailed())
+
+
+@router.get("/live", response_model=LiveRead)
+async def health_live(request: Request) -> LiveRead:
+    """Liveness (Kubernetes `livenessProbe`): the process answers requests. No database or cache
+    check, so a database outage does not get every replica restarted."""
+    monitor: HealthMonitor = request.app.state.health
+    return monitor.live()
+
+
+@router.get(
+    "/ready", response_model=ReadyRead, responses={503: {"model": ReadyRead, "description": "Not ready"}}
+)
+async def health_ready(request: Request) -> JSONResponse:
+    """Readiness (`readinessProbe`): 200 when the database answers and its schema is not behind
+    this code's migrations (`migrations` at_head, or ahead during a rolling upgrade); else 503."""
+    monitor: HealthMonitor = request.app.state.health
+    report = await monitor.ready()
+    return JSONResponse(
+        report.model_dump(mode="json", exclude_none=True),
+        status_code=200 if report.status == "ready" else 503,
+    )
 
 
 def _respond(report: HealthRead) -> JSONResponse:

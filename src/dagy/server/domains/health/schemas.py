@@ -1,4 +1,4 @@
-"""Bodies of `/health` and `/health/detailed`."""
+"""Bodies of `/health`, `/health/detailed` and the probes `/health/live` and `/health/ready`."""
 
 from __future__ import annotations
 
@@ -41,3 +41,26 @@ class HealthRead(ResponseModel):
     version: str
     components: list[ComponentHealth]
     timestamp: Timestamp
+
+
+class LiveRead(ResponseModel):
+    status: Literal["alive"] = Field(description="The process answers; nothing else is checked.")
+    version: str
+
+
+MigrationState = Literal["at_head", "behind", "ahead", "unknown"]
+
+
+class ReadyRead(ResponseModel):
+    status: Literal["ready", "not_ready"] = Field(
+        description="ready: the database answers and its schema is not behind this code's migrations."
+    )
+    database: ComponentStatus
+    migrations: MigrationState = Field(
+        description="at_head; behind (this code needs migrations not applied yet: not ready); ahead "
+        "(a newer release's migrations ran first, as in a rolling upgrade: still ready); unknown "
+        "(the database did not answer)."
+    )
+    revision: list[str] = Field(description="The database's migration revisions.")
+    head: list[str] = Field(description="This code's latest migration revisions.")
+    error: str | None = Field(None, description="The kind of failure, when the database did not answer.")

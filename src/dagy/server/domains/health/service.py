@@ -1,4 +1,6 @@
-"""Health checks of the API, the database, the rate-limit store and the local object store.
+"""Health checks of the API, the database, the rate-limit store and the local object store, and
+the orchestrators' probes: live (the process answers) and ready (the database answers, its schema
+not behind this code).
 
 `/health` is what load balancers and uptime monitors poll, often many times a second from many
 places, so its answer is shared: the database and cache are probed at most once per
@@ -22,9 +24,18 @@ from sqlalchemy import text
 
 from dagy import __version__
 from dagy.server.api.ratelimit import RateLimitStore
+from dagy.server.db import migrate
 from dagy.server.db.base import utcnow
 from dagy.server.db.engine import Database
-from dagy.server.domains.health.schemas import ComponentHealth, HealthRead, OverallStatus, RunIsolation
+from dagy.server.domains.health.schemas import (
+    ComponentHealth,
+    HealthRead,
+    LiveRead,
+    MigrationState,
+    OverallStatus,
+    ReadyRead,
+    RunIsolation,
+)
 
 log = logging.getLogger("dagy.server.health")
 
@@ -65,6 +76,35 @@ class HealthMonitor:
             )
         return _report(components)
 
+    @staticmethod
+    def live() -> LiveRead:
+        return LiveRead(status="alive", version=__version__)
+
+    async def ready(self) -> ReadyRead:
+        """One read of the database's migration revisions (a probe polls every few seconds)."""
+        head = migrate.heads()
+        try:
+            with anyio.fail_after(CHECK_TIMEOUT_SECONDS):
+                applied = await anyio.to_thread.run_sync(_applied, self._db, abandon_on_cancel=True)
+        except Exception as exc:  # the database is down or unreachable
+            log.warning("readiness check failed: %s: %s", type(exc).__name__, exc)
+            return ReadyRead(
+                status="not_ready",
+                database="unhealthy",
+                migrations="unknown",
+                revision=[],
+                head=sorted(head),
+                error=type(exc).__name__,
+            )
+        state = _migration_state(applied, head)
+        return ReadyRead(
+            status="not_ready" if state == "behind" else "ready",
+            database="healthy",
+            migrations=state,
+            revision=sorted(applied),
+            head=sorted(head),
+        )
+
     async def _shared_probe(self) -> list[ComponentHealth]:
         """The last probe's result while it is fresh; otherwise one probe, awaited by every caller."""
         while True:
@@ -100,6 +140,21 @@ class HealthMonitor:
 def _select_one(db: Database) -> None:
     with db.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def _applied(db: Database) -> frozenset[str]:
+    with db.engine.connect() as conn:
+        return migrate.applied(conn)
+
+
+def _migration_state(applied: frozenset[str], head: frozenset[str]) -> MigrationState:
+    """at_head; ahead when the database holds a revision this code does not know (a newer
+    release migrated first); else behind (an older revision of this code's, or none)."""
+    if applied == head:
+        return "at_head"
+    if applied and not all(migrate.known(revision) for revision in applied):
+        return "ahead"
+    return "behind"
 
 
 def _write_probe_file(folder: Path) -> None:
