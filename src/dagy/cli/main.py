@@ -24,6 +24,7 @@ from dagy.cli import (
     schedules,
     secrets,
     server,
+    services,
     users,
     worker,
 )
@@ -106,6 +107,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(objects.app, name="objects")
 app.command("server")(server.server)
 app.command("worker")(worker.worker)
+app.command("services")(services.services)
 app.command("scheduler")(scheduler.scheduler)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
