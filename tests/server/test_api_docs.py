@@ -31,6 +31,8 @@ def test_every_operation_declares_whether_it_needs_a_bearer_token_and_is_right(c
     assert sorted(public) == [
         "GET /v1/billing/plans",
         "GET /v1/health",
+        "GET /v1/health/live",  # the orchestrators' probes
+        "GET /v1/health/ready",
         "GET /v1/ui/marketing",
         "GET /v1/ui/navigation",  # a caller's token, when sent, only widens what it lists
         "POST /v1/auth/invitations/accept",
