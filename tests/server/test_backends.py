@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from dagy.server.app import create_app
 from dagy.server.settings import Settings
 from tests.factories import Caller, unique
-from tests.flow_factories import python_node, register_flow, spec
+from tests.flow_factories import claim_runs, python_node, register_flow, spec, worker_headers
 
 OK = "def main(inputs, params):\n    return params\n"
 POOLS = ["gpu", "eu-west"]
-AVAILABLE = "one of eu-west, flow-executor, gpu, local, or empty for automatic"
+AVAILABLE = "one of ecs, eu-west, flow-executor, gpu, lambda, local, step-functions, or empty for automatic"
 
 pytestmark = pytest.mark.settings(worker_pools=POOLS)
 
@@ -38,9 +38,10 @@ def test_backends_list_the_pools_after_the_built_in_executors(client: TestClient
     response = client.get("/v1/backends", headers=owner.headers)
     assert response.status_code == 200
     backends = {b["name"]: b for b in response.json()}
-    assert list(backends) == ["local", "flow-executor", "gpu", "eu-west"]
+    assert list(backends) == ["local", "flow-executor", "lambda", "ecs", "step-functions", "gpu", "eu-west"]
     gpu, fleet = backends["gpu"], backends["flow-executor"]
-    assert gpu["capabilities"] == fleet["capabilities"] and gpu["max_concurrent_runs"] is None
+    assert gpu["capabilities"] == fleet["capabilities"]
+    assert (gpu["available"], gpu["workers"], gpu["max_concurrent_runs"]) == (False, 0, 0)
     assert (gpu["max_timeout_seconds"], gpu["execution_modes"]) == (
         fleet["max_timeout_seconds"],
         fleet["execution_modes"],
@@ -136,5 +137,40 @@ def test_a_promotion_copies_a_pool_the_installation_no_longer_lists(
         )
         assert settings_change.status_code == 400
         assert settings_change.json()["details"] == {
-            "default_executor": "one of flow-executor, local, or empty for automatic"
+            "default_executor": "one of ecs, flow-executor, lambda, local, step-functions, "
+            "or empty for automatic"
         }
+
+
+def test_the_references_service_names_are_worker_pools_and_backends_say_who_serves_them(
+    client: TestClient, owner: Caller, settings: Settings
+) -> None:
+    """The reference's example environment (`"default_executor": "lambda"`) is accepted; `lambda`
+    is served by `dagy worker --executor lambda` processes, and `/backends` shows them once one
+    asks for runs."""
+    env = client.post(
+        "/v1/environments",
+        headers=owner.headers,
+        json={
+            "env_name": unique("env"),
+            "default_executor": "lambda",
+            "config_json": {"region": "us-east-1"},
+        },
+    )
+    assert env.status_code == 201, env.text
+    assert env.json()["default_executor"] == "lambda"
+
+    def lambda_backend() -> dict[str, Any]:
+        found: dict[str, Any] = {
+            b["name"]: b for b in client.get("/v1/backends", headers=owner.headers).json()
+        }["lambda"]
+        return found
+
+    assert (lambda_backend()["available"], lambda_backend()["workers"]) == (False, 0)
+    assert "`dagy worker --executor lambda`" in lambda_backend()["description"]
+    assert claim_runs(client, worker_headers(settings), "lambda", worker_id="l1", capacity=8) == []
+    assert claim_runs(client, worker_headers(settings), "lambda", worker_id="l2", capacity=4) == []
+    backend = lambda_backend()
+    assert (backend["available"], backend["workers"], backend["max_concurrent_runs"]) == (True, 2, 12)
+    local = {b["name"]: b for b in client.get("/v1/backends", headers=owner.headers).json()}["local"]
+    assert local["max_concurrent_runs"] == settings.worker_concurrency

@@ -254,7 +254,7 @@ def test_settings_change_only_the_fields_given(client: TestClient, owner: Caller
         ({"schedule": "61 * * * *"}, "schedule"),
         ({"schedule": "59s"}, "schedule"),
         ({"schedule": "every day"}, "schedule"),
-        ({"default_executor": "lambda"}, "default_executor"),
+        ({"default_executor": "kubernetes"}, "default_executor"),  # no cluster: not an executor here
         ({"tags": ["a"]}, "tags"),
         ({"schedule": None}, "body"),
         ({"max_retries": -1}, "max_retries"),
@@ -335,13 +335,14 @@ def test_backends_are_the_executors_this_installation_has(
     response = client.get("/v1/backends", headers=owner.headers)
     assert response.status_code == 200
     backends = {b["name"]: b for b in response.json()}
-    assert set(backends) == {"local", "flow-executor"}
+    assert set(backends) == {"local", "flow-executor", "lambda", "ecs", "step-functions"}
     local = backends["local"]
     assert local["max_concurrent_runs"] == settings.worker_concurrency
     assert local["max_timeout_seconds"] == 24 * 3600 and "cpu" in local["capabilities"]
     assert local["execution_modes"]["nano"] == 60 and local["execution_modes"]["xlarge"] == 86400
     assert list(local["execution_modes"]) == ["nano", "micro", "small", "medium", "large", "xlarge"]
-    assert backends["flow-executor"]["max_concurrent_runs"] is None
+    fleet = backends["flow-executor"]  # no worker of it has been heard from
+    assert (fleet["available"], fleet["workers"], fleet["max_concurrent_runs"]) == (False, 0, 0)
     assert client.get("/v1/backends").status_code == 401
 
 

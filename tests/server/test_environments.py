@@ -106,7 +106,7 @@ def test_create_rejects_duplicates_and_bad_configuration(client: TestClient, own
 
 def test_patch_rejects_nothing_null_and_unknown(client: TestClient, owner: Caller) -> None:
     name = create_env(client, owner)["env_name"]
-    for body in ({}, {"is_protected": None}, {"default_executor": "lambda"}, {"env_name": "x"}):
+    for body in ({}, {"is_protected": None}, {"default_executor": "kubernetes"}, {"env_name": "x"}):
         response = client.patch(f"/v1/environments/{name}", headers=owner.headers, json=body)
         assert response.status_code == 400, (body, response.text)
     missing = client.patch(

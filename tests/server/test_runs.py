@@ -99,7 +99,7 @@ def test_an_explicit_executor_is_one_this_installation_has(
         "/v1/runs", headers=owner.headers, json={"flow_name": flow, "executor": "teleport"}
     )
     assert response.status_code == 400 and response.json()["error"] == "invalid_input"
-    available = ", ".join(sorted(["local", "flow-executor", pool]))
+    available = ", ".join(sorted(["local", "flow-executor", "lambda", "ecs", "step-functions", pool]))
     assert response.json()["details"] == {"executor": f"one of {available}, or empty for automatic"}
     run_id = trigger(client, owner, flow, executor=pool)["run_id"]
     assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["executor"] == pool

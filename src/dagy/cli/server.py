@@ -60,7 +60,7 @@ def server(
     from dagy.server.app import create_app
     from dagy.server.background import background_parts
     from dagy.server.db.migrate import upgrade
-    from dagy.server.processes import SERVICES_ENV, WORKER_ENV
+    from dagy.server.processes import SERVICES_ENV, WORKER_ENV, shared_metrics_directory
     from dagy.server.settings import Settings
 
     overrides: _Overrides = {}
@@ -102,12 +102,13 @@ def server(
             SERVICES_ENV: "0" if no_services else "1",
         }
     )
-    uvicorn.run(
-        "dagy.server.processes:app_from_environment",
-        factory=True,
-        workers=settings.server_processes,
-        **options,
-    )
+    with shared_metrics_directory():  # the processes' HTTP metrics, summed at each scrape
+        uvicorn.run(
+            "dagy.server.processes:app_from_environment",
+            factory=True,
+            workers=settings.server_processes,
+            **options,
+        )
 
 
 def _log_config(level: str) -> dict[str, Any]:

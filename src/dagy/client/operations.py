@@ -294,7 +294,9 @@ if TYPE_CHECKING:
         name: str
         description: str
         capabilities: list[str]
-        max_concurrent_runs: int | None
+        max_concurrent_runs: int
+        available: bool
+        workers: int
         max_timeout_seconds: int
         execution_modes: dict[str, int]
 
@@ -2144,7 +2146,9 @@ class Operations:
         )
 
     def list_backends(self) -> list[BackendRead]:
-        """The executors this installation has, with their capabilities and limits."""
+        """The executors this installation has, with their capabilities and limits, and whether a live worker
+        serves each for the caller's org.
+        """
         return cast("list[BackendRead]", self.request("GET", "/backends"))
 
     def list_builtin_nodes(self) -> NodeRegistryList:
@@ -3204,7 +3208,9 @@ class AsyncOperations:
         )
 
     async def list_backends(self) -> list[BackendRead]:
-        """The executors this installation has, with their capabilities and limits."""
+        """The executors this installation has, with their capabilities and limits, and whether a live worker
+        serves each for the caller's org.
+        """
         return cast("list[BackendRead]", await self.request("GET", "/backends"))
 
     async def list_builtin_nodes(self) -> NodeRegistryList:

@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from types import FrameType
 
 from fastapi import FastAPI
@@ -41,6 +42,9 @@ from dagy.server.domains.environments.router import router as environments_route
 from dagy.server.domains.flows.router import router as flows_router
 from dagy.server.domains.health.router import router as health_router
 from dagy.server.domains.health.service import HealthMonitor
+from dagy.server.domains.metrics.middleware import HttpMetricsMiddleware
+from dagy.server.domains.metrics.router import router as metrics_router
+from dagy.server.domains.metrics.service import metrics_registry
 from dagy.server.domains.nodes.router import router as nodes_router
 from dagy.server.domains.notifications.router import channels_router, rules_router
 from dagy.server.domains.objects.router import router as objects_router
@@ -56,7 +60,7 @@ from dagy.server.domains.usage.router import router as usage_router
 from dagy.server.domains.workers.router import router as workers_router
 from dagy.server.orchestration import RunQueueSignal, listen_for_queued_runs
 from dagy.server.services.usage import run_meter_flush
-from dagy.server.settings import Settings
+from dagy.server.settings import BUILT_IN_EXECUTORS, Settings
 
 log = logging.getLogger("dagy.server")
 
@@ -99,8 +103,11 @@ def create_app(
     *,
     migrate: bool = True,
     background: list[BackgroundPart] | None = None,
+    metrics_dir: Path | None = None,
 ) -> FastAPI:
-    """Build the ASGI app. `background` lists the parts `dagy server` runs beside the API."""
+    """Build the ASGI app. `background` lists the parts `dagy server` runs beside the API;
+    `metrics_dir` is the folder where the processes of `dagy server --processes N` share their HTTP
+    metrics (processes.py), None for a single process."""
     settings.ensure_home()
     if migrate:
         upgrade(settings.database_url)
@@ -142,6 +149,8 @@ def create_app(
     app.state.health = HealthMonitor(db=db, store=store, objects_dir=settings.home / "objects")
     app.state.run_queue = RunQueueSignal.attached_to(db.sessions, cross_process=not db.is_sqlite)
     app.state.traces = trace_store(settings)
+    executors = (*BUILT_IN_EXECUTORS, settings.default_executor, *settings.worker_pools)
+    app.state.metrics_registry, http_metrics = metrics_registry(db, executors, multiprocess_dir=metrics_dir)
     app.state.exception_recorder = app.state.traces.record
     app.state.webhook_limiter = RateLimiter(
         settings.webhook_rate_limit_per_minute,
@@ -151,6 +160,7 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    app.include_router(metrics_router)  # at the root, where Prometheus scrapes; before the web app's routes
     if settings.web_dir is not None:
         app.include_router(webapp_router(settings.web_dir, settings.auth_mode or ""))
     else:
@@ -166,6 +176,7 @@ def create_app(
         ),
         max_body_bytes=settings.max_request_bytes,
     )
+    app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)  # outermost: the whole answer's time
     return app
 
 

@@ -22,7 +22,8 @@ from dagy.runtime.limits import mode_limits_problems
 # A worker pool's name is an executor name, so it must pass the API's executor pattern (flows, runs,
 # `dagy worker --executor`); `local` and `flow-executor` are built in.
 WORKER_POOL_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
-BUILT_IN_EXECUTORS = ("local", "flow-executor")  # the table in domains/deployments/backends.py
+# The table in domains/deployments/backends.py.
+BUILT_IN_EXECUTORS = ("local", "flow-executor", "lambda", "ecs", "step-functions")
 
 
 class AuthMode(StrEnum):
@@ -158,10 +159,16 @@ class Settings(BaseSettings):
     worker_token: SecretStr | None = Field(
         None, description="Installation worker token; generated into DAGY_HOME on first start when unset."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token `GET /metrics` requires (docs/metrics.md); unset: the endpoint is public, "
+        "as for a scrape from inside the cluster.",
+    )
     default_executor: str = Field("local", description="Executor of runs that name none.")
     worker_pools: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Worker pools beyond local and flow-executor that `dagy worker --executor NAME` "
+        description="Worker pools beyond the built-in executors (local, flow-executor, lambda, ecs, "
+        "step-functions) that `dagy worker --executor NAME` "
         "processes serve; runs, flows, deployments and environments may name them.",
     )
     worker_concurrency: int = Field(

@@ -853,7 +853,8 @@ export interface paths {
         };
         /**
          * List Backends
-         * @description The executors this installation has, with their capabilities and limits.
+         * @description The executors this installation has, with their capabilities and limits, and whether a
+         *     live worker serves each for the caller's org.
          */
         get: operations["list_backends_v1_backends_get"];
         put?: never;
@@ -3117,6 +3118,11 @@ export interface components {
         };
         /** BackendRead */
         BackendRead: {
+            /**
+             * Available
+             * @description A worker serving the caller's org took this executor's runs in the last minute.
+             */
+            available: boolean;
             /** Capabilities */
             capabilities: string[];
             /** Description */
@@ -3130,9 +3136,9 @@ export interface components {
             };
             /**
              * Max Concurrent Runs
-             * @description None for a fleet: as many as its workers offer.
+             * @description Runs it takes at once now: the embedded worker's concurrency for local; for a fleet, the sum of its live workers' (0 while none is live).
              */
-            max_concurrent_runs: number | null;
+            max_concurrent_runs: number;
             /**
              * Max Timeout Seconds
              * @description Wall time of the largest execution mode.
@@ -3140,6 +3146,11 @@ export interface components {
             max_timeout_seconds: number;
             /** Name */
             name: string;
+            /**
+             * Workers
+             * @description Those workers (the org's own and the installation's).
+             */
+            workers: number;
         };
         /** CategoryList */
         CategoryList: {

@@ -44,7 +44,7 @@ def with_bearer_scheme(app: FastAPI) -> Callable[[], dict[str, Any]]:
             return app.openapi_schema
         schema = build()
         schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER] = BEARER_SCHEME
-        for path, route in _api_routes(list(app.routes)):
+        for path, route in api_routes(list(app.routes)):
             if not route.include_in_schema:
                 continue
             if _marked(route.dependant, "authenticates"):
@@ -62,7 +62,7 @@ def with_bearer_scheme(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def _api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+def api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
     """(full path, route) of every API route, those of included routers too (FastAPI >= 0.140
     keeps an included router as one entry naming the original router and its prefix)."""
     found: list[tuple[str, APIRoute]] = []
@@ -70,7 +70,7 @@ def _api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute
         if isinstance(route, APIRoute):
             found.append((prefix + route.path_format, route))
         elif hasattr(route, "original_router"):
-            found.extend(_api_routes(route.original_router.routes, prefix + route.include_context.prefix))
+            found.extend(api_routes(route.original_router.routes, prefix + route.include_context.prefix))
     return found
 
 

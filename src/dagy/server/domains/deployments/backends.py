@@ -5,8 +5,13 @@ An executor is a label on a queued run; a worker claims the runs of the executor
 executor); `flow-executor` is a fleet of `dagy worker --executor flow-executor` processes on other
 hosts. Operators add their own fleets, worker pools such as `gpu` or `eu-west`, with
 `DAGY_WORKER_POOLS`: each is served by `dagy worker --executor NAME` processes like flow-executor.
-Engines such as Kubernetes Jobs join this table when Dagy can hand runs to them, not before:
-a deployment naming an executor nobody serves would queue runs that never start.
+
+The reference's examples also name `lambda`, `ecs` and `step-functions`. Dagy has no launcher for
+those services, so each is a worker pool of that name, served by `dagy worker --executor NAME`
+processes (which may themselves run on Lambda, ECS or anywhere else). `/backends` says which
+executors a live worker serves, so a run queued for one nobody serves is not a surprise (and its
+`status_detail` says so). Engines such as Kubernetes Jobs join this table when Dagy can hand runs
+to them, not before.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ EXECUTION_MODES = tuple(EXECUTION_MODE_TIMEOUTS)
 
 LOCAL = "local"
 FLOW_EXECUTOR = "flow-executor"
+# The reference's managed-service names, served by worker pools of those names (no launcher).
+SERVICE_POOLS = ("lambda", "ecs", "step-functions")
 
 
 @dataclass(frozen=True)
@@ -37,10 +44,6 @@ class Backend:
     description: str
     capabilities: tuple[str, ...]
     embedded: bool  # the worker inside `dagy server`: its concurrency is `worker_concurrency`
-
-    def max_concurrent_runs(self, settings: Settings) -> int | None:
-        """None for a fleet: it runs as many at once as its `dagy worker` processes offer."""
-        return settings.worker_concurrency if self.embedded else None
 
 
 _WORKER_CAPABILITIES = ("cpu", "memory_limited", "subprocess_isolation", "long_running")
@@ -58,6 +61,18 @@ BACKENDS: tuple[Backend, ...] = (
         description="`dagy worker --executor flow-executor` processes on any host, over HTTP.",
         capabilities=_FLEET_CAPABILITIES,
         embedded=False,
+    ),
+    *(
+        Backend(
+            name=name,
+            description=f"Worker pool named after {service}: `dagy worker --executor {name}` processes "
+            f"on any host, over HTTP (Dagy does not launch {service} tasks itself).",
+            capabilities=_FLEET_CAPABILITIES,
+            embedded=False,
+        )
+        for name, service in zip(
+            SERVICE_POOLS, ("AWS Lambda", "Amazon ECS", "AWS Step Functions"), strict=True
+        )
     ),
 )
 MAX_TIMEOUT_SECONDS = max(EXECUTION_MODE_TIMEOUTS.values())

@@ -103,6 +103,7 @@ async def delete_deployment(deployment_name: str, tx: Tx, actor: CurrentActor) -
 
 
 @router.get("/backends", response_model=list[BackendRead], dependencies=_read, tags=["Flows"])
-async def list_backends(settings: SettingsDep) -> list[BackendRead]:
-    """The executors this installation has, with their capabilities and limits."""
-    return service.list_backends(settings=settings)
+async def list_backends(tx: Tx, actor: CurrentActor, settings: SettingsDep) -> list[BackendRead]:
+    """The executors this installation has, with their capabilities and limits, and whether a
+    live worker serves each for the caller's org."""
+    return await tx.run(service.list_backends, actor=actor, settings=settings)

@@ -146,6 +146,13 @@ class BackendRead(ResponseModel):
     name: str
     description: str
     capabilities: list[str]
-    max_concurrent_runs: int | None = Field(description="None for a fleet: as many as its workers offer.")
+    max_concurrent_runs: int = Field(
+        description="Runs it takes at once now: the embedded worker's concurrency for local; for a "
+        "fleet, the sum of its live workers' (0 while none is live)."
+    )
+    available: bool = Field(
+        description="A worker serving the caller's org took this executor's runs in the last minute."
+    )
+    workers: int = Field(description="Those workers (the org's own and the installation's).")
     max_timeout_seconds: int = Field(description="Wall time of the largest execution mode.")
     execution_modes: dict[str, int] = Field(description="Wall-time limit (seconds) of each execution mode.")

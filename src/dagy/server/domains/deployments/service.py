@@ -39,6 +39,7 @@ from dagy.server.domains.deployments.schemas import (
 from dagy.server.domains.environments import service as environments
 from dagy.server.domains.flows import service as flows
 from dagy.server.domains.schedules.deployment_sync import sync_deployment_schedule
+from dagy.server.domains.workers import service as workers
 from dagy.server.errors import Conflict, InvalidInput, NotFound
 from dagy.server.identity import Actor
 from dagy.server.settings import Settings
@@ -230,19 +231,26 @@ def run_settings(session: Session, *, org_id: str, deployment_name: str) -> Depl
     )
 
 
-def list_backends(*, settings: Settings) -> list[BackendRead]:
-    """The executors a deployment or run may name on this installation (no database involved)."""
-    return [
-        BackendRead(
-            name=b.name,
-            description=b.description,
-            capabilities=list(b.capabilities),
-            max_concurrent_runs=b.max_concurrent_runs(settings),
-            max_timeout_seconds=MAX_TIMEOUT_SECONDS,
-            execution_modes=dict(EXECUTION_MODE_TIMEOUTS),
+def list_backends(session: Session, *, actor: Actor, settings: Settings) -> list[BackendRead]:
+    """The executors a deployment or run may name on this installation, with the workers that
+    serve each for the caller's org now."""
+    online = workers.online_by_executor(session, actor.org_id)
+    backends = []
+    for b in installation_backends(settings):
+        count, concurrency = online.get(b.name, (0, 0))
+        backends.append(
+            BackendRead(
+                name=b.name,
+                description=b.description,
+                capabilities=list(b.capabilities),
+                max_concurrent_runs=settings.worker_concurrency if b.embedded else concurrency,
+                available=count > 0,
+                workers=count,
+                max_timeout_seconds=MAX_TIMEOUT_SECONDS,
+                execution_modes=dict(EXECUTION_MODE_TIMEOUTS),
+            )
         )
-        for b in installation_backends(settings)
-    ]
+    return backends
 
 
 def promote_into(

@@ -73,6 +73,16 @@ def unserved_detail(session: Session, org_id: str, executor: str) -> str | None:
     )
 
 
+def online_by_executor(session: Session, org_id: str) -> dict[str, tuple[int, int]]:
+    """Per executor, the workers serving the org heard from in the last minute, and the runs they
+    take at once: `{executor: (workers, concurrency)}`."""
+    online: dict[str, tuple[int, int]] = {}
+    for worker in repo.seen_since(session, org_id, utcnow() - ONLINE):
+        count, concurrency = online.get(worker.executor, (0, 0))
+        online[worker.executor] = (count + 1, concurrency + worker.concurrency)
+    return online
+
+
 def _read(worker: Worker, now: datetime) -> WorkerRead:
     return WorkerRead(
         worker_id=worker.worker_id,
