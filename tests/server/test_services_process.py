@@ -1,6 +1,7 @@
 """`dagy services`: the background loops in a process of their own, beside the API (which here is
-the test's app, as a `dagy server --no-services` replica would be). A one-time schedule due in two
-seconds is fired by that process; SIGTERM stops it cleanly (exit 0, no traceback)."""
+the test's app, as a `dagy server --no-services` replica would be) on PostgreSQL. A one-time
+schedule due in two seconds is fired by that process; SIGTERM stops it cleanly (exit 0, no
+traceback). On SQLite the command is refused: `dagy server` runs the loops itself there."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from dagy.server.settings import Settings
@@ -38,9 +40,20 @@ def _services(settings: Settings) -> subprocess.Popen[str]:
     )
 
 
+def test_services_are_refused_on_sqlite(settings: Settings) -> None:
+    if not settings.is_sqlite:
+        pytest.skip("the refusal is SQLite's")
+    process = _services(settings)
+    _, stderr = process.communicate(timeout=DEADLINE_SECONDS)
+    assert process.returncode == 2
+    assert "PostgreSQL" in stderr and "Traceback" not in stderr
+
+
 def test_services_fire_a_schedule_and_stop_on_sigterm(
     client: TestClient, owner: Caller, settings: Settings
 ) -> None:
+    if settings.is_sqlite:
+        pytest.skip("dagy services runs beside API replicas on PostgreSQL")
     flow = register_flow(
         client, owner, spec(python_node("only", "def main(inputs, params):\n    return 1\n"))
     )

@@ -4,7 +4,9 @@ The loops `dagy server` runs beside the API (the lease reaper, the clean-up of a
 the usage roll-up, the scheduler, the sensor loop, the alert dispatcher and SLA checker) in a
 process of their own, so API replicas can run `dagy server --no-services` and the loops can be
 scaled and restarted apart from them. Any number of copies may run on one PostgreSQL: each loop
-takes its rows with `SKIP LOCKED` (docs/operations.md).
+takes its rows with `SKIP LOCKED` (docs/operations.md). On SQLite it is refused, as `dagy server
+--processes` is: one `dagy server` runs the loops itself there, and a second process writing the
+same file adds lock waits and risks the file (docs/adr/0011-server-processes.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ def services() -> None:
     from dagy.server.settings import Settings
 
     settings = Settings()
+    if settings.database_url.startswith("sqlite"):
+        typer.echo(
+            "dagy services runs beside API replicas on PostgreSQL (DAGY_DATABASE_URL); on SQLite, "
+            "`dagy server` runs the background loops itself.",
+            err=True,
+        )
+        raise typer.Exit(2)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
