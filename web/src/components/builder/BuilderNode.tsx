@@ -26,16 +26,7 @@ export const BuilderNode = memo(function BuilderNode({ id, data, selected }: Nod
   const outputs = definition?.connectors.filter((c) => c.direction === "outbound") ?? [];
   return (
     <div className={`bn${problems ? " bn-invalid" : ""}${selected ? " bn-selected" : ""}`} data-color={definition?.color}>
-      {inputs.map((c, i) => (
-        <Handle
-          key={c.id}
-          id={c.id}
-          type="target"
-          position={Position.Top}
-          style={{ left: spread(i, inputs.length) }}
-          title={`${c.name} (input: ${c.data_types.join(", ")})`}
-        />
-      ))}
+      <Connectors connectors={inputs} type="target" />
       <span className="bn-id" title={id}>{id}</span>
       <span className="bn-type">
         {definition ? definition.label : <span className="error">unknown type {data.nodeType}</span>}
@@ -47,16 +38,24 @@ export const BuilderNode = memo(function BuilderNode({ id, data, selected }: Nod
           {problems.length > 1 && ` (+${problems.length - 1} more)`}
         </span>
       )}
-      {outputs.map((c, i) => (
-        <Handle
-          key={c.id}
-          id={c.id}
-          type="source"
-          position={Position.Bottom}
-          style={{ left: spread(i, outputs.length) }}
-          title={`${c.name} (output: ${c.data_types.join(", ")})`}
-        />
-      ))}
+      <Connectors connectors={outputs} type="source" />
     </div>
   );
 });
+
+type Connector = NodeDefinition["connectors"][number];
+
+/** A handle per connector, spread along the node's top (inputs) or bottom (outputs) edge. */
+function Connectors({ connectors, type }: { connectors: Connector[]; type: "target" | "source" }) {
+  const [position, role] = type === "target" ? [Position.Top, "input"] : [Position.Bottom, "output"];
+  return connectors.map((c, i) => (
+    <Handle
+      key={c.id}
+      id={c.id}
+      type={type}
+      position={position}
+      style={{ left: spread(i, connectors.length) }}
+      title={`${c.name} (${role}: ${c.data_types.join(", ")})`}
+    />
+  ));
+}
