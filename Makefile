@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench web
+.PHONY: run test test-k8s lint bench web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ run: $(VENV)/.installed-server web
 test: $(VENV)/.installed-test web
 	scripts/test.sh
 	scripts/test-web.sh
+
+## Run the kubernetes executor's Jobs on a real cluster: the kubeconfig's current context, the namespace
+## DAGY_TEST_K8S_NAMESPACE (required, else the tests are skipped), DAGY_TEST_K8S_IMAGE (busybox:1.36).
+test-k8s: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/executors/test_kubernetes_cluster.py -p no:xdist -rs -v
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench

@@ -36,6 +36,15 @@ fi
 if redis_ready; then
   export DAGY_TEST_REDIS_URL="${DAGY_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 fi
+# The `docker` executor's tests run real containers on Podman with the runc runtime
+# (tests/executors/conftest.py), and deploy/compose.yml is checked by docker-compose
+# (tests/deploy): installed with apt when missing and this is root, else those tests are skipped.
+if ! { command -v podman && command -v runc && command -v docker-compose; } >/dev/null \
+  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman runc docker-compose)
+  "${apt[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && "${apt[@]}" >/dev/null; } \
+    || echo "note: podman, runc or docker-compose could not be installed; their tests are skipped." >&2
+fi
 
 "$BIN/ruff" check src tests bench
 "$BIN/lint-imports" --no-cache

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 DECLARED_SECRETS = "secrets"  # the spec's list of the secrets its code reads
@@ -43,13 +45,16 @@ class _RunSecrets:
     flow_name = ""
 
 
+# A node executing on a host that serves several runs at once (a Dask worker): its thread's run.
+_THIS_THREAD = threading.local()
+
+
 def get(name: str) -> str:
     """The value of secret `name` (see the module's description)."""
-    values = _RunSecrets.values
+    values, flow = getattr(_THIS_THREAD, "served", None) or (_RunSecrets.values, _RunSecrets.flow_name)
     if values is not None:
         if name in values:
             return values[name]
-        flow = _RunSecrets.flow_name
         raise SecretNotFound(
             name,
             f"Flow {flow!r} does not declare secret {name!r}: add it to the `secrets` list of the "
@@ -102,6 +107,18 @@ def serve_run_secrets(values: Mapping[str, str], *, flow_name: str) -> None:
     """Make `values` what `get` answers for the rest of this process: a run's process serves one run."""
     _RunSecrets.values = dict(values)
     _RunSecrets.flow_name = flow_name
+
+
+@contextmanager
+def serving_in_this_thread(values: Mapping[str, str], *, flow_name: str) -> Iterator[None]:
+    """Make `values` what `get` answers in this thread while the block runs: for a node executed in a
+    process that is not its run's (a Dask worker's thread), where other runs' nodes run beside it."""
+    previous = getattr(_THIS_THREAD, "served", None)
+    _THIS_THREAD.served = (dict(values), flow_name)
+    try:
+        yield
+    finally:
+        _THIS_THREAD.served = previous
 
 
 __all__ = ["SecretNotFound", "environment_variable", "get"]

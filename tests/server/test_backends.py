@@ -16,7 +16,10 @@ from tests.flow_factories import claim_runs, python_node, register_flow, spec, w
 
 OK = "def main(inputs, params):\n    return params\n"
 POOLS = ["gpu", "eu-west"]
-AVAILABLE = "one of ecs, eu-west, flow-executor, gpu, lambda, local, step-functions, or empty for automatic"
+AVAILABLE = (
+    "one of dask, docker, ecs, eu-west, flow-executor, gpu, kubernetes, lambda, local, step-functions, "
+    "or empty for automatic"
+)
 
 pytestmark = pytest.mark.settings(worker_pools=POOLS)
 
@@ -38,8 +41,15 @@ def test_backends_list_the_pools_after_the_built_in_executors(client: TestClient
     response = client.get("/v1/backends", headers=owner.headers)
     assert response.status_code == 200
     backends = {b["name"]: b for b in response.json()}
-    assert list(backends) == ["local", "flow-executor", "lambda", "ecs", "step-functions", "gpu", "eu-west"]
+    built_in = ["local", "flow-executor", "lambda", "ecs", "step-functions", "kubernetes", "docker", "dask"]
+    assert list(backends) == [*built_in, "gpu", "eu-west"]
     gpu, fleet = backends["gpu"], backends["flow-executor"]
+    launchers = {name: b["launcher"] for name, b in backends.items()}
+    containers = {"kubernetes": "kubernetes", "docker": "docker"}
+    assert launchers == {name: "worker" for name in backends} | containers
+    # No cluster and no engine configured: nothing launches their runs.
+    for name in ("kubernetes", "docker"):
+        assert (backends[name]["available"], backends[name]["workers"]) == (False, 0)
     assert gpu["capabilities"] == fleet["capabilities"]
     assert (gpu["available"], gpu["workers"], gpu["max_concurrent_runs"]) == (False, 0, 0)
     assert (gpu["max_timeout_seconds"], gpu["execution_modes"]) == (
@@ -137,8 +147,8 @@ def test_a_promotion_copies_a_pool_the_installation_no_longer_lists(
         )
         assert settings_change.status_code == 400
         assert settings_change.json()["details"] == {
-            "default_executor": "one of ecs, flow-executor, lambda, local, step-functions, "
-            "or empty for automatic"
+            "default_executor": "one of dask, docker, ecs, flow-executor, kubernetes, lambda, local, "
+            "step-functions, or empty for automatic"
         }
 
 

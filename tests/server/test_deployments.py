@@ -13,7 +13,7 @@ from dagy.server.domains.deployments.service import deploy_flow_version
 from dagy.server.domains.flows import repository as flows
 from dagy.server.errors import Conflict, InvalidInput
 from dagy.server.identity import Actor, Principal, PrincipalKind
-from dagy.server.settings import Settings
+from dagy.server.settings import BUILT_IN_EXECUTORS, Settings
 from tests.factories import Caller, add_member, new_org, unique
 from tests.flow_factories import python_node, register_flow, spec, wait_for_run
 
@@ -142,7 +142,7 @@ def test_create_404s_and_leaves_nothing(client: TestClient, owner: Caller) -> No
         ({"schedule": "61 * * * *"}, "schedule"),
         ({"schedule": "0 9 * * * *"}, "schedule"),
         ({"schedule": "30s"}, "schedule"),
-        ({"default_executor": "kubernetes"}, "default_executor"),
+        ({"default_executor": "tpu"}, "default_executor"),
         ({"tags": {"k": 1}}, "tags"),
         ({"dep_package_slugs": ["no spaces"]}, "dep_package_slugs.0"),
         ({"surprise": 1}, "surprise"),
@@ -254,7 +254,7 @@ def test_settings_change_only_the_fields_given(client: TestClient, owner: Caller
         ({"schedule": "61 * * * *"}, "schedule"),
         ({"schedule": "59s"}, "schedule"),
         ({"schedule": "every day"}, "schedule"),
-        ({"default_executor": "kubernetes"}, "default_executor"),  # no cluster: not an executor here
+        ({"default_executor": "tpu"}, "default_executor"),  # not an executor of this installation
         ({"tags": ["a"]}, "tags"),
         ({"schedule": None}, "body"),
         ({"max_retries": -1}, "max_retries"),
@@ -335,7 +335,7 @@ def test_backends_are_the_executors_this_installation_has(
     response = client.get("/v1/backends", headers=owner.headers)
     assert response.status_code == 200
     backends = {b["name"]: b for b in response.json()}
-    assert set(backends) == {"local", "flow-executor", "lambda", "ecs", "step-functions"}
+    assert set(backends) == set(BUILT_IN_EXECUTORS)
     local = backends["local"]
     assert local["max_concurrent_runs"] == settings.worker_concurrency
     assert local["max_timeout_seconds"] == 24 * 3600 and "cpu" in local["capabilities"]

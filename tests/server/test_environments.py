@@ -93,7 +93,7 @@ def test_create_rejects_duplicates_and_bad_configuration(client: TestClient, own
         ({"env_name": "Staging"}, "env_name"),
         ({"env_name": "-staging"}, "env_name"),
         ({"env_name": "a" * 65}, "env_name"),
-        ({"env_name": env_name(), "default_executor": "kubernetes"}, "default_executor"),
+        ({"env_name": env_name(), "default_executor": "tpu"}, "default_executor"),
         ({"env_name": env_name(), "config_json": [1]}, "config_json"),
         ({"env_name": env_name(), "config_json": {"x": "y" * 70_000}}, "config_json"),
         ({"env_name": env_name(), "variables": {}}, "variables"),
@@ -106,7 +106,7 @@ def test_create_rejects_duplicates_and_bad_configuration(client: TestClient, own
 
 def test_patch_rejects_nothing_null_and_unknown(client: TestClient, owner: Caller) -> None:
     name = create_env(client, owner)["env_name"]
-    for body in ({}, {"is_protected": None}, {"default_executor": "kubernetes"}, {"env_name": "x"}):
+    for body in ({}, {"is_protected": None}, {"default_executor": "tpu"}, {"env_name": "x"}):
         response = client.patch(f"/v1/environments/{name}", headers=owner.headers, json=body)
         assert response.status_code == 400, (body, response.text)
     missing = client.patch(

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dagy.server.domains.workers import long_poll
-from dagy.server.settings import RunQueueSettings, Settings
+from dagy.server.settings import BUILT_IN_EXECUTORS, RunQueueSettings, Settings
 from tests.factories import Caller, add_member, new_org, unique
 from tests.flow_factories import (
     api_key,
@@ -99,7 +99,7 @@ def test_an_explicit_executor_is_one_this_installation_has(
         "/v1/runs", headers=owner.headers, json={"flow_name": flow, "executor": "teleport"}
     )
     assert response.status_code == 400 and response.json()["error"] == "invalid_input"
-    available = ", ".join(sorted(["local", "flow-executor", "lambda", "ecs", "step-functions", pool]))
+    available = ", ".join(sorted([*BUILT_IN_EXECUTORS, pool]))
     assert response.json()["details"] == {"executor": f"one of {available}, or empty for automatic"}
     run_id = trigger(client, owner, flow, executor=pool)["run_id"]
     assert client.get(f"/v1/runs/{run_id}", headers=owner.headers).json()["executor"] == pool

@@ -31,8 +31,14 @@ class Workers:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(
-        self, worker_id: str, executor: str, concurrency: int = 4, env: dict[str, str] | None = None
+        self,
+        worker_id: str,
+        executor: str,
+        concurrency: int = 4,
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
     ) -> subprocess.Popen[bytes]:
+        """`options`: more of `dagy worker`'s options (`--dask-address ...`)."""
         # The embedded vector store in the test's folder, not the default ~/.dagy/vectors.
         vectors = str(self.tmp_path / "vectors")
         env = os.environ | {"DAGY_WORKER_TOKEN": self.token, "DAGY_VECTOR_DIR": vectors} | (env or {})
@@ -49,6 +55,7 @@ class Workers:
             worker_id,
             "--drain-seconds",
             "0",
+            *options,
         ]
         with open(self.tmp_path / f"{worker_id}.log", "wb") as log:
             process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -68,10 +75,10 @@ class Workers:
 
 @contextmanager
 def serving(
-    settings: Settings, tmp_path: Path, *options: str
+    settings: Settings, tmp_path: Path, *options: str, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`dagy server --no-worker [options]` (API + reaper) on a free loopback port, on the tests'
-    database: its URL and process, stopped at the end."""
+    database, with `extra_env` on top: its URL and process, stopped at the end."""
     port = free_port()
     env = os.environ | {
         "DAGY_HOME": str(settings.home),
@@ -87,6 +94,7 @@ def serving(
         "DAGY_QUEUE__REAPER_SECONDS": "0.5",
         "DAGY_QUEUE__CLAIM_WAIT_SECONDS": str(settings.queue.claim_wait_seconds),
         "DAGY_WORKER_POOLS": ",".join(settings.worker_pools),
+        **(extra_env or {}),
     }
     with open(tmp_path / "server.log", "wb") as log:
         process = subprocess.Popen(

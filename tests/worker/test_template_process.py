@@ -210,3 +210,27 @@ def test_a_template_whose_worker_went_away_unread_exits_quietly() -> None:
         os.close(read_end)
         os.close(write_end)
     assert template.returncode == 0 and b"Traceback" not in stderr, stderr.decode()
+
+
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+def test_a_closed_launcher_s_template_exits_at_once(event_loop: str) -> None:
+    """A worker that stops closes the template's control socket and the template exits by itself
+    at once, on uvloop (the server's embedded worker, where closing a socket that a read waits on
+    does not reach the peer) as on asyncio's loop: `dagy server` stops without waiting for it."""
+    runner = asyncio.run if event_loop == "asyncio" else pytest.importorskip("uvloop").run
+
+    async def scenario() -> tuple[float, int | None]:
+        launcher = Launcher(WorkerConfig(url="http://127.0.0.1:1", token="t"))
+        launcher.prepare()
+        started = await launcher.take()
+        await run(started, payload(PROBE, n=1))
+        await started.discard()
+        template = await launcher._live_template()
+        assert template is not None
+        asked = time.monotonic()
+        await launcher.close()
+        return time.monotonic() - asked, template.process.returncode
+
+    took, returncode = runner(scenario())
+    assert returncode == 0, "the template was killed instead of exiting"
+    assert took < 2, f"the template took {took:.1f} s to exit"

@@ -15,6 +15,7 @@ from dagy.cli import (
     db,
     deploy,
     deployments,
+    execute_run,
     flows,
     objects,
     org_secrets,
@@ -109,5 +110,6 @@ app.command("server")(server.server)
 app.command("worker")(worker.worker)
 app.command("services")(services.services)
 app.command("scheduler")(scheduler.scheduler)
+app.command("execute-run")(execute_run.execute_run)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import signal
@@ -66,12 +67,29 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
             "(single-user only). Default: strict with --token (every org's runs), best with --api-key.",
         ),
     ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DAGY_DASK_ADDRESS",
+            help="A Dask scheduler (tcp://host:8786): the nodes of this worker's runs execute on its "
+            "cluster. Needed by --executor dask.",
+        ),
+    ] = None,
+    tracing: Annotated[
+        str,
+        typer.Option(
+            envvar="DAGY_TRACING",
+            help="off, or otlp: spans of run attempts and node executions over OTLP/HTTP to "
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT (docs/metrics.md).",
+        ),
+    ] = "off",
 ) -> None:
     """Claim queued runs and execute each in its own subprocess until stopped (SIGTERM, Ctrl-C)."""
     from pydantic import ValidationError
 
     from dagy.protocol import HostSettings
     from dagy.runtime.limits import parse_mode_limits
+    from dagy.tracing import WORKER_SERVICE, TracingUnavailable, start_tracing
     from dagy.worker import Worker, WorkerConfig
     from dagy.worker.isolation import LEVELS, IsolationUnavailable, establish, log_level
 
@@ -88,6 +106,13 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
         raise typer.BadParameter(str(exc), param_hint="DAGY_SMTP_*/DAGY_* variables") from exc
     if isolation is not None and isolation not in LEVELS:
         raise typer.BadParameter(f"one of {', '.join(LEVELS)}", param_hint="--isolation")
+    if tracing not in ("off", "otlp"):
+        raise typer.BadParameter("off or otlp", param_hint="--tracing")
+    try:
+        traced = start_tracing("otlp", WORKER_SERVICE) if tracing == "otlp" else None
+    except TracingUnavailable as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tracing") from exc
+    _check_dask(executor, dask_address)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = WorkerConfig(
         url=url,
@@ -101,6 +126,8 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
         host_settings=host_settings,
         isolation=isolation or ("strict" if token else "best"),
         private_paths=(os.path.realpath(os.path.expanduser(os.environ.get("DAGY_HOME") or "~/.dagy")),),
+        dask_address=dask_address or None,
+        tracing=traced,
     )
     if worker_id:
         config.worker_id = worker_id
@@ -110,7 +137,26 @@ def worker(  # noqa: PLR0917 - a typer command: one parameter per option
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     log_level(established, f"worker {config.worker_id}")
-    asyncio.run(_run_until_signalled(Worker(config, isolation=established)))
+    try:
+        asyncio.run(_run_until_signalled(Worker(config, isolation=established)))
+    finally:
+        if config.tracing is not None:  # the spans still buffered go out before the process ends
+            config.tracing.shutdown()
+
+
+def _check_dask(executor: str, address: str | None) -> None:
+    """`dask` runs need a cluster; a cluster needs the `dask` extra (distributed) on this host."""
+    if not address:
+        if executor == "dask":
+            raise typer.BadParameter(
+                "the dask executor hands nodes to a Dask cluster: give --dask-address (DAGY_DASK_ADDRESS)",
+                param_hint="--dask-address",
+            )
+        return
+    if importlib.util.find_spec("distributed") is None:
+        raise typer.BadParameter(
+            "Dask's client is not installed here: pip install 'dagy[dask]'", param_hint="--dask-address"
+        )
 
 
 async def _run_until_signalled(worker: Worker) -> None:

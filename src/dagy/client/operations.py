@@ -297,6 +297,7 @@ if TYPE_CHECKING:
         max_concurrent_runs: int
         available: bool
         workers: int
+        launcher: str
         max_timeout_seconds: int
         execution_modes: dict[str, int]
 

@@ -27,7 +27,7 @@ from dagy.protocol.models import (
     RunCompletion,
     Subflow,
 )
-from dagy.protocol.payload import ObjectsApi, RunPayload
+from dagy.protocol.payload import ContainerPayload, ObjectsApi, RunPayload
 
 __all__ = [
     "Accepted",
@@ -36,6 +36,7 @@ __all__ = [
     "ClaimResponse",
     "ClaimedRun",
     "CompletionResponse",
+    "ContainerPayload",
     "ExecutionLimits",
     "HeartbeatRequest",
     "HeartbeatResponse",

@@ -41,6 +41,10 @@ class HostSettings(BaseModel):
     smtp_from: str = "dagy@localhost"
     smtp_starttls: bool = True
     vector_dir: str = DEFAULT_VECTOR_DIR  # the embedded vector store, one folder per org
+    # The Dask scheduler a run's nodes execute on (`dagy worker --dask-address`, runtime/dask_runner.py);
+    # None: in the run's process. Not in VARIABLES: only `dagy worker` reads DAGY_DASK_ADDRESS, so the
+    # embedded worker of `dagy server` never hands nodes to a cluster.
+    dask_address: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HostSettings:

@@ -47,3 +47,20 @@ class RunPayload(BaseModel):
     @property
     def parameters(self) -> dict[str, Any]:
         return self.claim.parameters
+
+
+class ContainerPayload(BaseModel):
+    """What a run container of a container executor reads from its payload file (`dagy execute-run`):
+    the claimed run, what the host adds, and how to report it — the API's URL, the worker id its
+    lease is held under, and the attempt's token (the worker protocol for this attempt only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_url: str
+    worker_id: str
+    token: str
+    heartbeat_seconds: float = Field(gt=0)
+    claim: ClaimedRun
+    host_settings: HostSettings = Field(default_factory=HostSettings)
+    max_parallel_nodes: int = Field(DEFAULT_MAX_PARALLEL_NODES, ge=1)
+    log_max_bytes: int = Field(DEFAULT_LOG_MAX_BYTES, ge=0)

@@ -24,11 +24,12 @@ from dagy.runtime.events import RESULT, EventWriter, LogStream
 from dagy.runtime.flow_spec import run_flow_spec
 from dagy.runtime.redaction import Redactor
 from dagy.runtime.sandbox import Boundary, enter
-from dagy.runtime.scope import RunResult
+from dagy.runtime.scope import RunResult, declared_secrets
 
 _PR_SET_PDEATHSIG = 1
-# HTTP clients that log each request at INFO: the object store's, the LLM providers' SDKs'.
-PLUMBING_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "openai", "anthropic")
+# HTTP clients that log each request at INFO: the object store's, the LLM providers' SDKs'; the
+# Dask client of a run whose nodes execute on a cluster (its connection's comings and goings).
+PLUMBING_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "openai", "anthropic", "distributed")
 
 
 def die_with_parent(parent_pid: int | None) -> None:
@@ -49,10 +50,7 @@ def die_with_parent(parent_pid: int | None) -> None:
 def execute(payload: RunPayload, events: EventWriter) -> RunResult:
     """A code flow (an artifact to call) or a flow spec (nodes to walk)."""
     claim = payload.claim
-    declared = dagy.secrets.declared_names([claim.flow_spec, *(s.flow_spec for s in claim.subflows.values())])
-    dagy.secrets.serve_run_secrets(
-        {name: claim.secrets[name] for name in declared if name in claim.secrets}, flow_name=claim.flow_name
-    )
+    dagy.secrets.serve_run_secrets(declared_secrets(claim), flow_name=claim.flow_name)
     if payload.artifact_path:
         from dagy.runtime.code_flow import run_code_flow  # noqa: PLC0415 - only code flows need it
 
@@ -69,13 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--boundary", default=None, help="the run's isolation boundary (JSON, see sandbox.py)"
     )
+    parser.add_argument(
+        "--warm", action="append", default=[], help="the template imports this extra too (dask)"
+    )
     args = parser.parse_args(argv)
     if args.template:
         if args.control_fd is None:
             parser.error("--template needs --control-fd")
         from dagy.runtime.template import serve  # noqa: PLC0415 - only the template serves
 
-        return serve(args.control_fd, args.parent_pid)
+        return serve(args.control_fd, args.parent_pid, tuple(args.warm))
     die_with_parent(args.parent_pid)
     return run_one(Boundary.from_json(args.boundary) if args.boundary else None)
 

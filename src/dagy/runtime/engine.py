@@ -1,7 +1,9 @@
 """The engine: a flow spec's nodes run as soon as their upstreams finish, independent ones at once.
 
 The main thread decides and records; a bounded pool of threads (`max_parallel_nodes`) runs nodes.
-Outputs are keyed by node id, so what a run computes never depends on timing.
+Each try of a node executes through the run's runner (runners.py): in that thread, or on a Dask
+cluster while the thread waits (dask_runner.py). Outputs are keyed by node id, so what a run
+computes never depends on timing.
 
 A node runs when at least one incoming edge is live and none of its upstreams failed. An edge is
 live when its source completed and, for a node answering `Ports` (a `condition`'s branch is the
@@ -207,15 +209,17 @@ class Engine:
             node_type = executable_type(node, self.scope.custom_nodes)
             config = prepare_config(node_type, data, self.scope.secrets)
             context = self.context(str(node["id"]))
+            policy = TryPolicy.of(data)  # what the author wrote, not a type's default
+            run = self.scope.runner.bind(node_type(), policy.timeout_seconds)
 
             def once() -> Any:
-                output = node_type().run(inputs, config, context)
+                output = run(inputs, config, context)
                 check_output(output)
                 return output
 
             output, tries = call_with_tries(
                 once,
-                TryPolicy.of(data),  # what the author wrote, not a type's default
+                policy,
                 describe=lambda exc: self._error(exc, node),
                 on_retry=lambda tries, error, delay: self._retrying(node, started_at, tries, error, delay),
             )
@@ -237,10 +241,11 @@ class Engine:
             node_type = executable_type(node, self.scope.custom_nodes)
             data = node.get("data") or {}
             config = prepare_config(node_type, data, self.scope.secrets)
+            policy = TryPolicy.of(data)
             call = MappedCall(
-                node_type(),
+                self.scope.runner.bind(node_type(), policy.timeout_seconds),
                 config,
-                TryPolicy.of(data),
+                policy,
                 self.context(str(node["id"])),
                 inputs,
                 source,

@@ -18,4 +18,7 @@ __all__ = ["RunResult", "run_flow_spec"]
 def run_flow_spec(payload: RunPayload, events: EventWriter, scope: RunScope | None = None) -> RunResult:
     scope = scope or RunScope.from_payload(payload, events)
     claim = payload.claim
-    return Engine(scope, claim.flow_spec or {}, parameters=dict(claim.parameters)).run()
+    try:
+        return Engine(scope, claim.flow_spec or {}, parameters=dict(claim.parameters)).run()
+    finally:
+        scope.runner.close()

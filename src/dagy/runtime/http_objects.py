@@ -32,6 +32,10 @@ class HttpObjectStore:
         self._params = {"worker_id": worker_id, "attempt": str(attempt)}
         self._client: httpx.Client | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its connection (a node's context crossing to a Dask worker)."""
+        return {**self.__dict__, "_client": None}
+
     @property
     def _http(self) -> httpx.Client:
         """Made on first use: most runs never touch the store, and a client costs ~20 ms (its TLS

@@ -4,7 +4,8 @@
 items are in flight and nothing per item is created ahead (no futures, no events): a million
 items cost a million calls and one result list. The node's output is the per-item outputs in item
 order. A failure names its item index; with `fail_fast` no new item starts after it, without it
-every item runs and the first failure (by index) is the node's error.
+every item runs and the first failure (by index) is the node's error. On a Dask cluster
+(dask_runner.py) each item is a try of its own there, `max_concurrency` of them at once.
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dagy.nodes import ExecutableNode, NodeContext, NodeError
+from dagy.nodes import NodeContext, NodeError
 from dagy.runtime.node_call import NodeFailed, TryPolicy, call_with_tries
+from dagy.runtime.runners import NodeTry
 
 
 @dataclass
 class MappedCall:
     """The mapped node and everything each of its item calls shares."""
 
-    node: ExecutableNode
+    run: NodeTry  # one try of the node (runners.py)
     config: dict[str, Any]
     policy: TryPolicy
     context: NodeContext
@@ -69,7 +71,7 @@ class _Items:
     def work(self) -> None:
         call, total = self.call, len(self.items)
         plain = call.policy == TryPolicy()  # no retries, no timeout: call directly, the fast path
-        run = call.node.run
+        run = call.run
         while not self._stop.is_set():
             index = next(self._counter)  # atomic: each index is taken once
             if index >= total:

@@ -2,7 +2,9 @@
 
 A node's data may hold `retries`, `retry_delay_seconds` and `timeout_seconds` whatever its type
 (validated by `NodeType.validate`). A try past `timeout_seconds` fails with `timeout`; its thread
-cannot be killed and is abandoned (it ends with the run's process).
+cannot be killed and is abandoned (it ends with the run's process). Tries are counted and retried
+here, in the run's process, wherever they execute (runners.py): a try on a Dask worker comes back
+as a `DescribedFailure`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ class TryPolicy:
             delay_seconds=float(data.get("retry_delay_seconds") or 0),
             timeout_seconds=float(timeout) if timeout else None,
         )
+
+
+class DescribedFailure(Exception):
+    """A try that failed where its error object was made: in another process (a Dask worker), whose
+    exception does not cross back. `retryable` is what `retryable()` said of the exception there."""
+
+    def __init__(self, error: dict[str, Any], *, retryable: bool) -> None:
+        super().__init__(error.get("message"))
+        self.error = error
+        self.retryable = retryable
 
 
 class NodeFailed(Exception):
@@ -123,16 +135,16 @@ def call_with_tries(
             return _within(call, policy.timeout_seconds), tries
         except (Exception, SystemExit) as exc:  # any failure of user code, `sys.exit()` too, is the node's
             error = describe(exc)
-            if tries > policy.retries or not _retryable(exc):
+            if tries > policy.retries or not retryable(exc):
                 raise NodeFailed(error, tries) from exc
             if on_retry is not None:
                 on_retry(tries, error, policy.delay_seconds)
             time.sleep(policy.delay_seconds)
 
 
-def _retryable(exc: BaseException) -> bool:
+def retryable(exc: BaseException) -> bool:
     """A secret the flow does not declare stays undeclared however often the node tries."""
-    if isinstance(exc, NodeError):
+    if isinstance(exc, NodeError | DescribedFailure):
         return exc.retryable
     return not isinstance(exc, SecretNotFound)
 
@@ -174,6 +186,8 @@ def check_output(output: Any) -> None:
 def error_of(exc: BaseException, node_id: str, node_type: str, redact: Redactor) -> dict[str, Any]:
     """The protocol's error object for a node's failure, with secret values masked."""
     where = {"node_id": node_id, "node_type": node_type}
+    if isinstance(exc, DescribedFailure):
+        return {**(redact.error(exc.error) or {}), **where}
     if isinstance(exc, NodeError):
         return {"type": exc.error_type, "message": redact(exc.message), **where, "traceback": None}
     return {

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dagy.secrets
 from dagy.nodes import ObjectStore
-from dagy.protocol import HostSettings, RunPayload, Subflow
+from dagy.protocol import ClaimedRun, HostSettings, RunPayload, Subflow
 from dagy.protocol.payload import DEFAULT_MAX_PARALLEL_NODES
 from dagy.runtime.events import EventWriter
+from dagy.runtime.runners import InProcess, NodeRunner
 
 
 @dataclass
@@ -34,6 +36,7 @@ class RunScope:
     max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES
     settings: HostSettings = field(default_factory=HostSettings)
     store: ObjectStore | None = None
+    runner: NodeRunner = field(default_factory=InProcess)  # where node tries execute (runners.py)
 
     @classmethod
     def from_payload(cls, payload: RunPayload, events: EventWriter) -> RunScope:
@@ -52,7 +55,26 @@ class RunScope:
             max_parallel_nodes=payload.max_parallel_nodes,
             settings=payload.host_settings,
             store=_object_store(payload),
+            runner=_runner(payload, events),
         )
+
+
+def declared_secrets(claim: ClaimedRun) -> dict[str, str]:
+    """The values of the secrets the run's flow and its subflows declare (`dagy.secrets.get`)."""
+    specs = [claim.flow_spec, *(s.flow_spec for s in claim.subflows.values())]
+    return {name: claim.secrets[name] for name in dagy.secrets.declared_names(specs) if name in claim.secrets}
+
+
+def _runner(payload: RunPayload, events: EventWriter) -> NodeRunner:
+    """The host's Dask cluster when it names one (`dagy worker --dask-address`), else this process."""
+    address = payload.host_settings.dask_address
+    if not address:
+        return InProcess()
+    from dagy.runtime.dask_runner import DaskRunner  # noqa: PLC0415 - only a Dask worker's runs
+
+    claim = payload.claim
+    name = f"dagy-run-{claim.run_id or 'local'}-{claim.attempt}"
+    return DaskRunner(address, events, secrets=declared_secrets(claim), name=name)
 
 
 def _object_store(payload: RunPayload) -> ObjectStore | None:

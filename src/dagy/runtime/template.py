@@ -39,18 +39,24 @@ _template_cwd = os.getcwd()
 WARM_MODULES = ("dagy.runtime.flow_spec", "dagy.nodes", "dagy.runtime.code_flow", "dagy.runtime.http_objects")
 
 
-def warm_up() -> None:
-    """Import what every run needs, so a forked child starts with it loaded; compile the runs'
-    seccomp filter, so that each run only loads it."""
-    for module in WARM_MODULES:
+# What the runs of a worker whose nodes execute on a Dask cluster import too (`--warm dask`): Dask's
+# client costs ~1 s to import, once here rather than in each run. Importing it starts no thread.
+WARM_EXTRAS = {"dask": ("dagy.runtime.dask_runner", "distributed")}
+
+
+def warm_up(extras: tuple[str, ...] = ()) -> None:
+    """Import what every run needs (and the `extras` of WARM_EXTRAS this worker's runs need), so a
+    forked child starts with it loaded; compile the runs' seccomp filter, so that each run only
+    loads it."""
+    for module in (*WARM_MODULES, *(m for extra in extras for m in WARM_EXTRAS.get(extra, ()))):
         importlib.import_module(module)
     with contextlib.suppress(BoundaryError):  # no libseccomp: a run that asks for the filter fails
         seccomp_program()
 
 
-def serve(control_fd: int, parent_pid: int | None) -> int:
+def serve(control_fd: int, parent_pid: int | None, extras: tuple[str, ...] = ()) -> int:
     die_with_parent(parent_pid)
-    warm_up()
+    warm_up(extras)
     # Objects made so far are shared with every child: keep the collector from touching (and so
     # copying) their pages in each child.
     gc.freeze()

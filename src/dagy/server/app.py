@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from dagy import __version__
-from dagy.server.api.docs import home_router, with_bearer_scheme
+from dagy.server.api.docs import api_routes, home_router, with_bearer_scheme
 from dagy.server.api.errors import install_error_handlers
 from dagy.server.api.metering import MeteringMiddleware
 from dagy.server.api.middleware import RequestContextMiddleware
@@ -61,6 +61,7 @@ from dagy.server.domains.workers.router import router as workers_router
 from dagy.server.orchestration import RunQueueSignal, listen_for_queued_runs
 from dagy.server.services.usage import run_meter_flush
 from dagy.server.settings import BUILT_IN_EXECUTORS, Settings
+from dagy.tracing import SERVER_SERVICE, RequestSpans, start_tracing
 
 log = logging.getLogger("dagy.server")
 
@@ -113,6 +114,7 @@ def create_app(
         upgrade(settings.database_url)
     db = create_database(settings.database_url)
     store: RateLimitStore = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+    tracing = start_tracing(settings.tracing, SERVER_SERVICE)  # None when off (docs/metrics.md)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -128,6 +130,8 @@ def create_app(
             yield
         await store.close()
         db.dispose()
+        if tracing is not None:  # the spans still buffered go out before the process ends
+            await asyncio.to_thread(tracing.shutdown)
 
     app = FastAPIOffline(  # Swagger UI's assets from a package, not a CDN (api/docs.py)
         title="Dagy",
@@ -137,7 +141,8 @@ def create_app(
         redoc_url=None,
         static_url="/v1/docs-assets",
         lifespan=lifespan,
-        # FastAPI's OpenTelemetry hooks ask the providers on every request; Dagy exports none yet.
+        # FastAPI's OpenTelemetry hooks ask the providers on every request, and their spans carry raw
+        # paths and query strings: Dagy's own (`RequestSpans`) carry neither.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
@@ -149,6 +154,7 @@ def create_app(
     app.state.health = HealthMonitor(db=db, store=store, objects_dir=settings.home / "objects")
     app.state.run_queue = RunQueueSignal.attached_to(db.sessions, cross_process=not db.is_sqlite)
     app.state.traces = trace_store(settings)
+    app.state.tracing = tracing
     executors = (*BUILT_IN_EXECUTORS, settings.default_executor, *settings.worker_pools)
     app.state.metrics_registry, http_metrics = metrics_registry(db, executors, multiprocess_dir=metrics_dir)
     app.state.exception_recorder = app.state.traces.record
@@ -176,6 +182,8 @@ def create_app(
         ),
         max_body_bytes=settings.max_request_bytes,
     )
+    if tracing is not None:  # nothing on the request path when tracing is off
+        app.add_middleware(RequestSpans, tracing=tracing, routes=lambda: api_routes(list(app.routes)))
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)  # outermost: the whole answer's time
     return app
 

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from dagy.server.app import BackgroundPart
 from dagy.server.db.engine import Database
 from dagy.server.db.models.identity import Org
+from dagy.server.executors.containers import ContainerBackend
+from dagy.server.executors.dispatch import ContainerExecutor, configured_backends, run_container_executor
 from dagy.server.services.alerts import run_dispatcher, run_sla_checker
 from dagy.server.services.artifact_uploads import run_upload_cleanup
 from dagy.server.services.reaper import run_reaper
@@ -37,7 +39,8 @@ def background_parts(
     settings: Settings, *, worker: bool, services: bool, in_process_worker: bool = False
 ) -> list[BackgroundPart]:
     """`services`: the reaper, the clean-up of abandoned artifact uploads, the usage roll-up, the
-    scheduler, the sensor loop, the alert dispatcher and the SLA checker. `worker`: the embedded
+    scheduler, the sensor loop, the alert dispatcher, the SLA checker and the container executors
+    the installation names (`kubernetes`, `docker`). `worker`: the embedded
     local worker, talking HTTP to this server's own URL with the worker token — or, with
     `in_process_worker`, to the app through httpx's ASGI transport (same protocol, no socket;
     tests)."""
@@ -52,6 +55,8 @@ def background_parts(
         parts.append(_sensors_part(settings))
     if services and settings.alerts.enabled:
         parts.append(_alerts_part(settings))
+    if services:
+        parts.extend(_container_executor_part(settings, backend) for backend in configured_backends(settings))
     if worker:
         parts.append(_embedded_worker_part(settings, in_process=in_process_worker))
     return parts
@@ -115,11 +120,23 @@ def _alerts_part(settings: Settings) -> BackgroundPart:
     return start
 
 
+def _container_executor_part(settings: Settings, backend: Callable[[], ContainerBackend]) -> BackgroundPart:
+    """A container executor's launches and reconciliation (executors/dispatch.py)."""
+
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        made = await asyncio.to_thread(backend)
+        executor = ContainerExecutor(made, app.state.db, settings, tracing=app.state.tracing)
+        signal = app.state.run_queue
+        return _start_loop(lambda stop: run_container_executor(executor, signal=signal, stop=stop))
+
+    return start
+
+
 def _embedded_worker_part(settings: Settings, *, in_process: bool) -> BackgroundPart:
     async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
         assert settings.worker_token is not None  # create_app() generated it into DAGY_HOME
         config = WorkerConfig(
-            url=_IN_PROCESS_URL if in_process else own_url(settings),
+            url=_IN_PROCESS_URL if in_process else settings.own_url(),
             token=settings.worker_token.get_secret_value(),
             executor=EMBEDDED_EXECUTOR,
             concurrency=settings.worker_concurrency,
@@ -131,6 +148,7 @@ def _embedded_worker_part(settings: Settings, *, in_process: bool) -> Background
             objects_dir=str(settings.home / "objects"),
             mode_limits=settings.execution_mode_limits,
             private_paths=_private_paths(settings),
+            tracing=app.state.tracing,  # its runs' spans go out with the server's (dagy/tracing.py)
         )
         # Refuses to start (IsolationUnavailable) when strict isolation cannot be had.
         isolation = await asyncio.to_thread(
@@ -166,16 +184,6 @@ def _private_paths(settings: Settings) -> tuple[str, ...]:
         if database and database != ":memory:":
             paths.append(str(Path(database).expanduser().resolve().parent))
     return tuple(paths)
-
-
-def own_url(settings: Settings) -> str:
-    """The URL this server answers on, as a client on the same host reaches it."""
-    host = settings.host
-    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - recognising the wildcard, not binding to it
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
 
 
 def _start_loop(loop: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> Callable[[], Awaitable[None]]:

@@ -18,12 +18,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dagy.protocol.host import HostSettings
 from dagy.runtime.limits import mode_limits_problems
+from dagy.tracing import TracingMode
 
 # A worker pool's name is an executor name, so it must pass the API's executor pattern (flows, runs,
 # `dagy worker --executor`); `local` and `flow-executor` are built in.
 WORKER_POOL_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 # The table in domains/deployments/backends.py.
-BUILT_IN_EXECUTORS = ("local", "flow-executor", "lambda", "ecs", "step-functions")
+BUILT_IN_EXECUTORS = (
+    "local",
+    "flow-executor",
+    "lambda",
+    "ecs",
+    "step-functions",
+    "kubernetes",
+    "docker",
+    "dask",
+)
 
 
 class AuthMode(StrEnum):
@@ -164,15 +174,57 @@ class Settings(BaseSettings):
         description="Bearer token `GET /metrics` requires (docs/metrics.md); unset: the endpoint is public, "
         "as for a scrape from inside the cluster.",
     )
+    tracing: TracingMode = Field(
+        "off",
+        description="off, or otlp: OpenTelemetry spans of requests, run dispatch and node execution "
+        '(docs/metrics.md, "Tracing"), sent over OTLP/HTTP to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or '
+        "OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318).",
+    )
     default_executor: str = Field("local", description="Executor of runs that name none.")
     worker_pools: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Worker pools beyond the built-in executors (local, flow-executor, lambda, ecs, "
-        "step-functions) that `dagy worker --executor NAME` "
+        "step-functions, kubernetes, docker, dask) that `dagy worker --executor NAME` "
         "processes serve; runs, flows, deployments and environments may name them.",
     )
     worker_concurrency: int = Field(
         4, ge=1, le=256, description="Runs the embedded worker of `dagy server` executes at once."
+    )
+    # Container executors (docs/deployments.md, "Container executors"): the background services hand each run
+    # of `kubernetes` or `docker` to a container that runs `dagy execute-run RUN_ID`.
+    container_image: str = Field(
+        "",
+        description="Image of the run containers of `kubernetes` and `docker`: Dagy installed, "
+        "`dagy` on PATH, the nodes' Python packages.",
+    )
+    container_api_url: str = Field(
+        "",
+        description="The URL a run container reaches this API at; empty: DAGY_PUBLIC_URL, else the "
+        "server's own address.",
+    )
+    container_concurrency: int = Field(
+        16, ge=1, le=10_000, description="Runs one container executor keeps launched at once."
+    )
+    k8s_namespace: str = Field(
+        "",
+        description="Kubernetes namespace of run Jobs; set, it enables the `kubernetes` executor "
+        "(in-cluster configuration, else the kubeconfig).",
+    )
+    k8s_service_account: str = Field(
+        "", description="Service account of run pods; empty: the namespace's default."
+    )
+    docker_url: str = Field(
+        "",
+        description="Docker or Podman API of the `docker` executor (unix:///var/run/docker.sock, "
+        "tcp://host:2375); set, it enables that executor.",
+    )
+    docker_network: str = Field(
+        "", description="Network of run containers; empty: the engine's default bridge."
+    )
+    docker_volumes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated `host:container[:ro]` binds of every run container (a shared cache, "
+        "certificates).",
     )
     queue: RunQueueSettings = Field(default_factory=RunQueueSettings)
     scheduler_enabled: bool = Field(
@@ -314,9 +366,9 @@ class Settings(BaseSettings):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
 
-    @field_validator("worker_pools", mode="before")
+    @field_validator("worker_pools", "docker_volumes", mode="before")
     @classmethod
-    def _split_pools(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
@@ -372,6 +424,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def own_url(self) -> str:
+        """The URL this server answers on, as a client on the same host reaches it."""
+        host = self.host
+        if host in ("0.0.0.0", "", "::"):  # noqa: S104 - recognising the wildcard, not binding to it
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     def host_settings(self) -> HostSettings:
         """What the server lets the work it does itself reach: the embedded worker's runs, alert

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from dagy.protocol import HostSettings
 from dagy.protocol.payload import DEFAULT_LOG_MAX_BYTES, DEFAULT_MAX_PARALLEL_NODES
+from dagy.tracing import Tracing
 
 
 def default_worker_id() -> str:
@@ -52,3 +53,12 @@ class WorkerConfig:
     # Fork run processes from a template process that has the runtime imported (Linux); off: start
     # `python -m dagy.runtime` for each run.
     template_process: bool = True
+    # DAGY_TRACING=otlp: the spans of its runs' attempts and nodes (dagy/tracing.py); None: off.
+    tracing: Tracing | None = None
+    # DAGY_DASK_ADDRESS: the Dask scheduler its runs' nodes execute on (`dagy worker --dask-address`);
+    # it reaches each run in its payload's host settings.
+    dask_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dask_address:
+            self.host_settings = self.host_settings.model_copy(update={"dask_address": self.dask_address})

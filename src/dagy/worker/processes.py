@@ -185,6 +185,7 @@ class Template:
                 str(theirs.fileno()),
                 "--parent-pid",
                 str(os.getpid()),
+                *(("--warm", "dask") if config.host_settings.dask_address else ()),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 env=env,
@@ -273,7 +274,11 @@ class Template:
         return child
 
     async def close(self) -> None:
-        """Close the control socket (the template exits), then make sure it did."""
+        """Close the control socket (the template exits), then make sure it did. Shut down first:
+        uvloop keeps the descriptor open while `_read` waits on it, so a close alone would not reach
+        the template until the wait below gave up and killed it."""
+        with contextlib.suppress(OSError):  # already shut by a template that went first
+            self.control.shutdown(socket.SHUT_RDWR)
         self.control.close()
         try:
             await asyncio.wait_for(self.process.wait(), 5)

@@ -29,6 +29,7 @@ from dagy.runtime import LOG, NODE, RESULT, parse_event
 from dagy.runtime.limits import limits_for
 from dagy.runtime.objects import data_prefix, flows_prefix, run_objects_prefix
 from dagy.runtime.redaction import Redactor
+from dagy.tracing import LEASE_LOST, attempt_trace
 from dagy.worker.cgroups import RunCgroup, memory_cgroups, pids_cgroups
 from dagy.worker.config import WorkerConfig
 from dagy.worker.processes import (
@@ -87,6 +88,7 @@ class RunSupervisor:
         self._pids: RunCgroup | None = None
         self._pids_limit_hit = False
         self._started = time.monotonic()  # when the attempt's process was taken
+        self.trace = attempt_trace(config.tracing, run, config.worker_id)  # spans, when the worker traces
 
     @property
     def _ids(self) -> dict[str, Any]:
@@ -276,6 +278,7 @@ class RunSupervisor:
                 self.reports.add_log_event(event)
             elif event["event"] == NODE:
                 self.reports.add_node_event(event, size=len(raw))
+                self.trace.node(event)
             elif event["event"] == RESULT:
                 self.result = event
             self.reports.trim()
@@ -306,6 +309,7 @@ class RunSupervisor:
     async def _lose_lease(self) -> None:
         log.warning("run %s attempt %d lost its lease; stopping it", self.run.run_id, self.run.attempt)
         self.lease_lost = True
+        self.trace.end(LEASE_LOST)
         await self.stop_process()
 
     async def _flushes(self) -> None:
@@ -407,6 +411,7 @@ class RunSupervisor:
         """The result, carrying the last node runs and log lines when they fit in its request (a
         short run's whole report: one request); what does not fit is flushed before."""
         status, output, error = self._outcome(returncode)
+        self.trace.end(status, error)
         self.reports.add_log(self._end_line(status, error))
         folded = self.reports.take_last(min(self.config.log_batch_lines, MAX_LOG_LINES))
         if folded is None:

@@ -3135,6 +3135,11 @@ export interface components {
                 [key: string]: number;
             };
             /**
+             * Launcher
+             * @description What starts its runs: `worker` (`dagy worker` processes, or the embedded one), or the container executor whose background services launch each run (`kubernetes`, `docker`).
+             */
+            launcher: string;
+            /**
              * Max Concurrent Runs
              * @description Runs it takes at once now: the embedded worker's concurrency for local; for a fleet, the sum of its live workers' (0 while none is live).
              */

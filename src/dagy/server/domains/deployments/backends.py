@@ -6,12 +6,16 @@ executor); `flow-executor` is a fleet of `dagy worker --executor flow-executor` 
 hosts. Operators add their own fleets, worker pools such as `gpu` or `eu-west`, with
 `DAGY_WORKER_POOLS`: each is served by `dagy worker --executor NAME` processes like flow-executor.
 
+`kubernetes` and `docker` are container executors: the background services launch each run as a
+Kubernetes Job or a container on a Docker/Podman host (dagy/server/executors/), once the installation
+names a cluster (`DAGY_K8S_NAMESPACE`) or an engine (`DAGY_DOCKER_URL`). `dask` is a worker pool whose
+workers (`dagy worker --executor dask --dask-address ...`) hand a run's nodes to a Dask cluster.
+
 The reference's examples also name `lambda`, `ecs` and `step-functions`. Dagy has no launcher for
 those services, so each is a worker pool of that name, served by `dagy worker --executor NAME`
 processes (which may themselves run on Lambda, ECS or anywhere else). `/backends` says which
-executors a live worker serves, so a run queued for one nobody serves is not a surprise (and its
-`status_detail` says so). Engines such as Kubernetes Jobs join this table when Dagy can hand runs
-to them, not before.
+executors something serves (`launcher`: `worker` or the container executor), so a run queued for
+one nobody serves is not a surprise (and its `status_detail` says so).
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ EXECUTION_MODES = tuple(EXECUTION_MODE_TIMEOUTS)
 
 LOCAL = "local"
 FLOW_EXECUTOR = "flow-executor"
+KUBERNETES = "kubernetes"
+DOCKER = "docker"
+DASK = "dask"
+WORKER_LAUNCHER = "worker"  # runs taken by `dagy worker` processes (or the embedded one)
 # The reference's managed-service names, served by worker pools of those names (no launcher).
 SERVICE_POOLS = ("lambda", "ecs", "step-functions")
 
@@ -44,10 +52,19 @@ class Backend:
     description: str
     capabilities: tuple[str, ...]
     embedded: bool  # the worker inside `dagy server`: its concurrency is `worker_concurrency`
+    launcher: str = WORKER_LAUNCHER  # what starts its runs: workers, or a container executor
 
 
 _WORKER_CAPABILITIES = ("cpu", "memory_limited", "subprocess_isolation", "long_running")
 _FLEET_CAPABILITIES = (*_WORKER_CAPABILITIES, "remote", "horizontally_scalable")
+_CONTAINER_CAPABILITIES = (
+    "cpu",
+    "memory_limited",
+    "container_isolation",
+    "long_running",
+    "remote",
+    "horizontally_scalable",
+)
 
 BACKENDS: tuple[Backend, ...] = (
     Backend(
@@ -73,6 +90,29 @@ BACKENDS: tuple[Backend, ...] = (
         for name, service in zip(
             SERVICE_POOLS, ("AWS Lambda", "Amazon ECS", "AWS Step Functions"), strict=True
         )
+    ),
+    Backend(
+        name=KUBERNETES,
+        description="Each run a Kubernetes Job running `dagy execute-run`, launched by the background "
+        "services in DAGY_K8S_NAMESPACE.",
+        capabilities=_CONTAINER_CAPABILITIES,
+        embedded=False,
+        launcher=KUBERNETES,
+    ),
+    Backend(
+        name=DOCKER,
+        description="Each run a container running `dagy execute-run` on the Docker or Podman engine at "
+        "DAGY_DOCKER_URL, launched by the background services.",
+        capabilities=_CONTAINER_CAPABILITIES,
+        embedded=False,
+        launcher=DOCKER,
+    ),
+    Backend(
+        name=DASK,
+        description="`dagy worker --executor dask --dask-address ...` processes: each run's nodes are "
+        "submitted to a Dask cluster, independent nodes on different machines.",
+        capabilities=(*_FLEET_CAPABILITIES, "distributed_nodes"),
+        embedded=False,
     ),
 )
 MAX_TIMEOUT_SECONDS = max(EXECUTION_MODE_TIMEOUTS.values())

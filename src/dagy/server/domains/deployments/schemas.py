@@ -154,5 +154,9 @@ class BackendRead(ResponseModel):
         description="A worker serving the caller's org took this executor's runs in the last minute."
     )
     workers: int = Field(description="Those workers (the org's own and the installation's).")
+    launcher: str = Field(
+        description="What starts its runs: `worker` (`dagy worker` processes, or the embedded one), or "
+        "the container executor whose background services launch each run (`kubernetes`, `docker`)."
+    )
     max_timeout_seconds: int = Field(description="Wall time of the largest execution mode.")
     execution_modes: dict[str, int] = Field(description="Wall-time limit (seconds) of each execution mode.")

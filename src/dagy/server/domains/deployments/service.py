@@ -246,6 +246,7 @@ def list_backends(session: Session, *, actor: Actor, settings: Settings) -> list
                 max_concurrent_runs=settings.worker_concurrency if b.embedded else concurrency,
                 available=count > 0,
                 workers=count,
+                launcher=b.launcher,
                 max_timeout_seconds=MAX_TIMEOUT_SECONDS,
                 execution_modes=dict(EXECUTION_MODE_TIMEOUTS),
             )

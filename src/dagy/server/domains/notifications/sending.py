@@ -101,7 +101,7 @@ def _duration(seconds: Any) -> str:
 
 
 def run_link(settings: Settings, run_id: str) -> str:
-    base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    base = settings.public_url.rstrip("/") or settings.own_url()
     return f"{base}/runs/{run_id}"
 
 

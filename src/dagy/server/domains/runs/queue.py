@@ -14,7 +14,7 @@ comes back after its lease expired cannot overwrite the attempt that replaced it
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +42,7 @@ from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.runs.payload import UnresolvedSecret, run_payload
 from dagy.server.domains.runs.tokens import run_object_token
 from dagy.server.domains.workers import service as workers
-from dagy.server.errors import Conflict, InvalidInput, NotFound
+from dagy.server.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from dagy.server.identity import SYSTEM_ACTOR, Actor
 from dagy.server.orchestration import (
     CLAIM_NOT_DELIVERED,
@@ -58,26 +58,40 @@ from dagy.server.orchestration import (
 )
 from dagy.server.settings import Settings
 from dagy.storage import ArtifactStore
+from dagy.tracing import Tracing
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 OBJECTS_DIR = "objects"
 
 
+# A run container's attempt token, checked against the (run id, attempt, worker id) a call names.
+AttemptCheck = Callable[[str, int, str], bool]
+
+
 @dataclass(frozen=True)
 class WorkerScope:
     """Which org's runs a worker may see: None is every org (the installation worker token).
-    `actor` is the worker as the audit trail names it."""
+    `actor` is the worker as the audit trail names it. `attempt`: the caller is a run container
+    holding an attempt token (tokens.py), good for that one attempt only and unable to claim."""
 
     org_id: str | None
     actor: Actor = field(default=SYSTEM_ACTOR)
+    attempt: AttemptCheck | None = None
 
 
 def claim_runs(
-    session: Session, *, scope: WorkerScope, data: ClaimRequest, lease_seconds: float, settings: Settings
+    session: Session,
+    *,
+    scope: WorkerScope,
+    data: ClaimRequest,
+    lease_seconds: float,
+    settings: Settings,
+    tracing: Tracing | None = None,
 ) -> list[ClaimedRun]:
     """Claim up to `capacity` queued runs of the executor, in queue order, in this one transaction.
 
-    A run whose secrets cannot be handed out fails here and is not part of the answer.
+    A run whose secrets cannot be handed out fails here and is not part of the answer. With
+    `tracing`, each claimed run's attempt gets its `run.dispatch` span (dagy/tracing.py).
     """
     now = repo.database_now(session)
     workers.heard_from_claim(
@@ -94,6 +108,7 @@ def claim_runs(
     versions = repo.flow_versions(session, sorted({run.flow_version_id for run in runs}))
     claimed: list[ClaimedRun] = []
     for run in runs:
+        queued_at = run.updated_at  # when it was queued: created, or sent back for a retry
         set_run_state(
             session,
             run,
@@ -113,6 +128,17 @@ def claim_runs(
             settings, run_id=run.id, attempt=run.attempt, worker_id=data.worker_id
         )
         claimed.append(_claimed(run, version, lease_expires_at, payload))
+        if tracing is not None:
+            tracing.run_dispatched(
+                run_id=run.id,
+                attempt=run.attempt,
+                org_id=run.org_id,
+                flow_name=run.flow_name,
+                executor=data.executor,
+                worker_id=data.worker_id,
+                queued_at=queued_at,
+                claimed_at=now,
+            )
     session.flush()
     return claimed
 
@@ -163,6 +189,18 @@ def heartbeat(
     return HeartbeatResponse(
         run_id=run.id, cancel_requested=run.cancel_requested, lease_expires_at=run.lease_expires_at
     )
+
+
+def attempt_status(
+    session: Session, *, scope: WorkerScope, run_id: str, worker_id: str, attempt: int
+) -> RunState | None:
+    """The run's status while `worker_id` holds its current attempt `attempt` (the row locked, as a
+    heartbeat locks it); None once another attempt, or no such run. A run keeps its last lease
+    holder when it ends, so this tells an attempt that ended from one still running."""
+    run = repo.get_run(session, run_id, org_id=scope.org_id, lock=True)
+    if run is None or run.attempt != attempt or run.lease_owner != worker_id:
+        return None
+    return RunState(run.status)
 
 
 def append_logs(session: Session, *, scope: WorkerScope, run_id: str, data: LogBatch) -> Accepted:
@@ -402,7 +440,10 @@ def current_attempt(
     session: Session, scope: WorkerScope, run_id: str, worker_id: str, attempt: int, *, lock: bool = True
 ) -> Run:
     """The run when `worker_id` holds the lease of its current attempt `attempt`: NotFound outside
-    the scope's org, Conflict (`lease_lost`) otherwise."""
+    the scope's org, Conflict (`lease_lost`) otherwise; Unauthorized for an attempt token of another
+    attempt."""
+    if scope.attempt is not None and not scope.attempt(run_id, attempt, worker_id):
+        raise Unauthorized("The attempt token does not match this run, attempt and worker.")
     run = repo.get_run(session, run_id, org_id=scope.org_id, lock=lock)
     if run is None:
         raise NotFound("Run not found.")

@@ -24,6 +24,7 @@ from dagy.server.domains.runs import queue
 from dagy.server.domains.runs.queue import WorkerScope
 from dagy.server.orchestration import RunQueueSignal
 from dagy.server.settings import Settings
+from dagy.tracing import Tracing
 
 RECHECK_SECONDS = 1.0
 
@@ -38,6 +39,7 @@ async def claim(
     max_wait_seconds: float,
     settings: Settings,
     disconnected: Callable[[], Awaitable[bool]],
+    tracing: Tracing | None = None,
 ) -> list[ClaimedRun]:
     deadline = time.monotonic() + min(data.wait_seconds, max_wait_seconds)
     with signal.listening(data.executor) as waiter:
@@ -45,7 +47,12 @@ async def claim(
             if signal.stopping or await disconnected():
                 return []
             runs = await tx.run(
-                queue.claim_runs, scope=scope, data=data, lease_seconds=lease_seconds, settings=settings
+                queue.claim_runs,
+                scope=scope,
+                data=data,
+                lease_seconds=lease_seconds,
+                settings=settings,
+                tracing=tracing,
             )
             if runs and await disconnected():  # gone while the claim was answered: give the runs back
                 await tx.run(queue.give_back_claims, scope=scope, worker_id=data.worker_id, runs=runs)

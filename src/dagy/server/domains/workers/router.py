@@ -9,6 +9,7 @@ the server hears it (service.py), is a member's route (`runs.read`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 import anyio.to_thread
@@ -34,7 +35,7 @@ from dagy.server.api.deps import ArtifactStoreDep, SettingsDep, Tx
 from dagy.server.api.security import CurrentActor, authenticates, bearer_token, get_actor, require_permission
 from dagy.server.domains.runs import queue
 from dagy.server.domains.runs.queue import WorkerScope
-from dagy.server.domains.runs.tokens import RUN_TOKEN_PREFIX
+from dagy.server.domains.runs.tokens import ATTEMPT_TOKEN_PREFIX, RUN_TOKEN_PREFIX, is_run_attempt_token
 from dagy.server.domains.workers import long_poll, objects
 from dagy.server.domains.workers import service as workers
 from dagy.server.domains.workers.objects import ObjectCaller
@@ -42,6 +43,7 @@ from dagy.server.domains.workers.schemas import WorkerList
 from dagy.server.errors import PermissionDenied
 from dagy.server.identity import PrincipalKind
 from dagy.server.orchestration import RunQueueSignal
+from dagy.server.settings import Settings
 
 router = APIRouter(prefix="/workers", tags=["Workers"])
 
@@ -49,6 +51,19 @@ router = APIRouter(prefix="/workers", tags=["Workers"])
 # A worker receives flow specs, decrypted secrets and runs them: an org's key serves as a worker
 # only when it may do all three itself.
 WORKER_KEY_SCOPES = ("flows.read", "runs.trigger", "secrets.read")
+
+
+@authenticates
+async def protocol_scope(request: Request, settings: SettingsDep) -> WorkerScope:
+    """A worker's credential, or a run container's attempt token (good for its own attempt only)."""
+    token = bearer_token(request)
+    if token is not None and token.startswith(ATTEMPT_TOKEN_PREFIX):
+        return WorkerScope(org_id=None, attempt=partial(_attempt_matches, token, settings))
+    return await worker_scope(await get_actor(request))
+
+
+def _attempt_matches(token: str, settings: Settings, run_id: str, attempt: int, worker_id: str) -> bool:
+    return is_run_attempt_token(token, settings, run_id=run_id, attempt=attempt, worker_id=worker_id)
 
 
 async def worker_scope(actor: CurrentActor) -> WorkerScope:
@@ -97,7 +112,7 @@ async def lease_query(
     return Lease(worker_id=worker_id, attempt=attempt)
 
 
-Scope = Annotated[WorkerScope, Depends(worker_scope)]
+Scope = Annotated[WorkerScope, Depends(protocol_scope)]
 Signal = Annotated[RunQueueSignal, Depends(run_queue)]
 Caller = Annotated[ObjectCaller, Depends(object_caller)]
 LeaseQuery = Annotated[Lease, Depends(lease_query)]
@@ -119,6 +134,8 @@ async def claim_runs(
     request: Request, body: ClaimRequest, *, tx: Tx, scope: Scope, signal: Signal, settings: SettingsDep
 ) -> ClaimResponse:
     """Claim up to `capacity` queued runs; waits up to `wait_seconds` for one to be queued."""
+    if scope.attempt is not None:
+        raise PermissionDenied("A run's attempt token cannot claim runs.")
     queue = settings.queue
     runs = await long_poll.claim(
         tx,
@@ -129,6 +146,7 @@ async def claim_runs(
         max_wait_seconds=queue.claim_wait_seconds,
         settings=settings,
         disconnected=request.is_disconnected,
+        tracing=request.app.state.tracing,
     )
     return ClaimResponse(
         runs=runs, heartbeat_seconds=queue.heartbeat_seconds, lease_seconds=queue.lease_seconds

@@ -19,6 +19,8 @@ from dagy.server.domains.workers.schemas import WorkerList, WorkerRead
 from dagy.server.identity import Actor
 
 ONLINE = timedelta(minutes=1)
+# The container executors (executors/dispatch.py) and the setting that turns each on.
+CONTAINER_SETTINGS = {"kubernetes": "DAGY_K8S_NAMESPACE", "docker": "DAGY_DOCKER_URL"}
 
 
 def worker_key(org_id: str | None, worker_id: str) -> str:
@@ -67,6 +69,12 @@ def unserved_detail(session: Session, org_id: str, executor: str) -> str | None:
     runs in the last minute. None when one did."""
     if repo.seen_since(session, org_id, utcnow() - ONLINE, executor=executor):
         return None
+    if executor in CONTAINER_SETTINGS:
+        return (
+            f"No background services have launched executor {executor}'s runs in the last minute; "
+            f"set {CONTAINER_SETTINGS[executor]} and DAGY_CONTAINER_IMAGE for `dagy services` (or "
+            "`dagy server`)."
+        )
     return (
         f"No worker has asked for executor {executor}'s runs in the last minute; start one with "
         f"`dagy worker --executor {executor}` (GET /v1/workers lists those the server hears from)."
