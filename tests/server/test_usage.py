@@ -3,16 +3,20 @@ roll-up gives the same figures and never counts twice; API calls and errors are 
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
+from dagy.server.db.base import utcnow
 from dagy.server.db.models import Run, UsageDaily
 from dagy.server.domains.billing.plans import PRICES
+from dagy.server.domains.usage.metering import rollup_day
 from dagy.server.services.usage import flush_meter, roll_up_once
 from dagy.server.settings import Settings
 from tests.factories import Caller, add_member, new_org
@@ -187,3 +191,38 @@ def test_billing_read_is_needed(app: FastAPI, client: TestClient, owner: Caller)
         assert client.get(f"/v1/usage/{path}", headers=developer.headers).status_code == 403
         assert client.get(f"/v1/usage/{path}", headers=viewer.headers).status_code == 200
     assert client.get("/v1/usage/summary").status_code == 401
+
+
+def test_two_roll_ups_of_one_day_at_once_both_succeed(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    """Two `dagy services` side by side recompute the same day at the same moment: the second waits
+    for the first and replaces its rows, instead of failing on the rows the first inserted."""
+    if app.state.db.is_sqlite:
+        pytest.skip("SQLite writes one transaction at a time")
+    usage_of_two_runs(client, settings, owner, pool)
+    today = datetime.now(UTC).date()
+
+    def second_roll_up() -> None:
+        with app.state.db.transaction(write=True) as session:
+            rollup_day(session, day=today, now=utcnow())
+
+    with ThreadPoolExecutor(1) as threads:
+        with app.state.db.transaction(write=True) as session:  # the first, not committed yet
+            rollup_day(session, day=today, now=utcnow())
+            second = threads.submit(second_roll_up)
+            deadline = time.monotonic() + 10
+            while not waiting_on_a_lock(app) and not second.done():
+                assert time.monotonic() < deadline, "the second roll-up neither waited nor ended"
+                time.sleep(0.05)
+        second.result()
+    assert rolled(app, owner.org_id, today) == [(2, 1, 2, 4.0)]
+
+
+def waiting_on_a_lock(app: FastAPI) -> bool:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with app.state.db.engine.connect() as conn:
+        return bool(conn.execute(query).scalar_one())

@@ -143,6 +143,8 @@ class ContainerExecutor:
 
     def reconcile(self, states: list[ContainerState]) -> int:
         """Act on each container as the module's docstring says; answer how many stay live."""
+        if not states:
+            return 0
         removals: list[str] = []
         with self.db.transaction(write=True) as session:
             for state in states:

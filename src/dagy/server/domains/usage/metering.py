@@ -65,7 +65,8 @@ def count_refusals(session: Session, *, org_id: str, refused: int, now: datetime
 def rollup_day(session: Session, *, day: date, now: datetime) -> int:
     """Recompute `day` for every org from the raw rows and replace its roll-up; rows written."""
     start, end = day_bounds(day)
-    return repo.replace_day(session, day, repo.live_day(session, None, day, start, end), now)
+    repo.mark_day_computed(session, day, now)  # first: a roll-up of the day elsewhere waits for this one
+    return repo.replace_day(session, day, repo.live_day(session, None, day, start, end))
 
 
 def days_to_roll_up(session: Session, *, now: datetime, recompute_days: int, catchup_days: int) -> list[date]:

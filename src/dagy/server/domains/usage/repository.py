@@ -229,10 +229,16 @@ def live_day(
     ]
 
 
-def replace_day(
-    session: Session, day: date, rows: Iterable[tuple[str, DayRow]], computed_at: datetime
-) -> int:
-    """The day's roll-up rows, all orgs, replaced by `rows`; the day marked computed."""
+def mark_day_computed(session: Session, day: date, computed_at: datetime) -> None:
+    """The day's roll-up is recomputed in this transaction, written first: the mark's row lock
+    makes a second roll-up of the day (another `dagy services`) wait until this one commits, then
+    read the runs afresh and replace this one's rows, instead of failing on them."""
+    marked = _insert(session, UsageRollup).values(day=day, computed_at=computed_at)
+    session.execute(marked.on_conflict_do_update(index_elements=["day"], set_={"computed_at": computed_at}))
+
+
+def replace_day(session: Session, day: date, rows: Iterable[tuple[str, DayRow]]) -> int:
+    """The day's roll-up rows, all orgs, replaced by `rows` (after `mark_day_computed`)."""
     session.execute(delete(UsageDaily).where(UsageDaily.day == day))
     values = [
         {
@@ -250,8 +256,6 @@ def replace_day(
     ]
     if values:
         session.execute(UsageDaily.__table__.insert(), values)
-    marked = _insert(session, UsageRollup).values(day=day, computed_at=computed_at)
-    session.execute(marked.on_conflict_do_update(index_elements=["day"], set_={"computed_at": computed_at}))
     return len(values)
 
 
