@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dagy.server.db.models import Run, RunEvent
-from dagy.server.errors import InvalidInput
+from dagy.server.errors import Conflict, InvalidInput
 from dagy.server.orchestration import (
     CLAIM_NOT_DELIVERED,
     LEASE_EXPIRED,
@@ -345,6 +345,59 @@ def test_a_failure_without_an_error_is_retried_then_recorded_as_unknown(session:
     run = run_in(RunState.RUNNING, attempt=2, retry_count=1, max_retries=1)
     assert set_run_state(session, run, RunState.FAILED, now=NOW) == RunState.FAILED
     assert run.error == {"type": "unknown", "message": "The run failed."}
+
+
+# --- RetryUnfinishedRunsOnRequest ------------------------------------------------------------
+
+
+def test_a_members_retry_sends_a_failed_run_back_to_the_queue_unfinished(session: Session) -> None:
+    run = run_in(RunState.FAILED, attempt=3, retry_count=2, max_retries=2, error=CRASH, lease_owner="w1")
+    ended = set_run_state(session, run, RunState.QUEUED, now=NOW, requested=True)
+    assert ended == RunState.QUEUED
+    assert fields_of(run) == fields_of(run_in(RunState.FAILED)) | {
+        "status": "queued",
+        "attempt": 3,  # the next claim starts attempt 4, which resumes after attempts 1-3's nodes
+        "retry_count": 3,
+        "lease_owner": None,
+        "started_at": None,
+        "completed_at": None,
+    }
+    [event] = retry_events(session)
+    assert (event.type, event.payload) == (
+        ON_RETRY,
+        {"attempt": 3, "retry_count": 3, "error": CRASH, "requested": True},
+    )
+
+
+def test_a_retry_undoes_a_cancellation(session: Session) -> None:
+    run = run_in(RunState.CANCELLED, cancel_requested=True, cancelled_at=CLAIMED_AT)
+    set_run_state(session, run, RunState.QUEUED, now=NOW, requested=True)
+    assert (run.status, run.cancel_requested, run.cancelled_at, run.retry_count) == ("queued", False, None, 1)
+
+
+def test_a_run_cancelled_before_any_attempt_goes_back_without_using_a_retry(session: Session) -> None:
+    run = run_in(RunState.CANCELLED, attempt=0, lease_owner=None, started_at=None, cancel_requested=True)
+    set_run_state(session, run, RunState.QUEUED, now=NOW, requested=True)
+    assert (run.status, run.retry_count, run.cancel_requested) == ("queued", 0, False)
+    assert retry_events(session) == []
+
+
+@pytest.mark.parametrize("initial", [RunState.COMPLETED, RunState.PENDING, RunState.QUEUED, RunState.RUNNING])
+def test_only_a_run_that_ended_without_completing_is_retried(session: Session, initial: RunState) -> None:
+    run = run_in(initial, output={"rows": 3})
+    before = fields_of(run)
+    with pytest.raises(Conflict) as caught:
+        set_run_state(session, run, RunState.QUEUED, now=NOW, requested=True)
+    assert caught.value.message == f"A {initial} run cannot be retried; only a failed or cancelled run can."
+    assert caught.value.details == {"status": str(initial)}
+    assert fields_of(run) == before and not session.new
+
+
+@pytest.mark.parametrize("proposed", [RunState.RUNNING, RunState.COMPLETED, RunState.CANCELLED])
+def test_a_request_opens_no_other_way_out_of_a_finished_state(session: Session, proposed: RunState) -> None:
+    run = run_in(RunState.FAILED, error=CRASH)
+    error = refused(session, run, proposed, requested=True, lease_owner="w2", lease_expires_at=LEASE_UNTIL)
+    assert error.message == f"Run is already failed; it cannot become {proposed}."
 
 
 # --- the fields set_run_state writes ----------------------------------------------------------

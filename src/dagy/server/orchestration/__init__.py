@@ -22,6 +22,7 @@ from dagy.server.orchestration.rules import (
 )
 from dagy.server.orchestration.states import (
     ACTIVE_RUN_STATES,
+    RETRYABLE_RUN_STATES,
     TERMINAL_NODE_RUN_STATES,
     TERMINAL_RUN_STATES,
     UNFINISHED_NODE_RUN_STATES,
@@ -34,6 +35,7 @@ __all__ = [
     "CLAIM_NOT_DELIVERED",
     "LEASE_EXPIRED",
     "ON_RETRY",
+    "RETRYABLE_RUN_STATES",
     "SECRET_NOT_FOUND",
     "SECRET_UNREADABLE",
     "TERMINAL_NODE_RUN_STATES",

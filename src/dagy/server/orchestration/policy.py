@@ -19,7 +19,7 @@ from dagy.server.db.models import Run, RunEvent
 from dagy.server.errors import InvalidInput
 from dagy.server.orchestration.alerts import alert_trigger, record_alert_event
 from dagy.server.orchestration.rules import RUN_POLICY, Transition
-from dagy.server.orchestration.states import TERMINAL_NODE_RUN_STATES, RunState
+from dagy.server.orchestration.states import TERMINAL_NODE_RUN_STATES, TERMINAL_RUN_STATES, RunState
 from dagy.server.orchestration.wakeup import mark_runs_queued
 
 ON_RETRY = "on_retry"
@@ -35,10 +35,13 @@ def set_run_state(
     error: dict[str, Any] | None = None,
     lease_owner: str | None = None,
     lease_expires_at: datetime | None = None,
+    requested: bool = False,
 ) -> RunState:
     """Move `run` towards `proposed`; answer the state it ended in (a retried failure ends `queued`).
+    `requested`: a member asks for it; a failed or cancelled run may then go back to `queued`.
 
-    Raises `InvalidInput` for an illegal transition. Never commits.
+    Raises `InvalidInput` for an illegal transition (`Conflict` for a retry of a run that cannot be
+    retried). Never commits.
     """
     initial = RunState(run.status) if run.status is not None else None
     transition = Transition(
@@ -50,6 +53,7 @@ def set_run_state(
         error=error,
         lease_owner=lease_owner,
         lease_expires_at=lease_expires_at,
+        requested=requested,
     )
     for rule in RUN_POLICY:
         if rule.applies(transition):
@@ -74,15 +78,14 @@ def extend_lease(run: Run, *, until: datetime) -> None:
 
 
 def _retry_event(t: Transition) -> RunEvent:
-    """A failed attempt went back to the queue: alert rules on `on_retry` see it, with the error."""
+    """A failed attempt went back to the queue: alert rules on `on_retry` see it, with the error
+    (`requested`: a member's retry of a run that had ended)."""
     run = t.run
+    payload: dict[str, Any] = {"attempt": run.attempt, "retry_count": run.retry_count, "error": t.error}
+    if t.requested:
+        payload["requested"] = True
     return RunEvent(
-        org_id=run.org_id,
-        run_id=run.id,
-        type=ON_RETRY,
-        node_id=None,
-        payload={"attempt": run.attempt, "retry_count": run.retry_count, "error": t.error},
-        created_at=t.now,
+        org_id=run.org_id, run_id=run.id, type=ON_RETRY, node_id=None, payload=payload, created_at=t.now
     )
 
 
@@ -95,6 +98,21 @@ def _enter_queued(t: Transition) -> None:
     run.lease_owner = None
     run.lease_expires_at = None
     run.error = t.error
+    if t.initial in TERMINAL_RUN_STATES:
+        _reopen(run)
+
+
+def _reopen(run: Run) -> None:
+    """A member's retry of a run that had ended: it is unfinished again. Its outcome (error, output,
+    end and cancel times, the cancel request its worker would see) is cleared, and so is its start,
+    which the next claim sets: `duration_seconds` measures the retried execution. The lease owner
+    of its last attempt was cleared with the lease: that worker's late writes are refused."""
+    run.error = None
+    run.output = None
+    run.cancel_requested = False
+    run.cancelled_at = None
+    run.completed_at = None
+    run.started_at = None
 
 
 def _enter_running(t: Transition) -> None:

@@ -1,9 +1,10 @@
 """Run state rules: each one small class, one decision, applied in order by `policy.set_run_state`.
 
 A rule sees a `Transition` (the run, where it is, where it is asked to go) when the transition
-matches its `FROM_STATES`/`TO_STATES`. It may refuse (raise `InvalidInput`) or redirect the
-transition (a failed attempt with retries left becomes `queued`). Rules decide; `policy` then
-writes the run's fields for the state finally chosen.
+matches its `FROM_STATES`/`TO_STATES`. It may refuse (raise `InvalidInput`, or `Conflict` for a
+retry of a run that has nothing to retry) or redirect the transition (a failed attempt with retries
+left becomes `queued`). Rules decide; `policy` then writes the run's fields for the state finally
+chosen.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from dagy.server.db.models import Run
-from dagy.server.errors import InvalidInput
+from dagy.server.errors import Conflict, InvalidInput
 from dagy.server.orchestration.states import (
     ALL_RUN_STATES,
     INITIAL_RUN_STATES,
     LEGAL_RUN_TRANSITIONS,
+    RETRYABLE_RUN_STATES,
     TERMINAL_RUN_STATES,
     RunState,
 )
@@ -51,6 +53,12 @@ class Transition:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     retried: bool = False  # set by a retry rule: the failed attempt goes back to the queue
+    requested: bool = False  # a member asked for it (`POST /runs/{id}/retry`), not a worker or the reaper
+
+    @property
+    def requested_retry(self) -> bool:
+        """A member sends a run that failed or was cancelled back to the queue."""
+        return self.requested and self.proposed == RunState.QUEUED and self.initial in RETRYABLE_RUN_STATES
 
 
 class RunRule(ABC):
@@ -77,12 +85,40 @@ class OnlyNewRunsStartQueued(RunRule):
             raise InvalidInput(f"A new run starts queued or pending, not {transition.proposed}.")
 
 
+class RetryUnfinishedRunsOnRequest(RunRule):
+    """A member may send a run that failed or was cancelled back to the queue: its next attempt
+    resumes after the nodes earlier attempts completed. A completed run is not retried (its result
+    stands; a rerun is a new run), and a pending, queued or running one has nothing to retry: 409.
+    The re-queue is a retry like the automatic ones (`retry_count + 1`, an `on_retry` event that
+    carries the error the run ended with), so `retry_count` keeps counting every attempt re-queued."""
+
+    FROM_STATES = ALL_RUN_STATES
+    TO_STATES = frozenset({RunState.QUEUED})
+
+    def applies(self, transition: Transition) -> bool:
+        return transition.requested and super().applies(transition)
+
+    def apply(self, transition: Transition) -> None:
+        if transition.initial not in RETRYABLE_RUN_STATES:
+            raise Conflict(
+                f"A {transition.initial} run cannot be retried; only a failed or cancelled run can.",
+                details={"status": str(transition.initial)},
+            )
+        # A run cancelled before any attempt spent nothing: it goes back without using a retry.
+        transition.retried = transition.run.attempt > 0
+        transition.error = transition.run.error
+
+
 class KeepTerminalStatesTerminal(RunRule):
     """A finished run is history: users, alerts and billing have seen its outcome, and a worker that
-    returns late must not rewrite it."""
+    returns late must not rewrite it. The one way out is a member's retry of a run that did not
+    complete (`RetryUnfinishedRunsOnRequest`)."""
 
     FROM_STATES = frozenset(TERMINAL_RUN_STATES)
     TO_STATES = ALL_RUN_STATES
+
+    def applies(self, transition: Transition) -> bool:
+        return super().applies(transition) and not transition.requested_retry
 
     def apply(self, transition: Transition) -> None:
         raise InvalidInput(
@@ -163,9 +199,11 @@ class RetryFailedAttempts(RunRule):
             transition.retried = True
 
 
-# Order matters: refusals first, then the rules that redirect a failure back to the queue.
+# Order matters: refusals first, then the rules that redirect a failure back to the queue. A member's
+# retry is decided before the finished states are kept finished.
 RUN_POLICY: tuple[RunRule, ...] = (
     OnlyNewRunsStartQueued(),
+    RetryUnfinishedRunsOnRequest(),
     KeepTerminalStatesTerminal(),
     FollowTheStateMachine(),
     RequeueUndeliveredClaims(),

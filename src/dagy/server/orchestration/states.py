@@ -24,6 +24,10 @@ ALL_RUN_STATES: frozenset[RunState] = frozenset(RunState)
 # The states a new run may be born in: queued for a worker, or pending (recorded, not dispatched).
 INITIAL_RUN_STATES: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.PENDING})
 
+# The states a member may send back to the queue (`POST /runs/{id}/retry`): runs that ended without
+# completing. A completed run's result stands; a new run of it is a rerun.
+RETRYABLE_RUN_STATES: frozenset[RunState] = frozenset({RunState.FAILED, RunState.CANCELLED})
+
 # The edges of the run state machine; anything else is an illegal transition (400).
 LEGAL_RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.PENDING: frozenset({RunState.CANCELLED}),

@@ -145,12 +145,13 @@ def get_run(session: Session, run_id: str, *, org_id: str | None, lock: bool = F
     return session.execute(stmt).scalar_one_or_none()
 
 
-def get_run_by_id_or_slug(session: Session, org_id: str, ref: str) -> Run | None:
-    """A run named by its id, else by its slug (unique in the org): users copy either."""
-    run = get_run(session, ref, org_id=org_id)
+def get_run_by_id_or_slug(session: Session, org_id: str, ref: str, *, lock: bool = False) -> Run | None:
+    """A run named by its id, else by its slug (unique in the org): users copy either. `lock` takes
+    its row for the transaction (`FOR UPDATE`)."""
+    run = get_run(session, ref, org_id=org_id, lock=lock)
     if run is None:
         stmt = select(Run).where(Run.org_id == org_id, Run.run_slug == ref)
-        run = session.execute(stmt).scalar_one_or_none()
+        run = session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
     return run
 
 

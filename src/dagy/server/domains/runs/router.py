@@ -1,4 +1,4 @@
-"""`/runs`: trigger, list, read, cancel, logs and node runs (tasks)."""
+"""`/runs`: trigger, list, read, cancel, retry and rerun, logs and node runs (tasks)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from dagy.server.api.pagination import PageRequest
 from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
-from dagy.server.domains.runs import service, trigger
+from dagy.server.domains.runs import retries, service, trigger
 from dagy.server.domains.runs.schemas import (
     NodeRunList,
     RunCancelled,
     RunLogs,
     RunPage,
     RunRead,
+    RunRerun,
+    RunRetried,
     RunTrigger,
     RunTriggered,
 )
@@ -96,6 +98,25 @@ async def get_run(run_id: str, tx: Tx, actor: CurrentActor) -> RunRead:
 )
 async def cancel_run(run_id: str, tx: Tx, actor: CurrentActor) -> RunCancelled:
     return await tx.run(service.cancel_run, actor=actor, run_id=run_id)
+
+
+_trigger = [Depends(require_permission("runs.trigger"))]
+
+
+@router.post("/{run_id}/retry", status_code=202, response_model=RunRetried, dependencies=_trigger)
+async def retry_run(run_id: str, tx: Tx, actor: CurrentActor) -> RunRetried:
+    """Queue a failed or cancelled run again; its next attempt reuses what earlier attempts completed."""
+    return await tx.run(retries.retry_run, actor=actor, run_id=run_id)
+
+
+@router.post("/{run_id}/rerun", status_code=202, response_model=RunTriggered, dependencies=_trigger)
+async def rerun_run(
+    run_id: str, tx: Tx, actor: CurrentActor, settings: SettingsDep, body: RunRerun | None = None
+) -> RunTriggered:
+    """Queue a new run of the run's flow version, settings and parameters (overridden by the body's)."""
+    return await tx.run(
+        retries.rerun_run, actor=actor, run_id=run_id, data=body or RunRerun(), settings=settings
+    )
 
 
 @router.get("/{run_id}/logs", response_model=RunLogs, dependencies=_read)

@@ -94,6 +94,20 @@ class RunCancelled(ResponseModel):
     cancelled_at: Timestamp | None
 
 
+class RunRetried(ResponseModel):
+    run_id: str
+    status: str
+    attempt: int = Field(description="Attempts so far; the retry's attempt is the next one.")
+    retry_count: int = Field(description="Attempts re-queued so far, automatically or by a retry.")
+
+
+class RunRerun(RequestModel):
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged over the original run's parameters (a key given here wins); at most 256 KB.",
+    )
+
+
 class LogEvent(ResponseModel):
     timestamp: Timestamp
     message: str

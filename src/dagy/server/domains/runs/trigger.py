@@ -69,11 +69,13 @@ class RunOrigin:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """One run to create: who asks, for what, and the idempotency key it may take."""
+    """One run to create: who asks, for what, and the idempotency key it may take. `deployment_name`:
+    a rerun's, recorded on a run of the version its original ran (`data` names the flow version)."""
 
     origin: RunOrigin
     data: RunTrigger
     key: str | None = None
+    deployment_name: str | None = None
 
 
 def trigger_run(
@@ -86,9 +88,23 @@ def trigger_run(
         existing = _run_for_key(session, actor.org_id, idempotency_key, utcnow())
         if existing is not None:
             return _triggered(existing)
-    by_key = actor.principal is not None and actor.principal.kind == PrincipalKind.API_KEY
-    origin = RunOrigin(actor=actor, org_id=actor.org_id, trigger=API_KEY if by_key else MANUAL)
+    origin = _member_origin(actor)
     return _queue_one(session, RunRequest(origin, data, key=idempotency_key or None), settings)
+
+
+def trigger_rerun(
+    session: Session, *, actor: Actor, data: RunTrigger, deployment_name: str | None, settings: Settings
+) -> RunTriggered:
+    """Queue a run a member starts again (`POST /runs/{id}/rerun`): `data` names the flow version the
+    original ran, and the run is recorded under the original's deployment, whose environment then
+    gives it its variables and secrets, even when that deployment runs another version since."""
+    request = RunRequest(_member_origin(actor), data, deployment_name=deployment_name)
+    return _queue_one(session, request, settings)
+
+
+def _member_origin(actor: Actor) -> RunOrigin:
+    by_key = actor.principal is not None and actor.principal.kind == PrincipalKind.API_KEY
+    return RunOrigin(actor=actor, org_id=actor.org_id, trigger=API_KEY if by_key else MANUAL)
 
 
 def trigger_sensor_run(
@@ -223,6 +239,8 @@ def _prepared_run(
     run = _new_run(origin.org_id, data, plan, key=request.key, now=now)
     run.trigger, run.sensor_id, run.sensor_event_id = origin.trigger, origin.sensor_id, origin.sensor_event_id
     run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
+    if request.deployment_name is not None:
+        run.deployment_name = request.deployment_name
     if origin.schedule_id is not None and origin.scheduled_for is not None:
         # A fire time's run is named by the fire time and its schedule (the random end of its id):
         # scheduler batches, which hold different schedules, never wait on each other's slugs.

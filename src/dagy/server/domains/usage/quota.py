@@ -114,6 +114,25 @@ def _within_month(
     return room, refusal
 
 
+def admit_requeue(session: Session, *, org_id: str, now: datetime) -> None:
+    """A run already counted goes back to the queue at a member's request (`POST /runs/{id}/retry`):
+    not a new run for the monthly count, but one more active run, checked against the concurrent
+    limit after taking the org's counter row as creations do. Raises `RunQuotaExceeded`."""
+    concurrent = _org_limits.get(session, org_id)["concurrent_runs"]
+    if concurrent is None:
+        return
+    repo.add_to_month(session, org_id, month_of(now), 0, None)  # the row's lock, nothing added
+    active = repo.active_runs(session, org_id)
+    if active >= concurrent:
+        raise RunQuotaExceeded(
+            "Concurrent run limit reached",
+            org_id=org_id,
+            limit=concurrent,
+            current_usage=active,
+            reset_at=now + timedelta(seconds=CONCURRENT_RETRY_SECONDS),
+        )
+
+
 def give_back(session: Session, *, org_id: str, count: int, now: datetime) -> None:
     """Runs counted by `admit_runs` that were not created after all."""
     repo.add_to_month(session, org_id, month_of(now), -count, None)
