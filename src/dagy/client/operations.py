@@ -301,6 +301,15 @@ if TYPE_CHECKING:
         max_timeout_seconds: int
         execution_modes: dict[str, int]
 
+    class BackfillRun(TypedDict):
+        scheduled_for: str
+        run_id: str | None
+        status: Literal["queued", "held"]
+
+    class BackfillSkip(TypedDict):
+        scheduled_for: str
+        reason: str
+
     class CategoryList(TypedDict):
         categories: list[CategoryRead]
 
@@ -1179,6 +1188,34 @@ if TYPE_CHECKING:
         title: str
         url: str
 
+    class RetentionDays(TypedDict):
+        """Days each kind of data is kept; null: forever."""
+
+        runs_days: int | None
+        logs_days: int | None
+        node_outputs_days: int | None
+        audit_days: int | None
+        sensor_events_days: int | None
+
+    class RetentionRead(TypedDict):
+        """The org's values (null: the installation's default) and what applies (`effective`, null: kept forever)."""
+
+        runs_days: int | None
+        logs_days: int | None
+        node_outputs_days: int | None
+        audit_days: int | None
+        sensor_events_days: int | None
+        effective: RetentionDays
+
+    class RetentionUpdate(TypedDict, total=False):
+        """The org's whole setting (PUT): a field left out or null follows the installation's default."""
+
+        runs_days: int | None
+        logs_days: int | None
+        node_outputs_days: int | None
+        audit_days: int | None
+        sensor_events_days: int | None
+
     Role: TypeAlias = Literal["owner", "admin", "developer", "viewer"]
 
     class RoleUpdate(TypedDict):
@@ -1260,6 +1297,15 @@ if TYPE_CHECKING:
         error: dict[str, Any] | None
         retry_count: int
 
+    class RunRerun(TypedDict, total=False):
+        parameters: dict[str, Any]
+
+    class RunRetried(TypedDict):
+        run_id: str
+        status: str
+        attempt: int
+        retry_count: int
+
     class RunTrigger(TypedDict, total=False):
         flow_name: str | None
         deployment: str | None
@@ -1280,6 +1326,24 @@ if TYPE_CHECKING:
         status: str
         created_at: str
         parameters: dict[str, Any]
+
+    class ScheduleBackfillCreate(TypedDict, total=False):
+        """Run the schedule's fire times in `[start, end]` again (or for the first time)."""
+
+        start: Required[str]
+        end: Required[str]
+        reprocess: Literal["none", "failed", "all"]
+        max_active: int
+        order: Literal["oldest_first", "newest_first"]
+        dry_run: bool
+
+    class ScheduleBackfillRead(TypedDict):
+        backfill_id: str | None
+        schedule_id: str
+        dry_run: bool
+        count: int
+        runs: list[BackfillRun]
+        skipped: list[BackfillSkip]
 
     class ScheduleCreate(TypedDict, total=False):
         schedule_id: Required[str]
@@ -1762,6 +1826,17 @@ class Operations:
             self.request("POST", f"/ai-studio/sessions/{_segment(session_id)}/archive"),
         )
 
+    def backfill_schedule(
+        self, schedule_id: str, body: ScheduleBackfillCreate | Mapping[str, Any]
+    ) -> ScheduleBackfillRead:
+        """Run the fire times of `[start, end]`: at most `max_active` at once, the rest held and queued by the
+        scheduler as earlier ones finish; runs tagged `backfill` and `backfill:<id>`.
+        """
+        return cast(
+            "ScheduleBackfillRead",
+            self.request("POST", f"/schedules/{_segment(schedule_id)}/backfill", json=body),
+        )
+
     def bind_ai_studio_session_flow(
         self, session_id: str, body: AiStudioSessionFlowBinding | Mapping[str, Any]
     ) -> AiStudioSessionSummary:
@@ -2007,6 +2082,10 @@ class Operations:
                 params={"limit": limit, "next_token": next_token},
             ),
         )
+
+    def get_retention(self) -> RetentionRead:
+        """The org's values (null: the installation's default) and the days that apply."""
+        return cast("RetentionRead", self.request("GET", "/retention"))
 
     def get_rule(self, rule_id: str) -> AlertRuleRead:
         """Get Rule"""
@@ -2481,6 +2560,10 @@ class Operations:
         """Place a deployment's flow version in another environment."""
         return cast("Promoted", self.request("POST", "/environments/promote", json=body))
 
+    def put_retention(self, body: RetentionUpdate | Mapping[str, Any]) -> RetentionRead:
+        """Replace the org's values; a field left out or null follows the installation's default."""
+        return cast("RetentionRead", self.request("PUT", "/retention", json=body))
+
     def read_secret_value(self, secret_name: str, *, environment: str | None = None) -> SecretValueRead:
         """The decrypted value. Writes an audit row, hence a write transaction; never cached."""
         return cast(
@@ -2527,6 +2610,14 @@ class Operations:
         return cast(
             "VariablesRead", self.request("PUT", f"/environments/{_segment(env_name)}/variables", json=body)
         )
+
+    def rerun_run(self, run_id: str, body: RunRerun | Mapping[str, Any] | None = None) -> RunTriggered:
+        """Queue a new run of the run's flow version, settings and parameters (overridden by the body's)."""
+        return cast("RunTriggered", self.request("POST", f"/runs/{_segment(run_id)}/rerun", json=body))
+
+    def retry_run(self, run_id: str) -> RunRetried:
+        """Queue a failed or cancelled run again; its next attempt reuses what earlier attempts completed."""
+        return cast("RunRetried", self.request("POST", f"/runs/{_segment(run_id)}/retry"))
 
     def revoke_customer_sessions(self, org_id: str, user_email: str) -> SessionsRevoked:
         """The member's tokens stop working at once."""
@@ -2803,6 +2894,17 @@ class AsyncOperations:
             await self.request("POST", f"/ai-studio/sessions/{_segment(session_id)}/archive"),
         )
 
+    async def backfill_schedule(
+        self, schedule_id: str, body: ScheduleBackfillCreate | Mapping[str, Any]
+    ) -> ScheduleBackfillRead:
+        """Run the fire times of `[start, end]`: at most `max_active` at once, the rest held and queued by the
+        scheduler as earlier ones finish; runs tagged `backfill` and `backfill:<id>`.
+        """
+        return cast(
+            "ScheduleBackfillRead",
+            await self.request("POST", f"/schedules/{_segment(schedule_id)}/backfill", json=body),
+        )
+
     async def bind_ai_studio_session_flow(
         self, session_id: str, body: AiStudioSessionFlowBinding | Mapping[str, Any]
     ) -> AiStudioSessionSummary:
@@ -3061,6 +3163,10 @@ class AsyncOperations:
                 params={"limit": limit, "next_token": next_token},
             ),
         )
+
+    async def get_retention(self) -> RetentionRead:
+        """The org's values (null: the installation's default) and the days that apply."""
+        return cast("RetentionRead", await self.request("GET", "/retention"))
 
     async def get_rule(self, rule_id: str) -> AlertRuleRead:
         """Get Rule"""
@@ -3552,6 +3658,10 @@ class AsyncOperations:
         """Place a deployment's flow version in another environment."""
         return cast("Promoted", await self.request("POST", "/environments/promote", json=body))
 
+    async def put_retention(self, body: RetentionUpdate | Mapping[str, Any]) -> RetentionRead:
+        """Replace the org's values; a field left out or null follows the installation's default."""
+        return cast("RetentionRead", await self.request("PUT", "/retention", json=body))
+
     async def read_secret_value(self, secret_name: str, *, environment: str | None = None) -> SecretValueRead:
         """The decrypted value. Writes an audit row, hence a write transaction; never cached."""
         return cast(
@@ -3599,6 +3709,14 @@ class AsyncOperations:
             "VariablesRead",
             await self.request("PUT", f"/environments/{_segment(env_name)}/variables", json=body),
         )
+
+    async def rerun_run(self, run_id: str, body: RunRerun | Mapping[str, Any] | None = None) -> RunTriggered:
+        """Queue a new run of the run's flow version, settings and parameters (overridden by the body's)."""
+        return cast("RunTriggered", await self.request("POST", f"/runs/{_segment(run_id)}/rerun", json=body))
+
+    async def retry_run(self, run_id: str) -> RunRetried:
+        """Queue a failed or cancelled run again; its next attempt reuses what earlier attempts completed."""
+        return cast("RunRetried", await self.request("POST", f"/runs/{_segment(run_id)}/retry"))
 
     async def revoke_customer_sessions(self, org_id: str, user_email: str) -> SessionsRevoked:
         """The member's tokens stop working at once."""

@@ -49,6 +49,7 @@ from dagy.server.domains.nodes.router import router as nodes_router
 from dagy.server.domains.notifications.router import channels_router, rules_router
 from dagy.server.domains.objects.router import router as objects_router
 from dagy.server.domains.orgs.router import router as orgs_router
+from dagy.server.domains.retention.router import router as retention_router
 from dagy.server.domains.runs.router import router as runs_router
 from dagy.server.domains.schedules.router import router as schedules_router
 from dagy.server.domains.secrets.router import router as secrets_router
@@ -85,6 +86,7 @@ ROUTERS = [
     orgs_router,
     api_keys_router,
     audit_logs_router,
+    retention_router,
     secrets_router,
     schedules_router,
     sensors_router,

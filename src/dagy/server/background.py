@@ -19,6 +19,7 @@ from dagy.server.executors.dispatch import ContainerExecutor, configured_backend
 from dagy.server.services.alerts import run_dispatcher, run_sla_checker
 from dagy.server.services.artifact_uploads import run_upload_cleanup
 from dagy.server.services.reaper import run_reaper
+from dagy.server.services.retention import run_retention
 from dagy.server.services.scheduler import run_scheduler
 from dagy.server.services.sensors import SensorLoop, run_sensor_loop
 from dagy.server.services.usage import run_usage_rollup
@@ -39,8 +40,8 @@ def background_parts(
     settings: Settings, *, worker: bool, services: bool, in_process_worker: bool = False
 ) -> list[BackgroundPart]:
     """`services`: the reaper, the clean-up of abandoned artifact uploads, the usage roll-up, the
-    scheduler, the sensor loop, the alert dispatcher, the SLA checker and the container executors
-    the installation names (`kubernetes`, `docker`). `worker`: the embedded
+    retention purge, the scheduler, the sensor loop, the alert dispatcher, the SLA checker and the
+    container executors the installation names (`kubernetes`, `docker`). `worker`: the embedded
     local worker, talking HTTP to this server's own URL with the worker token — or, with
     `in_process_worker`, to the app through httpx's ASGI transport (same protocol, no socket;
     tests)."""
@@ -49,6 +50,7 @@ def background_parts(
         parts.append(_reaper_part(settings))
         parts.append(_upload_cleanup_part())
         parts.append(_usage_rollup_part(settings))
+        parts.append(_retention_part(settings))
     if services and settings.scheduler_enabled:
         parts.append(_scheduler_part(settings))
     if services and settings.sensors_enabled:
@@ -83,6 +85,15 @@ def _usage_rollup_part(settings: Settings) -> BackgroundPart:
 
     async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
         return _start_loop(lambda stop: run_usage_rollup(app.state.db, settings=settings, stop=stop))
+
+    return start
+
+
+def _retention_part(settings: Settings) -> BackgroundPart:
+    """The retention purge (docs/operations.md, "Retention")."""
+
+    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
+        return _start_loop(lambda stop: run_retention(app.state.db, settings=settings, stop=stop))
 
     return start
 

@@ -95,6 +95,27 @@ class UsageSettings(BaseModel):
     )
 
 
+class RetentionSettings(BaseModel):
+    """How long data is kept when an org sets nothing, and the purge loop (docs/operations.md,
+    "Retention"). Unset days: kept forever."""
+
+    runs_days: int | None = Field(
+        None, ge=7, le=3650, description="Days terminal runs are kept (with their logs and node runs)."
+    )
+    logs_days: int | None = Field(None, ge=1, le=3650, description="Days run log lines are kept.")
+    node_outputs_days: int | None = Field(
+        None, ge=1, le=3650, description="Days node outputs (and their objects) are kept."
+    )
+    audit_days: int | None = Field(None, ge=30, le=3650, description="Days audit rows are kept.")
+    sensor_events_days: int | None = Field(
+        None, ge=1, le=3650, description="Days sensor events without a dedup key are kept."
+    )
+    purge_seconds: float = Field(600.0, gt=0, description="How often the background services purge.")
+    batch_size: int = Field(
+        2000, ge=1, le=50_000, description="Rows one purge transaction deletes (runs: a twentieth)."
+    )
+
+
 # Where `npm run build` in web/ writes the web app; the wheel ships it (docs/web.md).
 WEB_BUILD = Path(__file__).resolve().parent / "webapp"
 
@@ -304,6 +325,7 @@ class Settings(BaseSettings):
         3600, ge=60, le=7 * 24 * 3600, description="How long the part URLs of an artifact upload are valid."
     )
     usage: UsageSettings = Field(default_factory=UsageSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     stripe_api_key: SecretStr | None = Field(
         None,
         description="Stripe secret key: billing is configured only when it is set (checkout, portal, "

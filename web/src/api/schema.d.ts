@@ -1741,6 +1741,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Retention
+         * @description The org's values (null: the installation's default) and the days that apply.
+         */
+        get: operations["get_retention_v1_retention_get"];
+        /**
+         * Put Retention
+         * @description Replace the org's values; a field left out or null follows the installation's default.
+         */
+        put: operations["put_retention_v1_retention_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs": {
         parameters: {
             query?: never;
@@ -1816,6 +1840,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{run_id}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rerun Run
+         * @description Queue a new run of the run's flow version, settings and parameters (overridden by the body's).
+         */
+        post: operations["rerun_run_v1_runs__run_id__rerun_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{run_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Run
+         * @description Queue a failed or cancelled run again; its next attempt reuses what earlier attempts completed.
+         */
+        post: operations["retry_run_v1_runs__run_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{run_id}/tasks": {
         parameters: {
             query?: never;
@@ -1881,6 +1945,27 @@ export interface paths {
          * @description Only the fields given change; `next_run_at` is computed again.
          */
         patch: operations["update_schedule_v1_schedules__schedule_id__patch"];
+        trace?: never;
+    };
+    "/v1/schedules/{schedule_id}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backfill Schedule
+         * @description Run the fire times of `[start, end]`: at most `max_active` at once, the rest held and queued
+         *     by the scheduler as earlier ones finish; runs tagged `backfill` and `backfill:<id>`.
+         */
+        post: operations["backfill_schedule_v1_schedules__schedule_id__backfill_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/schedules/{schedule_id}/runs": {
@@ -3156,6 +3241,32 @@ export interface components {
              * @description Those workers (the org's own and the installation's).
              */
             workers: number;
+        };
+        /** BackfillRun */
+        BackfillRun: {
+            /**
+             * Run Id
+             * @description Null while held (or in a dry run).
+             */
+            run_id: string | null;
+            /** Scheduled For */
+            scheduled_for: string;
+            /**
+             * Status
+             * @description held: queued by the scheduler when a slot frees.
+             * @enum {string}
+             */
+            status: "queued" | "held";
+        };
+        /** BackfillSkip */
+        BackfillSkip: {
+            /**
+             * Reason
+             * @description has_run, latest_run_<status> or held_by_backfill.
+             */
+            reason: string;
+            /** Scheduled For */
+            scheduled_for: string;
         };
         /** CategoryList */
         CategoryList: {
@@ -5185,6 +5296,71 @@ export interface components {
             url: string;
         };
         /**
+         * RetentionDays
+         * @description Days each kind of data is kept; null: forever.
+         */
+        RetentionDays: {
+            /** Audit Days */
+            audit_days: number | null;
+            /** Logs Days */
+            logs_days: number | null;
+            /** Node Outputs Days */
+            node_outputs_days: number | null;
+            /** Runs Days */
+            runs_days: number | null;
+            /** Sensor Events Days */
+            sensor_events_days: number | null;
+        };
+        /**
+         * RetentionRead
+         * @description The org's values (null: the installation's default) and what applies (`effective`, null: kept
+         *     forever).
+         */
+        RetentionRead: {
+            /** Audit Days */
+            audit_days: number | null;
+            effective: components["schemas"]["RetentionDays"];
+            /** Logs Days */
+            logs_days: number | null;
+            /** Node Outputs Days */
+            node_outputs_days: number | null;
+            /** Runs Days */
+            runs_days: number | null;
+            /** Sensor Events Days */
+            sensor_events_days: number | null;
+        };
+        /**
+         * RetentionUpdate
+         * @description The org's whole setting (PUT): a field left out or null follows the installation's default.
+         */
+        RetentionUpdate: {
+            /**
+             * Audit Days
+             * @description Audit rows.
+             */
+            audit_days?: number | null;
+            /**
+             * Logs Days
+             * @description Run log lines of terminal runs.
+             */
+            logs_days?: number | null;
+            /**
+             * Node Outputs Days
+             * @description Node outputs of terminal runs and their stored objects.
+             */
+            node_outputs_days?: number | null;
+            /**
+             * Runs Days
+             * @description Terminal runs (with their logs and node runs).
+             */
+            runs_days?: number | null;
+            /**
+             * Sensor Events Days
+             * @description Sensor events without a dedup key.
+             */
+            sensor_events_days?: number | null;
+        };
+        /**
          * Role
          * @enum {string}
          */
@@ -5407,6 +5583,33 @@ export interface components {
              */
             worker_id: string | null;
         };
+        /** RunRerun */
+        RunRerun: {
+            /**
+             * Parameters
+             * @description Merged over the original run's parameters (a key given here wins); at most 256 KB.
+             */
+            parameters?: {
+                [key: string]: unknown;
+            };
+        };
+        /** RunRetried */
+        RunRetried: {
+            /**
+             * Attempt
+             * @description Attempts so far; the retry's attempt is the next one.
+             */
+            attempt: number;
+            /**
+             * Retry Count
+             * @description Attempts re-queued so far, automatically or by a retry.
+             */
+            retry_count: number;
+            /** Run Id */
+            run_id: string;
+            /** Status */
+            status: string;
+        };
         /** RunTrigger */
         RunTrigger: {
             /**
@@ -5481,6 +5684,70 @@ export interface components {
             run_slug: string;
             /** Status */
             status: string;
+        };
+        /**
+         * ScheduleBackfillCreate
+         * @description Run the schedule's fire times in `[start, end]` again (or for the first time).
+         */
+        ScheduleBackfillCreate: {
+            /**
+             * Dry Run
+             * @description Answer what it would do; create nothing.
+             * @default false
+             */
+            dry_run: boolean;
+            /**
+             * End
+             * Format: date-time
+             * @description The window's last instant (not in the future), after `start`.
+             */
+            end: string;
+            /**
+             * Max Active
+             * @description At most this many of its runs queued or running.
+             * @default 10
+             */
+            max_active: number;
+            /**
+             * Order
+             * @default oldest_first
+             * @enum {string}
+             */
+            order: "oldest_first" | "newest_first";
+            /**
+             * Reprocess
+             * @description none: skip fire times that have a run; failed: also those whose latest run failed or was cancelled; all: every fire time.
+             * @default none
+             * @enum {string}
+             */
+            reprocess: "none" | "failed" | "all";
+            /**
+             * Start
+             * Format: date-time
+             * @description The window's first instant; without an offset: in the schedule's zone.
+             */
+            start: string;
+        };
+        /** ScheduleBackfillRead */
+        ScheduleBackfillRead: {
+            /**
+             * Backfill Id
+             * @description Null in a dry run.
+             */
+            backfill_id: string | null;
+            /**
+             * Count
+             * @description The fire times it runs (queued now or held).
+             */
+            count: number;
+            /** Dry Run */
+            dry_run: boolean;
+            /** Runs */
+            runs: components["schemas"]["BackfillRun"][];
+            /** Schedule Id */
+            schedule_id: string;
+            /** Skipped */
+            skipped: components["schemas"]["BackfillSkip"][];
         };
         /** ScheduleCreate */
         ScheduleCreate: {
@@ -10259,6 +10526,59 @@ export interface operations {
             };
         };
     };
+    get_retention_v1_retention_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionRead"];
+                };
+            };
+        };
+    };
+    put_retention_v1_retention_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_runs_v1_runs_get: {
         parameters: {
             query?: {
@@ -10421,6 +10741,72 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunLogs"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rerun_run_v1_runs__run_id__rerun_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RunRerun"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunTriggered"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retry_run_v1_runs__run_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRetried"];
                 };
             };
             /** @description Validation Error */
@@ -10615,6 +11001,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ScheduleRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    backfill_schedule_v1_schedules__schedule_id__backfill_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleBackfillCreate"];
+            };
+        };
+        responses: {
+            /** @description A dry run: what it would do. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleBackfillRead"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleBackfillRead"];
                 };
             };
             /** @description Validation Error */

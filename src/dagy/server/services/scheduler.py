@@ -7,6 +7,10 @@ locks its schedules with `SKIP LOCKED`, and the unique (schedule, fire time) of 
 turns a second attempt at the same fire time into nothing. The tick's cost follows the due
 schedules (the `ix_schedule_due` index), not all of them.
 
+Each tick also releases the fire times backfills hold (`domains/schedules/backfill.py`): as many
+per backfill as it has free slots, its backfills locked with `SKIP LOCKED`, so that at most
+`max_active` of a backfill's runs are queued or running whoever releases them.
+
 The clock is injectable (`clock`), so tests and benchmarks drive time without waiting.
 """
 
@@ -26,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 
 from dagy.server.db.base import utcnow
 from dagy.server.db.engine import Database
+from dagy.server.domains.schedules.backfill import RELEASE_BATCH, any_held, release_held
 from dagy.server.domains.schedules.firing import BATCH_SIZE, any_due, fire_due_batch
 from dagy.server.settings import Settings
 
@@ -45,9 +50,32 @@ class TickResult:
     skipped: int = 0
     refused: int = 0
     batches: int = 0
+    released: int = 0  # held backfill fire times queued
 
 
 def tick(db: Database, *, settings: Settings, now: datetime, batch_size: int = BATCH_SIZE) -> TickResult:
+    """Fire every schedule due at `now` (`fire_due`), then release what backfills hold."""
+    total = fire_due(db, settings=settings, now=now, batch_size=batch_size)
+    total.released = release_backfills(db, settings=settings)
+    return total
+
+
+def release_backfills(db: Database, *, settings: Settings) -> int:
+    """Queue held backfill fire times that have a free slot, a transaction per `RELEASE_BATCH`
+    backfills; answers how many were queued. An idle tick reads one index and takes no write lock."""
+    with db.transaction(write=False) as session:
+        if not any_held(session):
+            return 0
+    released, after = 0, ""
+    while True:
+        with db.transaction(write=True) as session:
+            batch = release_held(session, settings=settings, after=after)
+        released, after = released + batch.queued, batch.last_id
+        if batch.backfills < RELEASE_BATCH:
+            return released
+
+
+def fire_due(db: Database, *, settings: Settings, now: datetime, batch_size: int = BATCH_SIZE) -> TickResult:
     """Fire every schedule due at `now`; one transaction per batch. A fire time later than one tick
     before `now` is on time; earlier ones were missed (their schedule's catch-up policy decides).
 
@@ -121,6 +149,8 @@ async def run_scheduler(
     while not stop.is_set():
         try:
             result = await anyio.to_thread.run_sync(partial(tick, db, settings=settings, now=clock()))
+            if result.released:
+                log.info("released %d held backfill run(s)", result.released)
             if result.schedules:
                 log.info(
                     "fired %d schedule(s): %d run(s) queued, %d fire time(s) skipped, %d refused",

@@ -14,9 +14,17 @@ from dagy.server.db.models.notifications import (
     AlertRuleChannel,
     NotificationChannel,
 )
+from dagy.server.db.models.retention import OrgRetention
 from dagy.server.db.models.runs import NodeRun, Run, RunEvent, RunLog
 from dagy.server.db.models.secrets import DataKey, Secret
-from dagy.server.db.models.triggers import Schedule, ScheduleFire, Sensor, SensorEvent
+from dagy.server.db.models.triggers import (
+    Schedule,
+    ScheduleBackfill,
+    ScheduleBackfillRun,
+    ScheduleFire,
+    Sensor,
+    SensorEvent,
+)
 from dagy.server.db.models.usage import BillingEvent, UsageCounter, UsageDaily, UsageMonth, UsageRollup
 from dagy.server.db.models.workers import Worker
 
@@ -45,10 +53,13 @@ __all__ = [
     "NodeRun",
     "NotificationChannel",
     "Org",
+    "OrgRetention",
     "Run",
     "RunEvent",
     "RunLog",
     "Schedule",
+    "ScheduleBackfill",
+    "ScheduleBackfillRun",
     "ScheduleFire",
     "Secret",
     "Sensor",

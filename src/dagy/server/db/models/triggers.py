@@ -49,7 +49,8 @@ class Schedule(Base, TimestampMixin):
 
 class ScheduleFire(Base):
     """One fire time of a schedule: the unique (schedule, scheduled_for) is what keeps several
-    schedulers from firing it twice. `outcome`: queued | skipped | refused."""
+    schedulers from firing it twice. `outcome`: queued | skipped | refused | backfill (a backfill ran
+    it, or holds it: the scheduler must not)."""
 
     __tablename__ = "schedule_fire"
     __table_args__ = (UniqueConstraint("schedule_id", "scheduled_for"),)
@@ -62,6 +63,42 @@ class ScheduleFire(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScheduleBackfill(Base):
+    """A backfill of a schedule's past fire times (`POST /schedules/{id}/backfill`): at most
+    `max_active` of its runs queued or running at once; the scheduler releases the rest."""
+
+    __tablename__ = "schedule_backfill"
+
+    id: Mapped[str] = id_column("bfill")
+    org_id: Mapped[str] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedule.id", ondelete="CASCADE"), index=True)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    reprocess: Mapped[str] = mapped_column(String(8))  # none | failed | all
+    run_order: Mapped[str] = mapped_column(String(16))  # oldest_first | newest_first
+    max_active: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScheduleBackfillRun(Base):
+    """One fire time of a backfill, in the backfill's order (`position`). `status`: `held` (waits
+    for a free slot), `queued` (its run made), `refused` (the runs domain refused it when released)."""
+
+    __tablename__ = "schedule_backfill_run"
+    __table_args__ = (
+        UniqueConstraint("backfill_id", "position"),
+        Index("ix_schedule_backfill_run_status", "status", "backfill_id", "position"),
+    )
+
+    id: Mapped[str] = id_column("bfrun")
+    backfill_id: Mapped[str] = mapped_column(ForeignKey("schedule_backfill.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    scheduled_for: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("run.id", ondelete="SET NULL"), index=True)
+    detail: Mapped[dict[str, Any] | None]
 
 
 class Sensor(Base, TimestampMixin):

@@ -7,12 +7,20 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, and_, bindparam, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, PageRequest
 from dagy.server.db.bulk import insert_new
-from dagy.server.db.models import Deployment, Environment, Schedule, ScheduleFire
+from dagy.server.db.models import (
+    Deployment,
+    Environment,
+    Run,
+    Schedule,
+    ScheduleBackfill,
+    ScheduleBackfillRun,
+    ScheduleFire,
+)
 from dagy.server.db.models.identity import in_unsuspended_org
 from dagy.server.db.reads import read_timestamp
 
@@ -191,3 +199,112 @@ def advance(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     carries `id`, `next_run_at`, `enabled`, `last_run_at` and `last_run_id`."""
     if rows:
         session.connection().execute(_ADVANCE, [{**row, "schedule_pk": row["id"]} for row in rows])
+
+
+# Backfills (`backfill.py`).
+
+HELD = "held"
+
+
+def runs_of_fire_times(
+    session: Session, org_id: str, schedule_pk: str, start: datetime, end: datetime
+) -> list[tuple[datetime, str]]:
+    """(fire time, status) of the schedule's runs of fire times in `[start, end]`, oldest run first."""
+    stmt = (
+        select(Run.scheduled_for, Run.status)
+        .where(
+            Run.org_id == org_id,
+            Run.schedule_id == schedule_pk,
+            Run.scheduled_for >= start,
+            Run.scheduled_for <= end,
+        )
+        .order_by(Run.created_at, Run.id)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt) if row[0] is not None]
+
+
+def held_fire_times(session: Session, schedule_pk: str, start: datetime, end: datetime) -> set[datetime]:
+    """Fire times in `[start, end]` that a backfill of the schedule holds (no run yet)."""
+    stmt = (
+        select(ScheduleBackfillRun.scheduled_for)
+        .join(ScheduleBackfill, ScheduleBackfill.id == ScheduleBackfillRun.backfill_id)
+        .where(
+            ScheduleBackfill.schedule_id == schedule_pk,
+            ScheduleBackfillRun.status == HELD,
+            ScheduleBackfillRun.scheduled_for >= start,
+            ScheduleBackfillRun.scheduled_for <= end,
+        )
+    )
+    return set(session.execute(stmt).scalars())
+
+
+def add_backfill(session: Session, backfill: ScheduleBackfill, rows: Sequence[dict[str, Any]]) -> None:
+    """The backfill and its fire times (complete rows, one INSERT executemany)."""
+    session.add(backfill)
+    session.flush()
+    if rows:
+        session.execute(ScheduleBackfillRun.__table__.insert(), list(rows))
+
+
+def any_held(session: Session) -> bool:
+    """Whether some backfill holds a fire time: one probe of `ix_schedule_backfill_run_status`."""
+    stmt = select(ScheduleBackfillRun.id).where(ScheduleBackfillRun.status == HELD).limit(1)
+    return session.execute(stmt).first() is not None
+
+
+def lock_holding_backfills(session: Session, *, after: str, limit: int) -> list[ScheduleBackfill]:
+    """Up to `limit` backfills holding fire times with ids after `after`, oldest first (ids are
+    time-ordered), of orgs not suspended; locked with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two
+    schedulers release different backfills (SQLite: the caller's write transaction holds the writer
+    lock)."""
+    holding = select(ScheduleBackfillRun.backfill_id).where(ScheduleBackfillRun.status == HELD)
+    stmt = (
+        select(ScheduleBackfill)
+        .where(
+            ScheduleBackfill.id.in_(holding),
+            ScheduleBackfill.id > after,
+            in_unsuspended_org(ScheduleBackfill.org_id),
+        )
+        .order_by(ScheduleBackfill.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def active_runs(session: Session, backfill_ids: Collection[str], states: Collection[str]) -> dict[str, int]:
+    """backfill id -> how many of its runs are in `states` (queued or running)."""
+    if not backfill_ids:
+        return {}
+    stmt = (
+        select(ScheduleBackfillRun.backfill_id, func.count())
+        .join(Run, Run.id == ScheduleBackfillRun.run_id)
+        .where(ScheduleBackfillRun.backfill_id.in_(backfill_ids), Run.status.in_(states))
+        .group_by(ScheduleBackfillRun.backfill_id)
+    )
+    return {row[0]: int(row[1]) for row in session.execute(stmt)}
+
+
+def next_held(session: Session, backfill_id: str, *, limit: int) -> list[ScheduleBackfillRun]:
+    """The backfill's next `limit` held fire times, in its order."""
+    stmt = (
+        select(ScheduleBackfillRun)
+        .where(ScheduleBackfillRun.status == HELD, ScheduleBackfillRun.backfill_id == backfill_id)
+        .order_by(ScheduleBackfillRun.position)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def schedules_with_deployments(
+    session: Session, schedule_pks: Collection[str]
+) -> dict[str, tuple[Schedule, str | None]]:
+    """schedule row id -> (the schedule, its deployment's name), for the scheduler (every org)."""
+    if not schedule_pks:
+        return {}
+    stmt = (
+        select(Schedule, Deployment.name)
+        .outerjoin(Deployment, Deployment.id == Schedule.deployment_id)
+        .where(Schedule.id.in_(schedule_pks))
+    )
+    return {row[0].id: (row[0], row[1]) for row in session.execute(stmt)}

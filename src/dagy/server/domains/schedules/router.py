@@ -1,4 +1,5 @@
-"""`/schedules`: create, list, read, change, delete, trigger by hand, and the runs one started."""
+"""`/schedules`: create, list, read, change, delete, trigger by hand, backfill, and the runs one
+started."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from dagy.server.api.pagination import PageRequest
 from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
-from dagy.server.domains.schedules import service
+from dagy.server.domains.schedules import backfill, service
 from dagy.server.domains.schedules.schemas import (
+    ScheduleBackfillCreate,
+    ScheduleBackfillRead,
     ScheduleCreate,
     SchedulePage,
     ScheduleRead,
@@ -93,6 +96,30 @@ async def trigger_schedule(
         schedule_id=schedule_id,
         data=body or ScheduleTrigger(),
         settings=settings,
+    )
+
+
+@router.post(
+    "/{schedule_id}/backfill",
+    status_code=202,
+    response_model=ScheduleBackfillRead,
+    responses={200: {"model": ScheduleBackfillRead, "description": "A dry run: what it would do."}},
+    dependencies=_write,
+)
+async def backfill_schedule(  # noqa: PLR0917 - FastAPI passes the request's parts as parameters
+    schedule_id: str,
+    body: ScheduleBackfillCreate,
+    tx: Tx,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    response: Response,
+) -> ScheduleBackfillRead:
+    """Run the fire times of `[start, end]`: at most `max_active` at once, the rest held and queued
+    by the scheduler as earlier ones finish; runs tagged `backfill` and `backfill:<id>`."""
+    if body.dry_run:
+        response.status_code = 200
+    return await tx.run(
+        backfill.backfill_schedule, actor=actor, schedule_id=schedule_id, data=body, settings=settings
     )
 
 

@@ -128,3 +128,43 @@ class ScheduleRun(RunListItem):
 class ScheduleRunPage(ResponseModel):
     items: list[ScheduleRun]
     next_token: str | None
+
+
+MAX_BACKFILL_FIRE_TIMES = 1000
+
+
+class ScheduleBackfillCreate(RequestModel):
+    """Run the schedule's fire times in `[start, end]` again (or for the first time)."""
+
+    start: datetime = Field(
+        description="The window's first instant; without an offset: in the schedule's zone."
+    )
+    end: datetime = Field(description="The window's last instant (not in the future), after `start`.")
+    reprocess: Literal["none", "failed", "all"] = Field(
+        "none",
+        description="none: skip fire times that have a run; failed: also those whose latest run failed or "
+        "was cancelled; all: every fire time.",
+    )
+    max_active: int = Field(10, ge=1, le=100, description="At most this many of its runs queued or running.")
+    order: Literal["oldest_first", "newest_first"] = "oldest_first"
+    dry_run: bool = Field(False, description="Answer what it would do; create nothing.")
+
+
+class BackfillRun(ResponseModel):
+    scheduled_for: Timestamp
+    run_id: str | None = Field(description="Null while held (or in a dry run).")
+    status: Literal["queued", "held"] = Field(description="held: queued by the scheduler when a slot frees.")
+
+
+class BackfillSkip(ResponseModel):
+    scheduled_for: Timestamp
+    reason: str = Field(description="has_run, latest_run_<status> or held_by_backfill.")
+
+
+class ScheduleBackfillRead(ResponseModel):
+    backfill_id: str | None = Field(description="Null in a dry run.")
+    schedule_id: str
+    dry_run: bool
+    count: int = Field(description="The fire times it runs (queued now or held).")
+    runs: list[BackfillRun]
+    skipped: list[BackfillSkip]
