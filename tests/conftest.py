@@ -118,6 +118,25 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A `postgres_only` test's SQLite instance is not run: deselected where PostgreSQL is reached,
+    skipped with the reason where it is not."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
+        if on_sqlite and item.get_closest_marker("postgres_only"):
+            if POSTGRES_URL:
+                dropped.append(item)
+                continue
+            item.add_marker(pytest.mark.skip(reason="runs only against PostgreSQL (DAGY_TEST_POSTGRES_URL)"))
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist, in the controlling process, before it starts a worker: the worker's databases are

@@ -23,7 +23,8 @@ from tests.factories import new_org
 from tests.flow_factories import python_node, spec
 from tests.worker.live import api_for, finished, register, serving, wait
 
-pytestmark = pytest.mark.slow
+# Real processes end to end; what they test does not depend on the database (its own tests run on both).
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
 SLEEPER = """
 import time

@@ -27,7 +27,8 @@ from tests.worker.live import api_for as _api
 from tests.worker.live import register as _register
 from tests.worker.live import wait as _wait
 
-pytestmark = pytest.mark.slow
+# Real processes end to end; what they test does not depend on the database (its own tests run on both).
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
 WHERE = """
 import os, time

@@ -22,7 +22,8 @@ from tests.flow_factories import python_node, spec
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.worker.live import Workers, api_for, finished, register, serving
 
-pytestmark = pytest.mark.slow
+# Real processes end to end; what they test does not depend on the database (its own tests run on both).
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
 DOUBLE = "def main(inputs, params):\n    return {'n': params['n'] * 2}\n"
 THEN = "def main(inputs, params):\n    return inputs\n"
