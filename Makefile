@@ -44,7 +44,6 @@ run: $(VENV)/.installed-server web
 ## (SQLite + PostgreSQL), then the web app's unit tests and its end-to-end tests in Chromium.
 test: $(VENV)/.installed-test web
 	scripts/test.sh
-	scripts/test-web.sh
 
 ## Run the kubernetes executor's Jobs on a real cluster: the kubeconfig's current context, the namespace
 ## DAGY_TEST_K8S_NAMESPACE (required, else the tests are skipped), DAGY_TEST_K8S_IMAGE (busybox:1.36).

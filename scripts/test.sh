@@ -3,6 +3,7 @@
 # and PostgreSQL, in parallel worker processes (pytest-xdist): DAGY_TEST_WORKERS sets how many
 # (a number or "auto", one per CPU; 0 or 1 runs the suite in this one process). Arguments are
 # pytest's: `scripts/test.sh -k schedules`, `scripts/test.sh tests/server/test_flows.py -x`.
+# Without arguments it also runs the HA test bed and the web app's tests (what `make test` runs).
 # PostgreSQL (127.0.0.1:5432, user postgres) and Redis (127.0.0.1:6379) are reached, or started
 # with this machine's service commands when they are installed but stopped.
 set -euo pipefail
@@ -60,9 +61,14 @@ esac
 if [ "$#" -gt 0 ]; then
   exec "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
 fi
-# The HA test bed (tests/server/test_ha.py, marker `ha`) runs minutes of processes of its own that
-# keep both cores busy: it runs alone, after the rest. The exit status is the first failure's.
+# Without arguments, everything: the suite but the HA test bed, then the bed (tests/server/test_ha.py,
+# marker `ha`: minutes of processes of its own, so never beside the xdist workers) side by side with
+# the web app's tests (scripts/test-web.sh), which wait on a browser more than they compute. The exit
+# status is the first failure's.
 status=0
 "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} -m "not ha" || status=$?
+scripts/test-web.sh &
+web=$!
 "$BIN/python" -m pytest -p no:xdist -m ha || status=$((status ? status : $?))
+wait "$web" || status=$((status ? status : $?))
 exit "$status"

@@ -97,7 +97,7 @@ class ScheduleBackfillRun(Base):
     position: Mapped[int] = mapped_column(Integer)
     scheduled_for: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))
-    run_id: Mapped[str | None] = mapped_column(ForeignKey("run.id", ondelete="SET NULL"), index=True)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
     detail: Mapped[dict[str, Any] | None]
 
 

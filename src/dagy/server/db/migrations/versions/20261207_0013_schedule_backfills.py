@@ -67,7 +67,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["run_id"], ["run.id"], name=op.f("fk_schedule_backfill_run_run_id_run"), ondelete="SET NULL"
+            ["run_id"], ["run.id"], name=op.f("fk_schedule_backfill_run_run_id_run"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_backfill_run")),
         sa.UniqueConstraint(
