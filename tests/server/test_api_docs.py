@@ -29,6 +29,8 @@ def test_every_operation_declares_whether_it_needs_a_bearer_token_and_is_right(c
     navigation = schema["paths"]["/v1/ui/navigation"]["get"]
     assert navigation["security"] == [{}, {"bearer": []}]  # optional: anonymous or signed in
     assert sorted(public) == [
+        "GET /v1/auth/oidc/callback",  # single sign-on: the provider's redirect back
+        "GET /v1/auth/oidc/login",  # single sign-on: the redirect to the provider
         "GET /v1/billing/plans",
         "GET /v1/health",
         "GET /v1/health/live",  # the orchestrators' probes

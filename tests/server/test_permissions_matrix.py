@@ -20,6 +20,8 @@ from tests.factories import Caller, add_member, new_org
 PUBLIC = {
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/invitations/accept"),
+    ("GET", "/v1/auth/oidc/login"),  # single sign-on: the browser's way to the provider and back
+    ("GET", "/v1/auth/oidc/callback"),
     ("GET", "/v1/health"),
     ("GET", "/v1/health/live"),  # the orchestrators' probes
     ("GET", "/v1/health/ready"),

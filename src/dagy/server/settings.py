@@ -37,10 +37,47 @@ BUILT_IN_EXECUTORS = (
 
 
 class AuthMode(StrEnum):
-    """How `POST /auth/login` proves who the caller is."""
+    """How a caller proves who they are: `POST /auth/login` (email, password) or the OpenID
+    Connect provider's sign-in (`GET /auth/oidc/login`, docs/authentication.md)."""
 
     EMAIL = "email"
     PASSWORD = "password"  # noqa: S105 - the name of a mode, not a password
+    OIDC = "oidc"
+
+
+# Where the provider sends the browser back; the default redirect URL is the server's URL + this.
+OIDC_CALLBACK_PATH = "/v1/auth/oidc/callback"
+
+
+class OidcSettings(BaseModel):
+    """The OpenID Connect provider of `DAGY_AUTH_MODE=oidc` (docs/authentication.md, "Single
+    sign-on"). Dagy is a relying party using the authorization-code flow with PKCE."""
+
+    issuer: str = Field(
+        "",
+        max_length=2048,
+        description="The provider's issuer URL, exactly as its ID tokens name it; its discovery "
+        "document is `<issuer>/.well-known/openid-configuration`.",
+    )
+    client_id: str = Field("", max_length=512, description="Dagy's client id at the provider.")
+    client_secret: SecretStr | None = Field(
+        None, description="Dagy's client secret at the provider; unset for a public client (PKCE only)."
+    )
+    scopes: str = Field(
+        "openid email profile",
+        description="Space-separated scopes asked for: `openid` is required, `email` brings the email claim.",
+    )
+    redirect_url: str = Field(
+        "",
+        max_length=2048,
+        description="The callback URL registered at the provider; empty: DAGY_PUBLIC_URL (else the "
+        f"server's own http://host:port) + `{OIDC_CALLBACK_PATH}`.",
+    )
+    allow_unverified_email: bool = Field(
+        False,
+        description="Accept an ID token whose `email_verified` is not true (only for a provider that "
+        "never sends the claim and whose emails you trust).",
+    )
 
 
 class RunQueueSettings(BaseModel):
@@ -153,8 +190,10 @@ class Settings(BaseSettings):
         "in audit rows and rate limits); empty trusts none.",
     )
     auth_mode: AuthMode | None = Field(
-        None, description="email or password; default email on a loopback host, password otherwise."
+        None,
+        description="email, password or oidc; default email on a loopback host, password otherwise.",
     )
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
     web_dir: Path | None = Field(
         default_factory=lambda: WEB_BUILD if (WEB_BUILD / "index.html").is_file() else None,
         description="Folder of the web app's build served at `/` (api/webapp.py); default the build the "
@@ -422,6 +461,21 @@ class Settings(BaseSettings):
                 f"DAGY_AI_PROVIDER={self.ai_provider} needs DAGY_AI_MODEL (or DAGY_AI_MODELS per tier)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _oidc_provider_named(self) -> Settings:
+        """Single sign-on without a provider to ask is refused at start, not at the first sign-in."""
+        if self.auth_mode == AuthMode.OIDC and not (self.oidc.issuer and self.oidc.client_id):
+            raise ValueError("DAGY_AUTH_MODE=oidc needs DAGY_OIDC__ISSUER and DAGY_OIDC__CLIENT_ID")
+        if self.auth_mode == AuthMode.OIDC and "openid" not in self.oidc.scopes.split():
+            raise ValueError("DAGY_OIDC__SCOPES must include openid")
+        return self
+
+    def oidc_redirect_url(self) -> str:
+        """Where the provider sends the browser back after sign-in (`DAGY_OIDC__REDIRECT_URL`)."""
+        if self.oidc.redirect_url:
+            return self.oidc.redirect_url
+        return (self.public_url or self.own_url()).rstrip("/") + OIDC_CALLBACK_PATH
 
     @model_validator(mode="after")
     def _defaults_from_home(self) -> Settings:

@@ -1,13 +1,17 @@
-import { useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { useLocation, useNavigate } from "react-router";
 import { api, session } from "../api/client";
+import { parseSsoFragment, ssoLoginHref } from "../lib/sso";
+
+type Mode = "email" | "password" | "oidc";
 
 /** The login mode (docs/authentication.md) is the server's: `dagy server` writes it into the page
  * as <meta name="dagy-auth-mode">; without it (the Vite dev server) an email-only attempt that the
- * server answers "A password is required" shows the password field. */
-function initialMode(): "email" | "password" {
-  const meta = document.querySelector<HTMLMetaElement>('meta[name="dagy-auth-mode"]');
-  return meta?.content === "password" ? "password" : "email";
+ * server answers "A password is required" shows the password field, and one it answers
+ * `sso_required` shows the single sign-on link. */
+function initialMode(): Mode {
+  const content = document.querySelector<HTMLMetaElement>('meta[name="dagy-auth-mode"]')?.content;
+  return content === "password" || content === "oidc" ? content : "email";
 }
 
 export function SignIn() {
@@ -17,7 +21,16 @@ export function SignIn() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const navigate = useNavigate();
-  const from = (useLocation().state as { from?: string } | null)?.from ?? "/dashboard";
+  const location = useLocation();
+  const from = (location.state as { from?: string } | null)?.from ?? "/dashboard";
+  // Back from single sign-on: the server's callback put the session token in the fragment.
+  const handed = useMemo(() => parseSsoFragment(location.hash), [location.hash]);
+
+  useEffect(() => {
+    if (!handed) return;
+    session.signIn(handed.token);
+    navigate(handed.returnTo, { replace: true });
+  }, [handed, navigate]);
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
@@ -31,13 +44,39 @@ export function SignIn() {
       navigate(from, { replace: true });
       return;
     }
-    const details = (failed as { details?: Record<string, unknown> } | undefined)?.details;
+    const { error: code, details, message } = (failed ?? {}) as { error?: string; details?: Record<string, unknown>; message?: string };
     if (response.status === 400 && details && "password" in details) {
       setMode("password");
       setError("This server signs in with a password.");
       return;
     }
-    setError((failed as { message?: string } | undefined)?.message ?? `Sign-in failed (${response.status}).`);
+    if (code === "sso_required") {
+      setMode("oidc");
+      return;
+    }
+    setError(message ?? `Sign-in failed (${response.status}).`);
+  }
+
+  if (handed) {
+    return (
+      <main className="signin">
+        <p aria-busy="true">Signing in…</p>
+      </main>
+    );
+  }
+
+  if (mode === "oidc") {
+    return (
+      <main className="signin">
+        <form aria-labelledby="signin-title" onSubmit={(event) => event.preventDefault()}>
+          <h1 id="signin-title">Sign in to Dagy</h1>
+          <p>This server signs you in through your organization's identity provider.</p>
+          <a className="button primary" href={ssoLoginHref(from)}>
+            Sign in with SSO
+          </a>
+        </form>
+      </main>
+    );
   }
 
   return (

@@ -6,7 +6,7 @@ import { when } from "../../components/StatusBadge";
 import { storedTheme } from "../../theme";
 import { useSettingsConfig } from "./queries";
 
-const SIGN_IN_MODES: Record<string, string> = { email: "Email only", password: "Email and password" };
+const SIGN_IN_MODES: Record<string, string> = { email: "Email only", password: "Email and password", oidc: "Single sign-on (OIDC)" };
 const THEMES = { system: "Same as the system", light: "Light", dark: "Dark" };
 
 /** The top bar's theme menu sets <html data-theme> (theme.ts): follow it while this page is open. */

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from dagy.protocol.models import Timestamp
 from dagy.server.api.schemas import Email, RequestModel, ResponseModel
@@ -20,6 +20,16 @@ class LoginRequest(RequestModel):
 class InvitationAccept(RequestModel):
     invitation_token: Annotated[str, StringConstraints(min_length=16, max_length=256)]
     password: Password
+
+
+class OidcCallbackQuery(BaseModel):
+    """What the identity provider sends the browser back with (RFC 6749 §4.1.2): a code and the
+    state, or an error. Parameters some providers add (`session_state`, `iss`, `scope`) are ignored."""
+
+    code: str | None = Field(None, max_length=4096)
+    state: str | None = Field(None, max_length=512)
+    error: str | None = Field(None, max_length=256)
+    error_description: str | None = Field(None, max_length=2048)
 
 
 class TokenRead(ResponseModel):

@@ -30,6 +30,11 @@ from dagy.server.settings import AuthMode, Settings
 
 API_KEY_PREFIX = "dagy_sk_"
 _LOGIN_FAILED = "Email not found or unauthorized."
+SSO_LOGIN_PATH = "/v1/auth/oidc/login"
+_SSO_REQUIRED = (
+    f"This server signs in through single sign-on: open GET {SSO_LOGIN_PATH} in a browser "
+    '(the web app\'s "Sign in with SSO"); scripts use an API key.'
+)
 # An API key's last_used_at is written at most this often, so keys on hot paths cost no writes.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -41,6 +46,8 @@ def sha256_hex(value: str) -> str:
 def login(
     session: Session, *, actor: Actor, data: LoginRequest, settings: Settings, throttle: LoginThrottle
 ) -> TokenRead:
+    if settings.auth_mode == AuthMode.OIDC:
+        raise PermissionDenied(_SSO_REQUIRED, code="sso_required")
     ip = actor.ip_address or "-"
     wait = throttle.retry_after(data.email, ip)
     if wait:
@@ -63,9 +70,30 @@ def _may_log_in(session: Session, user: User | None, data: LoginRequest, setting
         assert data.password is not None
         if not verify_password(user.password_hash if user else None, data.password):
             return False
-    if data.email in settings.superadmin_emails:
+    return _admitted(session, user, data.email, settings)
+
+
+def _admitted(session: Session, user: User | None, email: str, settings: Settings) -> bool:
+    """Who may sign in at all: a super admin, or a member (invited or active) of some org."""
+    if email in settings.superadmin_emails:
         return True
     return user is not None and bool(repo.list_memberships_of_user(session, user.id))
+
+
+def login_with_verified_email(session: Session, *, actor: Actor, email: str, settings: Settings) -> TokenRead:
+    """Single sign-on's last step: the identity provider vouched for `email` (domains/auth/oidc.py).
+    The same session `POST /auth/login` opens, for the same people, matched case-insensitively."""
+    email = email.strip().lower()
+    user = repo.get_user_by_email(session, email)
+    if not _admitted(session, user, email, settings):
+        raise PermissionDenied(
+            f"No member of an organization on this server has the email {email}; ask an admin of "
+            "your organization to add you.",
+            code="oidc_unknown_user",
+        )
+    if user is None:  # a super admin's first login
+        user = repo.add_user(session, email)
+    return _open_session(session, user=user, actor=actor, settings=settings)
 
 
 def _open_session(session: Session, *, user: User, actor: Actor, settings: Settings) -> TokenRead:
@@ -93,7 +121,10 @@ def _open_session(session: Session, *, user: User, actor: Actor, settings: Setti
 def accept_invitation(
     session: Session, *, actor: Actor, data: InvitationAccept, settings: Settings
 ) -> TokenRead:
-    """Redeem the token an inviter received from `POST /orgs/{org_id}/members`: set a password, log in."""
+    """Redeem the token an inviter received from `POST /orgs/{org_id}/members`: set a password, log in.
+    Under single sign-on the provider alone signs people in, so a token issued before is refused."""
+    if settings.auth_mode == AuthMode.OIDC:
+        raise PermissionDenied(_SSO_REQUIRED, code="sso_required")
     _check_password_strength(data.password)
     membership = repo.get_membership_by_invitation(session, sha256_hex(data.invitation_token))
     if membership is None or (membership.invitation_expires_at or utcnow()) <= utcnow():

@@ -142,7 +142,7 @@ class Preferences(ResponseModel):
     org_id: str | None
     org_name: str | None
     role: str | None
-    auth_mode: str = Field(description="email or password (docs/authentication.md).")
+    auth_mode: str = Field(description="email, password or oidc (docs/authentication.md).")
     theme: str = Field(description="system; the web app keeps the caller's choice locally.")
     timezone: str
 
