@@ -5,6 +5,11 @@ BIN    := $(VENV)/bin
 
 .PHONY: run test test-k8s lint bench web
 
+# The Python install and the web app's build share nothing: they run side by side.
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS += --jobs=2
+endif
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: lint, import contracts and the type checker first, then the suite on SQLite
-# and PostgreSQL, in parallel worker processes (pytest-xdist): DAGY_TEST_WORKERS sets how many
-# (a number or "auto", one per CPU; 0 or 1 runs the suite in this one process). Arguments are
-# pytest's: `scripts/test.sh -k schedules`, `scripts/test.sh tests/server/test_flows.py -x`.
+# Runs every test: lint, import contracts and the type checker, and the suite on SQLite and
+# PostgreSQL, in parallel worker processes (pytest-xdist): DAGY_TEST_WORKERS sets how many (a number
+# or "auto", one per CPU; 0 or 1 runs the suite in this one process). Arguments are pytest's, and
+# lint runs first: `scripts/test.sh -k schedules`, `scripts/test.sh tests/server/test_flows.py -x`.
 # Without arguments it also runs the HA test bed and the web app's tests (what `make test` runs).
 # PostgreSQL (127.0.0.1:5432, user postgres) and Redis (127.0.0.1:6379) are reached, or started
 # with this machine's service commands when they are installed but stopped.
@@ -38,18 +38,30 @@ if redis_ready; then
   export DAGY_TEST_REDIS_URL="${DAGY_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 fi
 # The `docker` executor's tests run real containers on Podman with the runc runtime
-# (tests/executors/conftest.py), and deploy/compose.yml is checked by docker-compose
-# (tests/deploy): installed with apt when missing and this is root, else those tests are skipped.
-if ! { command -v podman && command -v runc && command -v docker-compose; } >/dev/null \
-  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman runc docker-compose)
+# (tests/executors/conftest.py) and deploy/compose.yml is checked by docker-compose (tests/deploy);
+# the web app's end-to-end tests drive Debian's Chromium (scripts/test-web.sh). What is missing is
+# installed with apt when this is root: the first three now, Chromium in the background while the
+# suite runs. Without them those tests are skipped (Chromium: test-web.sh tries again, and fails in CI).
+apt_install() {
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@")
   "${apt[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && "${apt[@]}" >/dev/null; } \
-    || echo "note: podman, runc or docker-compose could not be installed; their tests are skipped." >&2
+    || echo "note: $* could not be installed; their tests are skipped." >&2
+}
+missing() { for tool in "$@"; do command -v "$tool" >/dev/null || echo "$tool"; done; }
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+tools=$(missing podman runc docker-compose)
+if [ -n "$tools" ] && can_apt; then apt_install $tools; fi
+chromium_pid=""
+if [ "$#" -eq 0 ] && [ -n "$(missing chromium)" ] && can_apt; then
+  apt_install chromium &
+  chromium_pid=$!
 fi
 
-"$BIN/ruff" check src tests bench
-"$BIN/lint-imports" --no-cache
-"$BIN/mypy"  # src/, as [tool.mypy] in pyproject.toml says
+lint() {
+  "$BIN/ruff" check src tests bench
+  "$BIN/lint-imports" --no-cache
+  "$BIN/mypy"  # src/, as [tool.mypy] in pyproject.toml says
+}
 # The suite spends much of its time waiting on subprocesses, sockets and the databases, so more
 # workers than CPUs pays: 3 was the quickest on the 2-core CI machine (docs/development.md).
 workers="${DAGY_TEST_WORKERS:-3}"
@@ -59,16 +71,22 @@ case "$workers" in
   *) parallel=(-n "$workers" --dist worksteal) ;;
 esac
 if [ "$#" -gt 0 ]; then
+  lint
   exec "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
 fi
-# Without arguments, everything: the suite but the HA test bed, then the bed (tests/server/test_ha.py,
-# marker `ha`: minutes of processes of its own, so never beside the xdist workers) side by side with
-# the web app's tests (scripts/test-web.sh), which wait on a browser more than they compute. The exit
-# status is the first failure's.
+# Without arguments, everything: the suite but the HA test bed first, alone, as it computes the most.
+# Then three things side by side, none of which keeps both CPUs busy: the bed (tests/server/test_ha.py,
+# marker `ha`: minutes of processes of its own, so never beside the xdist workers, driven for a fixed
+# time), the web app's tests (scripts/test-web.sh), which mostly wait on a browser, and lint with the
+# type checker. The exit status is the first failure's.
 status=0
 "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} -m "not ha" || status=$?
+[ -z "$chromium_pid" ] || wait "$chromium_pid"
 scripts/test-web.sh &
 web=$!
+lint &
+linted=$!
 "$BIN/python" -m pytest -p no:xdist -m ha || status=$((status ? status : $?))
 wait "$web" || status=$((status ? status : $?))
+wait "$linted" || status=$((status ? status : $?))
 exit "$status"

@@ -250,6 +250,7 @@ print(sorted(after - before), sdk)
 """
 
 
+@pytest.mark.postgres_only  # a process of its own; the database plays no part in what it checks
 def test_with_tracing_off_nothing_of_opentelemetry_is_loaded(database_url: str, tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DAGY_", "OTEL_"))}
     done = subprocess.run(
