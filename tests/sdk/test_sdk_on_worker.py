@@ -80,4 +80,4 @@ def test_a_failing_task_fails_the_run_on_the_worker(
     body = {"flow_name": name, "parameters": {"day": "d", "region": "eu"}}
     bad = client.post("/v1/runs", headers=owner.headers, json=body)
     assert bad.status_code == 400, bad.text
-    assert bad.json()["details"] == {"parameters.region": "the flow function takes no parameter region"}
+    assert bad.json()["details"] == {"parameters.region": "the flow takes no parameter region"}

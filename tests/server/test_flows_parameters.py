@@ -1,7 +1,7 @@
 """A code flow's parameters checked when a run is created, through HTTP: registration stores the
 schema read from the entry function's type hints, and every way of creating a run (by flow, by
 deployment, a webhook, a schedule's fire time) refuses parameters that do not fit it (400 naming
-each parameter)."""
+each parameter), and fills in the function's literal defaults for what a run leaves out."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ DAILY_SCHEMA = {
     "additionalProperties": False,
 }
 LIMIT_IS_NOT_AN_INT = "must be an integer (the flow function's type hint is int)"
+DEFAULTS = {"limit": 10, "dry_run": False, "tags": None}
 
 
 def store_artifact(settings: Settings, owner: Caller, flow: str, source: str) -> str:
@@ -122,10 +123,10 @@ def test_parameters_that_do_not_fit_are_400_naming_each(
     flow = register_code_flow(client, settings, owner, DAILY)
     assert refused(post_run(client, owner, flow_name=flow, parameters={"limit": "ten"})) == {
         "parameters.limit": LIMIT_IS_NOT_AN_INT,
-        "parameters.day": "required by the flow function",
+        "parameters.day": "required by the flow",
     }
     assert refused(post_run(client, owner, flow_name=flow, parameters={"day": "d", "extra": 1})) == {
-        "parameters.extra": "the flow function takes no parameter extra"
+        "parameters.extra": "the flow takes no parameter extra"
     }
     assert refused(post_run(client, owner, flow_name=flow, parameters={"day": "d", "limit": True})) == {
         "parameters.limit": LIMIT_IS_NOT_AN_INT
@@ -139,13 +140,14 @@ def test_parameters_that_do_not_fit_are_400_naming_each(
     ]:
         response = post_run(client, owner, **body)
         assert response.status_code == 202, response.text
-        assert response.json()["parameters"] == body["parameters"]  # no defaults added
+        # The function's literal defaults are filled in for what the run leaves out.
+        assert response.json()["parameters"] == DEFAULTS | body["parameters"]
     # Parameters that fitted once and do not now, and a named version, are refused all the same.
     assert refused(post_run(client, owner, flow_name=flow, parameters={"day": 1})) == {
         "parameters.day": "must be a string (the flow function's type hint is str)"
     }
     named = post_run(client, owner, flow_name=flow, flow_version="1", parameters={"day": "d", "n": 1})
-    assert refused(named) == {"parameters.n": "the flow function takes no parameter n"}
+    assert refused(named) == {"parameters.n": "the flow takes no parameter n"}
     listed = client.get("/v1/runs", headers=owner.headers, params={"flow_name": flow}).json()["items"]
     assert len(listed) == 4  # the refused ones left nothing behind
 
@@ -157,8 +159,8 @@ def test_the_version_that_runs_decides(client: TestClient, settings: Settings, o
     assert unchecked.status_code == 202 and unchecked.json()["flow_version"] == "1"
     register_code_flow(client, settings, owner, DAILY, flow=flow)
     assert refused(post_run(client, owner, flow_name=flow, parameters={"whatever": [1]})) == {
-        "parameters.whatever": "the flow function takes no parameter whatever",
-        "parameters.day": "required by the flow function",
+        "parameters.whatever": "the flow takes no parameter whatever",
+        "parameters.day": "required by the flow",
     }
     checked = post_run(client, owner, flow_name=flow, parameters={"day": "d"})
     assert checked.status_code == 202 and checked.json()["flow_version"] == "2"
@@ -167,7 +169,7 @@ def test_the_version_that_runs_decides(client: TestClient, settings: Settings, o
     assert response.status_code == 202 and response.json()["flow_version"] == "3"
     register_code_flow(client, settings, owner, "def daily(): pass\n", flow=flow)
     assert refused(post_run(client, owner, flow_name=flow, parameters={"whatever": [1]})) == {
-        "parameters.whatever": "the flow function takes no parameter whatever"
+        "parameters.whatever": "the flow takes no parameter whatever"
     }
     for label in ("1", "3"):
         old = post_run(client, owner, flow_name=flow, flow_version=label, parameters={"whatever": [1]})
@@ -184,7 +186,7 @@ def test_kwargs_and_unannotated_parameters_take_anything(
     ok = post_run(client, owner, flow_name=flow, parameters={"a": 1, "b": {"any": [1, "x"]}, "z": "extra"})
     assert ok.status_code == 202, ok.text
     assert refused(post_run(client, owner, flow_name=flow, parameters={"b": 1})) == {
-        "parameters.a": "required by the flow function"
+        "parameters.a": "required by the flow"
     }
 
 
@@ -205,7 +207,7 @@ def test_what_registration_cannot_read_is_not_checked(
     model = register_code_flow(client, settings, owner, models)
     assert post_run(client, owner, flow_name=model, parameters={"day": {"d": "x"}}).status_code == 202
     assert refused(post_run(client, owner, flow_name=model, parameters={})) == {
-        "parameters.day": "required by the flow function"
+        "parameters.day": "required by the flow"
     }
 
 
@@ -218,41 +220,52 @@ def test_runs_of_a_deployment_are_checked(client: TestClient, settings: Settings
     assert post_run(client, owner, deployment=deployment, parameters={"day": "d"}).status_code == 202
 
 
-def test_a_webhook_for_a_flow_that_takes_no_event_is_refused(
+def test_a_sensor_for_a_flow_that_takes_no_event_is_refused(
     client: TestClient, settings: Settings, owner: Caller
 ) -> None:
-    """A sensor's run gets the event as parameter `event`: the flow function must take it."""
+    """A sensor's run gets the event as parameter `event`: the flow function must take it, which
+    creating the sensor checks (a version registered later is checked when its webhook is called,
+    tests/server/test_parameter_schema_spec.py)."""
+    body = {
+        "name": unique("s"),
+        "sensor_type": "webhook",
+        "flow_name": register_code_flow(client, settings, owner, DAILY),
+    }
+    response = client.post("/v1/sensors", headers=owner.headers, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["details"] == {
+        "flow_name": "the flow takes no parameter event, which each run of a sensor is given",
+        "flow_params_json.day": "required by the flow",
+    }
     takes_event = "def daily(event: dict, env: str = 'dev'):\n    return event\n"
-    for source, status in [(DAILY, 400), (takes_event, 202)]:
-        flow = register_code_flow(client, settings, owner, source)
-        body = {"name": unique("s"), "sensor_type": "webhook", "flow_name": flow}
-        sensor = client.post("/v1/sensors", headers=owner.headers, json=body).json()
-        response = client.post(f"/v1/webhooks/{sensor['webhook_token']}", json={"day": "d"})
-        assert response.status_code == status, response.text
-        if status == 400:
-            assert response.json()["details"]["parameters.event"] == (
-                "the flow function takes no parameter event"
-            )
+    body["flow_name"] = register_code_flow(client, settings, owner, takes_event)
+    sensor = client.post("/v1/sensors", headers=owner.headers, json=body).json()
+    response = client.post(f"/v1/webhooks/{sensor['webhook_token']}", json={"day": "d"})
+    assert response.status_code == 202, response.text
 
 
 @pytest.mark.settings("own_database_settings")
 def test_a_schedule_fire_that_does_not_fit_is_recorded_refused(
     app: FastAPI, client: TestClient, settings: Settings, owner: Caller
 ) -> None:
+    """Parameters that fitted when the schedule was made and do not fit a version registered
+    since: its fire time is recorded refused and the schedule moves on."""
     flow = register_code_flow(client, settings, owner, DAILY)
     body = {
         "schedule_id": unique("sched"),
         "flow_name": flow,
         "mode": "cron",
         "cron_expression": "0 * * * *",
-        "parameters": {"limit": "ten"},
+        "parameters": {"day": "d", "limit": 5},
     }
     made = client.post("/v1/schedules", headers=owner.headers, json=body).json()
+    register_code_flow(client, settings, owner, "def daily(day: int):\n    return day\n", flow=flow)
     path = f"/v1/schedules/{made['schedule_id']}"
-    assert refused(client.post(f"{path}/trigger", headers=owner.headers, json={})) == {
-        "parameters.limit": LIMIT_IS_NOT_AN_INT,
-        "parameters.day": "required by the flow function",
+    no_longer = {
+        "parameters.day": "must be an integer (the flow function's type hint is int)",
+        "parameters.limit": "the flow takes no parameter limit",
     }
+    assert refused(client.post(f"{path}/trigger", headers=owner.headers, json={})) == no_longer
     first = datetime.fromisoformat(made["next_run_at"].replace("Z", "+00:00"))
     result = tick(app.state.db, settings=settings, now=first + timedelta(milliseconds=100))
     assert result.refused == 1 and result.queued == 0
@@ -263,10 +276,7 @@ def test_a_schedule_fire_that_does_not_fit_is_recorded_refused(
             select(ScheduleFire).where(ScheduleFire.schedule_id == schedule.id)
         ).scalars()
         assert fire.outcome == "refused" and fire.run_id is None and fire.detail is not None
-        assert fire.detail["details"] == {
-            "parameters.limit": LIMIT_IS_NOT_AN_INT,
-            "parameters.day": "required by the flow function",
-        }
+        assert fire.detail["details"] == no_longer
     after = client.get(path, headers=owner.headers).json()
     assert datetime.fromisoformat(after["next_run_at"].replace("Z", "+00:00")) > first
     client.patch(path, headers=owner.headers, json={"enabled": False})

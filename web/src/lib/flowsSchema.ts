@@ -1,12 +1,13 @@
-// A code flow's `parameter_schema` (JSON Schema of its entry function's keyword arguments, see
-// docs/flows.md "A code flow's parameters") as rows a person reads.
+// A flow version's `parameter_schema` (a JSON Schema declared in its spec, or read from a code
+// flow's entry function's keyword arguments: docs/flows.md "A flow's parameters") as rows a person
+// reads.
 
 export type ParameterRow = {
   name: string;
   /** The type hint as written (`x-python-type`), else what the schema admits. */
   type: string;
   required: boolean;
-  /** The default as JSON, when the function gives a literal one. */
+  /** The default as JSON, when the schema gives one (a function's literal default). */
   defaultValue?: string;
   description?: string;
 };
@@ -24,6 +25,7 @@ export function describeType(schema: unknown): string {
   if (Array.isArray(union)) return union.map(describeType).join(" | ");
   const type = Array.isArray(schema.type) ? schema.type.join(" | ") : schema.type;
   if (type === "array" && isObject(schema.items)) return `array of ${describeType(schema.items)}`;
+  if (type === "string" && typeof schema.format === "string") return `string (${schema.format})`;
   return typeof type === "string" ? type : "any";
 }
 
@@ -34,12 +36,13 @@ export function parameterRows(schema: Schema | null | undefined): ParameterRow[]
     const hint = isObject(property) && typeof property["x-python-type"] === "string" ? property["x-python-type"] : undefined;
     const row: ParameterRow = { name, type: hint ?? describeType(property), required: required.has(name) };
     if (isObject(property) && "default" in property) row.defaultValue = JSON.stringify(property.default);
-    if (isObject(property) && typeof property.description === "string") row.description = property.description;
+    const words = isObject(property) ? [property.title, property.description].filter((w): w is string => typeof w === "string" && w.trim() !== "") : [];
+    if (words.length) row.description = words.join(": ");
     return row;
   });
 }
 
-/** Whether the function takes other keyword arguments (`**kwargs`), and of what type. */
+/** Whether other parameters are taken too (a function's `**kwargs`), and of what type. */
 export function extraParameters(schema: Schema | null | undefined): string | null {
   const extra = schema?.additionalProperties;
   if (extra === undefined || extra === false) return null;

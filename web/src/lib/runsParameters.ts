@@ -1,6 +1,7 @@
-// The parameters form of "Trigger a run": the fields a flow version's `parameter_schema` (JSON
-// Schema of its entry function's keyword arguments, src/dagy/server/domains/flows/parameters.py)
-// asks for, the form's values turned back into JSON, and the API's refusals put on their fields.
+// The parameters form of "Trigger a run": the fields a flow version's `parameter_schema` asks for
+// (a JSON Schema declared in its spec as `flow_spec.parameters`, or read from a code flow's entry
+// function's keyword arguments: docs/flows.md "A flow's parameters"), the form's values turned
+// back into JSON, and the API's refusals put on their fields.
 
 export type FieldKind = "string" | "integer" | "number" | "boolean" | "enum" | "json";
 
@@ -20,12 +21,13 @@ export type ParamField = {
   expect?: "object" | "array" | "any";
   /** The function's type hint as written (`x-python-type`). */
   hint?: string;
+  /** The schema's `description` (after its `title`, when it has both). */
   description?: string;
 };
 
 export type ParamForm = {
   fields: ParamField[];
-  /** The function takes other keyword arguments too (`**kwargs`). */
+  /** Other parameters are taken too (`additionalProperties` not false; a function's `**kwargs`). */
   extra: boolean;
 };
 
@@ -53,16 +55,32 @@ function fieldOf(name: string, schema: JsonSchema, required: boolean): ParamFiel
     hasDefault: "default" in schema,
     defaultValue: schema.default,
     hint: typeof schema["x-python-type"] === "string" ? schema["x-python-type"] : undefined,
-    description: typeof schema.description === "string" ? schema.description : undefined,
+    description: describedAs(schema),
   };
   return { ...base, ...shapeOf(schema) };
 }
 
+/** A declared schema's words for a property: its title and description, when it has them. */
+function describedAs(schema: JsonSchema): string | undefined {
+  const words = [schema.title, schema.description].filter((w): w is string => typeof w === "string" && w.trim() !== "");
+  return words.length ? words.join(": ") : undefined;
+}
+
 type Shape = Pick<ParamField, "kind" | "nullable" | "options" | "format" | "expect">;
+
+/** The values of a choice written as `oneOf`/`anyOf` of `const`s (`[{const: "eu", title: "Europe"}, ...]`), else null. */
+function constChoices(members: unknown): unknown[] | null {
+  if (!Array.isArray(members) || members.length === 0) return null;
+  if (!members.every((m) => isObject(m) && "const" in m)) return null;
+  return members.map((m) => (m as JsonSchema).const);
+}
 
 /** What input a property's schema calls for: a plain input for one scalar type, a JSON text otherwise. */
 function shapeOf(schema: JsonSchema): Shape {
   if (Array.isArray(schema.enum)) return { kind: "enum", nullable: schema.enum.includes(null), options: schema.enum };
+  if ("const" in schema) return { kind: "enum", nullable: schema.const === null, options: [schema.const] };
+  const choices = constChoices(schema.oneOf) ?? constChoices(schema.anyOf);
+  if (choices) return { kind: "enum", nullable: choices.includes(null), options: choices };
   if (Array.isArray(schema.anyOf)) {
     const members = schema.anyOf.filter(isObject);
     const rest = members.filter((m) => m.type !== "null");
@@ -122,8 +140,8 @@ export type Coerced = { values: Record<string, unknown>; errors: Record<string, 
 
 /**
  * The parameters the form's values make, or why a field's value cannot be one. An empty optional
- * field is left out (the function's own default applies); an empty required field is null when
- * it takes null, else an error.
+ * field is left out (the server fills in the schema's default, if it has one); an empty required
+ * field is null when it takes null, else an error.
  */
 export function coerceValues(fields: readonly ParamField[], raw: RawValues): Coerced {
   const values: Record<string, unknown> = {};

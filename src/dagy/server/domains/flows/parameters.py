@@ -7,16 +7,23 @@ admits any other name. Each type hint, read as written, becomes a schema where i
 JSON value can be (`str`, `int`, `float`, `bool`, lists, dicts, tuples, unions, `Literal`,
 `datetime`/`date` as strings); anything else (a class of the author's, a pydantic model, `Any`)
 constrains nothing, so a hint this module cannot read never refuses a run Python would accept.
+
+A DAG flow (or a code flow) may instead declare its schema in its spec (`flow_spec.parameters`,
+`parameter_spec.py`). Either way `ParameterCheck` checks a run's parameters against it and fills in
+the `default` of each top-level property a run leaves out.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing.exceptions import Unresolvable
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A parameter's type hint as written, kept beside its schema for the words of a refusal.
@@ -25,6 +32,10 @@ MAX_SCHEMA_BYTES = 64 * 1024
 _MAX_DEPTH = 8
 _MAX_HINT_CHARS = 200
 _MAX_STRING_ANNOTATION_CHARS = 1000
+_MAX_PROBLEM_CHARS = 200
+# The keywords whose refusal is said as what the parameter must be ("must be an integer"); any
+# other (a declared schema's minimum, pattern, a nested property) in the validator's own words.
+_SHAPE_KEYWORDS = frozenset({"type", "enum", "const", "anyOf", "oneOf"})
 _NULL: dict[str, Any] = {"type": "null"}
 _LITERAL_ERRORS = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
 
@@ -93,43 +104,95 @@ def annotation_schema(annotation: ast.expr | None, depth: int = 0) -> dict[str, 
 
 
 class ParameterCheck:
-    """The check of a run's parameters against a function's schema, compiled once: a version's
+    """The check of a run's parameters against a version's schema, compiled once: a version's
     schema never changes, so its check serves every run of it."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = schema
         self._validator = Draft202012Validator(schema)
+        properties = schema.get("properties")
+        self._properties: Mapping[str, Any] = properties if isinstance(properties, dict) else {}
+        self._defaults = {
+            name: prop["default"]
+            for name, prop in self._properties.items()
+            if isinstance(prop, dict) and "default" in prop
+        }
 
     def fits(self, parameters: Mapping[str, Any]) -> bool:
-        return bool(self._validator.is_valid(parameters))
+        try:
+            return bool(self._validator.is_valid(parameters))
+        except (Unresolvable, RecursionError):
+            return False
 
-    def problems(self, parameters: Mapping[str, Any]) -> dict[str, str]:
-        """What is wrong with `parameters`, by `parameters.<name>`: all at once, in words. Defaults
-        are not filled in: Python applies them when the function is called."""
-        if self.fits(parameters):
-            return {}
+    def problems(self, parameters: Mapping[str, Any], *, later: Collection[str] = ()) -> dict[str, str]:
+        """What is wrong with `parameters`, by `parameters.<name>`: all at once, in words. `later`:
+        names whose values come when the run is made (a sensor's `event`): only whether the schema
+        takes such a name at all is checked."""
+        given = {name: value for name, value in parameters.items() if name not in later}
         problems: dict[str, str] = {}
-        for error in self._validator.iter_errors(parameters):
-            problems |= self._problem(error.path[0] if error.path else None, error.validator, parameters)
+        if not self.fits(given):
+            try:
+                for error in self._validator.iter_errors(given):
+                    for key, problem in self._problem(error, given).items():
+                        problems.setdefault(key, problem)
+            except (Unresolvable, RecursionError) as exc:
+                problems["parameters"] = shortened(f"the flow's parameter schema cannot be applied: {exc}")
+        for name in later:
+            problems.pop(f"parameters.{name}", None)
+            if not self.takes(name):
+                problems[f"parameters.{name}"] = f"the flow takes no parameter {name}"
         return problems
 
-    def _problem(self, name: Any, keyword: Any, parameters: Mapping[str, Any]) -> dict[str, str]:
-        properties: Mapping[str, Any] = self.schema.get("properties", {})
-        if name is not None:
-            expected = properties.get(name, self.schema.get("additionalProperties"))
-            return {f"parameters.{name}": _expected(expected if isinstance(expected, dict) else {})}
-        if keyword == "required":
+    def takes(self, name: str) -> bool:
+        """Whether the schema admits a parameter called `name` (whatever its value): a property, or
+        any name when `additionalProperties` is not false."""
+        return name in self._properties or self.schema.get("additionalProperties", True) is not False
+
+    def with_defaults(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """`parameters` and, for each top-level property with a `default` they leave out, its
+        default: the parameters a run really gets."""
+        missing = {name: value for name, value in self._defaults.items() if name not in parameters}
+        return {**parameters, **copy.deepcopy(missing)}
+
+    def lacks_defaults(self, parameters: Mapping[str, Any]) -> bool:
+        """Whether `with_defaults` would add anything to `parameters`."""
+        return any(name not in parameters for name in self._defaults)
+
+    def _problem(self, error: ValidationError, parameters: Mapping[str, Any]) -> dict[str, str]:
+        path = list(error.path)
+        if path:
+            name = str(path[0])  # the top of a parameters object: a name
+            expected = self._properties.get(name, self.schema.get("additionalProperties"))
+            expected = expected if isinstance(expected, dict) else {}
+            # A type hint's schema is said whole; a declared one's shape at its top only.
+            if HINT in expected or (
+                len(path) == 1 and error.validator in _SHAPE_KEYWORDS and _phrase(expected) != "anything"
+            ):
+                return {f"parameters.{name}": _expected(expected)}
+            return {f"parameters.{name}": shortened(_location(path[1:]) + error.message)}
+        if error.validator == "required":
             missing = [name for name in self.schema.get("required", []) if name not in parameters]
-            return {f"parameters.{name}": "required by the flow function" for name in missing}
-        if keyword == "additionalProperties":
-            extra = [name for name in parameters if name not in properties]
-            return {f"parameters.{name}": f"the flow function takes no parameter {name}" for name in extra}
-        return {"parameters": "must be an object of the flow function's keyword arguments"}
+            return {f"parameters.{name}": "required by the flow" for name in missing}
+        if error.validator in ("additionalProperties", "unevaluatedProperties"):
+            extra = [name for name in parameters if name not in self._properties]
+            return {f"parameters.{name}": f"the flow takes no parameter {name}" for name in extra}
+        return {"parameters": shortened(error.message)}
 
 
 def parameter_problems(schema: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, str]:
     """`ParameterCheck(schema).problems(parameters)`."""
     return ParameterCheck(schema).problems(parameters)
+
+
+def _location(path: list[Any]) -> str:
+    """Where inside a parameter a problem is, before its words: `[2].name: `."""
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    return f"{where.removeprefix('.')}: " if where else ""
+
+
+def shortened(text: str) -> str:
+    """A problem in a few words: the validator's echo of a large value is cut short."""
+    return text if len(text) <= _MAX_PROBLEM_CHARS else text[: _MAX_PROBLEM_CHARS - 1] + "…"
 
 
 # --- reading a def ----------------------------------------------------------------------------
@@ -141,19 +204,34 @@ def _is_flow(decorator: ast.expr) -> bool:
 
 
 def _parameter(arg: ast.arg, default: ast.expr | None) -> dict[str, Any]:
-    """A parameter's schema, with its default when it is a JSON literal (a default of None also
-    admits null, whatever the hint says) and its hint as written."""
+    """A parameter's schema, with its default when it is a JSON value (a default of None also
+    admits null, whatever the hint says) and its hint as written. A run that leaves the parameter
+    out gets the default filled in, so only a default JSON gives back unchanged is kept: a tuple
+    would come back a list, a set or `b"x"` not at all; Python applies those itself."""
     schema = annotation_schema(arg.annotation)
     if default is not None:
         try:
-            value = json.loads(json.dumps(ast.literal_eval(default), allow_nan=False))
+            literal = ast.literal_eval(default)
+            value = json.loads(json.dumps(literal, allow_nan=False))
         except _LITERAL_ERRORS:
             pass
         else:
-            schema = (_nullable(schema) if value is None else schema) | {"default": value}
+            if _same_json(value, literal):
+                schema = (_nullable(schema) if value is None else schema) | {"default": value}
     if arg.annotation is not None:
         schema[HINT] = _hint(arg.annotation)
     return schema
+
+
+def _same_json(value: Any, literal: Any) -> bool:
+    """Whether `literal` is the JSON `value`, type for type: `(1, 2)` is not `[1, 2]`, `1` not `1.0`."""
+    if type(value) is not type(literal):
+        return False
+    if isinstance(value, list):
+        return len(value) == len(literal) and all(map(_same_json, value, literal))
+    if isinstance(value, dict):
+        return value.keys() == literal.keys() and all(_same_json(value[k], literal[k]) for k in value)
+    return bool(value == literal)
 
 
 def _extra(kwarg: ast.arg | None) -> bool | dict[str, Any]:
@@ -293,8 +371,11 @@ def _phrase(schema: Mapping[str, Any]) -> str:
     """What `schema` admits, in words: "an integer", "a list of strings or null"."""
     if "enum" in schema:
         return "one of " + ", ".join(json.dumps(value) for value in schema["enum"])
-    if "anyOf" in schema:
-        return " or ".join(_phrase(member) for member in schema["anyOf"])
+    if "const" in schema:
+        return json.dumps(schema["const"])
+    for union in ("anyOf", "oneOf"):
+        if isinstance(schema.get(union), list):
+            return " or ".join(_phrase(m) if isinstance(m, dict) else "anything" for m in schema[union])
     kinds = _kinds(schema)
     if len(kinds) > 1:
         return " or ".join(_phrase({**schema, "type": kind}) for kind in kinds)

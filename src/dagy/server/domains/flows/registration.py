@@ -23,6 +23,7 @@ from dagy.server.domains.deployments.schedule import check_schedule
 from dagy.server.domains.deployments.service import deploy_flow_version
 from dagy.server.domains.flows import repository as repo
 from dagy.server.domains.flows.artifacts import read_stored_artifact
+from dagy.server.domains.flows.parameter_spec import declared_schema, declared_schema_problems
 from dagy.server.domains.flows.parameters import function_parameter_schema
 from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN, FlowCreate, FlowCreated
 from dagy.server.domains.flows.service import OBJECTS_DIR, RESOURCE, artifact_prefix
@@ -95,10 +96,11 @@ def _checked_name(
     session: Session, org_id: str, data: FlowCreate, settings: Settings
 ) -> tuple[str, dict[str, Any] | None]:
     """The name comes from `flow_name` or, failing that, the spec's `name`; every problem with the
-    spec and the artifact reference is reported with it. With the name, the parameter schema of a
-    code flow whose artifact is in the object store (None for any other version)."""
+    spec and the artifact reference is reported with it. With the name, the version's parameter
+    schema: the one its spec declares (`flow_spec.parameters`), else a code flow's read from its
+    entry function when its artifact is in the object store, else None."""
     problems: dict[str, str] = {}
-    parameter_schema = None
+    parameter_schema = declared_schema(data.flow_spec)
     name = data.flow_name
     spec_name = (data.flow_spec or {}).get("name")
     if name is None:
@@ -116,6 +118,7 @@ def _checked_name(
             artifact_s3_uri=data.artifact_s3_uri,
             max_bytes=settings.max_flow_spec_bytes,
         )
+        problems |= declared_schema_problems(data.flow_spec)
     uri = data.artifact_s3_uri
     if name is not None and uri is not None and not uri.startswith("s3://"):
         prefix = artifact_prefix(org_id, name)
@@ -124,7 +127,7 @@ def _checked_name(
         elif not problems:
             stored = read_stored_artifact(settings.home / OBJECTS_DIR, uri, data.flow_spec)
             problems |= stored.problems
-            if stored.entry_function is not None:
+            if stored.entry_function is not None and parameter_schema is None:
                 parameter_schema = function_parameter_schema(stored.entry_function)
     problems |= _runtime_problems(data, settings)
     if problems or name is None:

@@ -58,7 +58,9 @@ class FlowCreate(RequestModel):
         None,
         description='{"nodes": [{"id", "type", "data"}], "edges": [{"source", "target"}]}; a visual '
         "builder canvas (nodes with position, edges with id) is accepted unchanged. Required unless "
-        "`artifact_s3_uri` names a code flow's artifact.",
+        "`artifact_s3_uri` names a code flow's artifact. Optional `parameters`: a JSON Schema (draft "
+        "2020-12, type object, at most 64 KB) of the runs' parameters, which they must fit and whose "
+        "top-level defaults fill in what a run leaves out (docs/flows.md).",
     )
     artifact_s3_uri: ArtifactReference | None = Field(
         None,
@@ -139,9 +141,11 @@ class FlowVersionRead(ResponseModel):
     flow_spec: dict[str, Any] | None
     parameter_schema: dict[str, Any] | None = Field(
         None,
-        description="A code flow's parameters as JSON Schema, read from its entry function's type hints "
-        "at registration; a run's parameters must fit it (docs/flows.md). Null when runs are not "
-        "checked: a DAG flow, an artifact outside the object store.",
+        description="The JSON Schema (draft 2020-12) a run's parameters must fit: the spec's "
+        "`flow_spec.parameters` when it declares one, else a code flow's read from its entry "
+        "function's type hints at registration. A run that leaves out a top-level property with a "
+        "`default` gets the default (docs/flows.md). Null when runs are not checked: a DAG flow that "
+        "declares none, a code flow whose artifact is outside the object store.",
     )
 
 

@@ -1,10 +1,11 @@
-"""A run's parameters against the parameter schema of its code flow's version (read from the entry
-function's type hints at registration, domains/flows/parameters.py), each version's check compiled
-once; and the versions this process last found, which let a single run's INSERT look its version
-up and still be checked."""
+"""A run's parameters against the parameter schema of its flow version (declared in its spec, or
+read from a code flow's entry function at registration: domains/flows/parameters.py), each
+version's check compiled once; the defaults a run gets; and the versions this process last found,
+which let a single run's INSERT look its version up and still be checked."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from dagy.server.domains.flows.parameters import ParameterCheck
@@ -13,26 +14,54 @@ from dagy.server.errors import InvalidInput
 
 _MAX_CHECKS = 1024
 _checks: dict[str, ParameterCheck] = {}
+_PREFIX = "parameters"
 
 
-def check_fit(flow_name: str, version: VersionToRun, parameters: dict[str, Any]) -> None:
-    """A code flow's parameters must fit its entry function's type hints: every problem at once,
-    by `parameters.<name>`, and the names in the message (what a refused sensor event records)."""
+def check_fit(
+    flow_name: str,
+    version: VersionToRun,
+    parameters: dict[str, Any],
+    *,
+    later: Collection[str] = (),
+    field: str = _PREFIX,
+) -> None:
+    """The parameters must fit the version's schema: every problem at once, by `parameters.<name>`
+    (`<field>.<name>` for parameters a request names otherwise, a sensor's `flow_params_json`), and
+    the names in the message (what a refused sensor event or schedule fire time records). `later`:
+    names whose values come when the run is made (a sensor's `event`)."""
     if version.parameter_schema is None:
         return
-    problems = _check_of(version, version.parameter_schema).problems(parameters)
+    problems = _check_of(version, version.parameter_schema).problems(parameters, later=later)
     if problems:
-        names = ", ".join(key.removeprefix("parameters.") for key in problems)
+        names = ", ".join(key.removeprefix(f"{_PREFIX}.") for key in problems)
         message = (
-            f"The parameters do not fit the function of flow {flow_name} version {version.version}: {names}."
+            f"The parameters do not fit the parameter schema of flow {flow_name} "
+            f"version {version.version}: {names}."
         )
-        raise InvalidInput(message, details=problems)
+        details = {field + key.removeprefix(_PREFIX): why for key, why in problems.items()}
+        raise InvalidInput(message, details=details)
+
+
+def fitted(flow_name: str, version: VersionToRun, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a run of `version` gets: checked (`check_fit`), then each top-level property
+    of the schema they leave out that has a `default` filled in. The one place defaults are
+    filled in, whatever started the run."""
+    check_fit(flow_name, version, parameters)
+    if version.parameter_schema is None:
+        return parameters
+    return _check_of(version, version.parameter_schema).with_defaults(parameters)
 
 
 def fits(version: VersionToRun, parameters: dict[str, Any]) -> bool:
     """Whether `parameters` fit the version (always, for a version without a schema)."""
     schema = version.parameter_schema
     return schema is None or _check_of(version, schema).fits(parameters)
+
+
+def lacks_defaults(version: VersionToRun, parameters: dict[str, Any]) -> bool:
+    """Whether a run of `version` would get defaults `parameters` leave out."""
+    schema = version.parameter_schema
+    return schema is not None and _check_of(version, schema).lacks_defaults(parameters)
 
 
 def _check_of(version: VersionToRun, schema: dict[str, Any]) -> ParameterCheck:

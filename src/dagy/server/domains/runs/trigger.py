@@ -6,21 +6,24 @@ idempotency key taken meanwhile is settled after the insert. Then one audit row 
 run named by its flow (the busiest case, `POST /runs`) has its version looked up by its INSERT
 itself (`repo.VersionLookup`): one round trip instead of two.
 
-A code flow's version carries the JSON Schema of its entry function's parameters: a run's
-parameters must fit it, checked before anything is written (`runs/parameters.py`). A run whose
-INSERT looks its version up is checked against the version this process last found
-(`known_versions`), and the INSERT takes a version with a schema only when it is that one;
-otherwise it inserts nothing, the version is looked up and checked, and the run inserted as it is.
+A flow version may carry a JSON Schema of its parameters (declared in its spec, or read from a
+code flow's entry function): a run's parameters must fit it, checked before anything is written,
+and the run gets the schema's top-level defaults for what it leaves out (`runs/parameters.py`
+`fitted`, the one place either happens). A run whose INSERT looks its version up is checked against
+the version this process last found (`known_versions`), and the INSERT takes a version with a
+schema only when it is that one; otherwise it inserts nothing, the version is looked up, checked
+and its defaults filled in, and the run inserted again. Parameters that leave out a default of the
+known version have their version looked up first instead: the INSERT binds them as they are.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -31,9 +34,10 @@ from dagy.server.domains.deployments import service as deployments
 from dagy.server.domains.deployments.backends import check_executor
 from dagy.server.domains.deployments.service import DeploymentRunSettings
 from dagy.server.domains.runs import repository as repo
-from dagy.server.domains.runs.parameters import check_fit, fits, known_versions
+from dagy.server.domains.runs.parameters import check_fit, fits, fitted, known_versions, lacks_defaults
 from dagy.server.domains.runs.repository import VersionLookup, VersionToRun
 from dagy.server.domains.runs.schemas import RunTrigger, RunTriggered
+from dagy.server.domains.runs.slugs import plain_slug, recent_slugs, suffixed
 from dagy.server.domains.usage import metering, quota
 from dagy.server.errors import Conflict, DagyError, InvalidInput, NotFound
 from dagy.server.identity import SYSTEM_ACTOR, Actor, PrincipalKind
@@ -234,9 +238,10 @@ def _prepared_run(
         _check_parameters(data)
     check_executor(data.executor, settings, field="executor")
     plan = _plan(targets, origin.org_id, data, settings.default_executor)
+    parameters = data.parameters
     if isinstance(plan.version, VersionToRun):
-        check_fit(plan.flow_name, plan.version, data.parameters)
-    run = _new_run(origin.org_id, data, plan, key=request.key, now=now)
+        parameters = fitted(plan.flow_name, plan.version, data.parameters)
+    run = _new_run(origin.org_id, data, plan, parameters=parameters, key=request.key, now=now)
     run.trigger, run.sensor_id, run.sensor_event_id = origin.trigger, origin.sensor_id, origin.sensor_event_id
     run.schedule_id, run.scheduled_for = origin.schedule_id, origin.scheduled_for
     if request.deployment_name is not None:
@@ -244,7 +249,7 @@ def _prepared_run(
     if origin.schedule_id is not None and origin.scheduled_for is not None:
         # A fire time's run is named by the fire time and its schedule (the random end of its id):
         # scheduler batches, which hold different schedules, never wait on each other's slugs.
-        run.run_slug = f"{_plain_slug(plan.flow_name, origin.scheduled_for)}-{origin.schedule_id[-6:]}"
+        run.run_slug = f"{plain_slug(plan.flow_name, origin.scheduled_for)}-{origin.schedule_id[-6:]}"
     set_run_state(session, run, RunState.QUEUED if data.execute else RunState.PENDING, now=now)
     return run, plan
 
@@ -269,14 +274,14 @@ def _insert(session: Session, runs: Sequence[Run], lookups: dict[str, VersionLoo
             if checked_now:  # left out for its version's parameter schema, which it fits: as it is
                 retry.append(run)
                 continue
-            _recent_slugs.taken(run)
+            recent_slugs.taken(run)
             existing = None
             if run.id not in inserted and run.idempotency_key:
                 existing = repo.get_run_by_idempotency_key(session, run.org_id, run.idempotency_key)
             if run.id in inserted or existing is not None:
                 answers[run.id] = existing or run
                 continue
-            run.run_slug = _suffixed(_plain_slug(run.flow_name, run.created_at))
+            run.run_slug = suffixed(plain_slug(run.flow_name, run.created_at))
             retry.append(run)
         pending = retry
     if pending:
@@ -287,13 +292,14 @@ def _insert(session: Session, runs: Sequence[Run], lookups: dict[str, VersionLoo
 def _resolve(session: Session, run: Run, lookup: VersionLookup) -> bool:
     """Fill in the version of a run whose INSERT inserted nothing (NotFound when there is none).
     True when the INSERT left it out for the version's parameter schema, which the run's
-    parameters are now checked against (InvalidInput when they do not fit)."""
+    parameters are now checked against (InvalidInput when they do not fit) and given the defaults
+    of."""
     version = _flow_version(session, run.org_id, run.flow_name, lookup.label)
     run.flow_id, run.flow_version_id, run.flow_version = version.flow_id, version.id, version.version
     run.executor = lookup.executor_asked or version.default_executor or lookup.executor_default
     if version.parameter_schema is None or version.id == lookup.checked_version_id:
         return False
-    check_fit(run.flow_name, version, run.parameters)
+    run.parameters = fitted(run.flow_name, version, run.parameters)
     return True
 
 
@@ -332,8 +338,11 @@ def _run_for_key(session: Session, org_id: str, key: str, now: datetime) -> Run 
     return None
 
 
-def _new_run(org_id: str, data: RunTrigger, plan: _Plan, *, key: str | None, now: datetime) -> Run:
-    """The run's row; a version its INSERT looks up leaves the version's columns to it."""
+def _new_run(
+    org_id: str, data: RunTrigger, plan: _Plan, *, parameters: dict[str, Any], key: str | None, now: datetime
+) -> Run:
+    """The run's row, with `parameters` (the request's, with the version's defaults); a version its
+    INSERT looks up leaves the version's columns to it."""
     version = plan.version if isinstance(plan.version, VersionToRun) else None
     return Run(
         id=new_id("run"),
@@ -342,12 +351,12 @@ def _new_run(org_id: str, data: RunTrigger, plan: _Plan, *, key: str | None, now
         flow_version_id=version.id if version else None,
         flow_name=plan.flow_name,
         flow_version=version.version if version else None,
-        run_slug=_recent_slugs.first_try(org_id, plan.flow_name, now),
+        run_slug=recent_slugs.first_try(org_id, plan.flow_name, now),
         deployment_name=plan.deployment_name,
         executor=plan.executor,
         execution_mode=plan.execution_mode,
         priority=data.priority,
-        parameters=data.parameters,
+        parameters=parameters,
         tags=list(data.tags),
         retry_count=0,
         max_retries=plan.max_retries,
@@ -452,12 +461,13 @@ def _version_of_flow(
 ) -> VersionToRun | VersionLookup:
     """The version a run of a flow runs, looked up now; or, for a single run, by its INSERT, checked
     against the version this process last found under the label: parameters that do not fit that
-    one have the version looked up now (a newer one may take them)."""
+    one (a newer one may take them), or that leave out one of its defaults (the run gets it), have
+    the version looked up now."""
     if not targets.look_up_in_insert:
         return targets.version(org_id, data)
     label = None if data.flow_version is None else str(data.flow_version)
     known = known_versions.get(org_id, str(data.flow_name), label)
-    if known is not None and not fits(known, data.parameters):
+    if known is not None and (not fits(known, data.parameters) or lacks_defaults(known, data.parameters)):
         return targets.version(org_id, data)
     return VersionLookup(
         label,
@@ -465,6 +475,18 @@ def _version_of_flow(
         executor_default=default_executor,
         checked_version_id=known.id if known is not None else None,
     )
+
+
+def check_run_parameters(
+    session: Session, *, org_id: str, data: RunTrigger, later: Collection[str] = (), field: str = "parameters"
+) -> None:
+    """`data`'s parameters checked against the version it would run now (its deployment's, else its
+    flow's named or latest version) as creating the run checks them, for what keeps parameters to
+    start runs with later (a schedule, a sensor: `later` names what each run adds, `field` what
+    the request calls the parameters). NotFound when there is no such flow, version or deployment."""
+    plan = _plan(_Targets(session), org_id, data, default_executor="")
+    if isinstance(plan.version, VersionToRun):
+        check_fit(plan.flow_name, plan.version, data.parameters, later=later, field=field)
 
 
 def _check_flow_or_deployment(data: RunTrigger) -> None:
@@ -491,39 +513,6 @@ def _flow_version(session: Session, org_id: str, name: str, label: str | None) -
             raise NotFound(f"Flow {name} not found; {hint}", details={"flow_name": hint})
         raise NotFound(f"Flow {name} not found.")
     raise NotFound(f"Flow {name} has no version {label}.")
-
-
-def _plain_slug(flow_name: str, now: datetime) -> str:
-    return f"{flow_name}-{now:%Y-%m-%d-%H%M%S}"
-
-
-def _suffixed(plain: str) -> str:
-    return f"{plain}-{secrets.token_hex(2)}"
-
-
-class _RecentSlugs:
-    """The plain slug (`<flow>-<second>`) each flow of this process last took or found taken: within
-    that second the next run goes straight to a suffixed slug instead of trying the plain one
-    first. A hint only; the insert's unique index decides."""
-
-    _MAX = 4096
-
-    def __init__(self) -> None:
-        self._last: dict[tuple[str, str], str] = {}
-
-    def taken(self, run: Run) -> None:
-        if len(self._last) >= self._MAX:
-            self._last.clear()
-        self._last[(run.org_id, run.flow_name)] = _plain_slug(run.flow_name, run.created_at)
-
-    def first_try(self, org_id: str, flow_name: str, now: datetime) -> str:
-        """`<flow>-YYYY-MM-DD-HHMMSS`, suffixed with 4 random hex digits when that second is known
-        taken."""
-        plain = _plain_slug(flow_name, now)
-        return _suffixed(plain) if self._last.get((org_id, flow_name)) == plain else plain
-
-
-_recent_slugs = _RecentSlugs()
 
 
 def _triggered(run: Run) -> RunTriggered:

@@ -5,6 +5,9 @@ deployment in an environment) by cron, by interval, once, or only when triggered
 (`services/scheduler.py`, `firing.py`) fires it; this module keeps its fields consistent and its
 `next_run_at` current. A deployment's schedule (`deployment_sync.py`) is changed through its
 deployment; here it can be read, triggered, enabled or disabled, and given a time zone.
+
+A schedule's parameters must fit the version it would run now (`_check_fits`), checked when they or
+its target change; a fire time whose run they no longer fit (a newer version) is recorded refused.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ def create_schedule(session: Session, *, actor: Actor, data: ScheduleCreate) -> 
         value = getattr(data, name)
         setattr(schedule, name, None if value is None else local_datetime(value, data.timezone))
     settle(schedule, now=now)
+    _check_fits(session, schedule)
     repo.add(session, schedule)
     audit(session, actor, schedule, Action.CREATE, diff({}, audit_state(schedule)))
     return read_schedules(session, [schedule])[0]
@@ -140,6 +144,8 @@ def update_schedule(
     if data.parameters is not None:
         _check_parameters(data.parameters)
     _apply(schedule, data, given)
+    if given & {"parameters", "flow_version", "environment"}:
+        _check_fits(session, schedule)
     now = utcnow()
     settle(schedule, now=now)
     schedule.updated_at = now
@@ -266,6 +272,28 @@ def _check_target(
         flows.labelled_version(session, flow=flow, label=str(version))
     if environment is not None:
         environments.environment_named(session, org_id=org_id, name=environment)
+
+
+def _check_fits(session: Session, schedule: Schedule) -> None:
+    """The schedule's parameters must fit the version it would run now: its deployment's, its
+    environment's deployment's, the version it names, or its flow's latest (400 naming
+    `parameters.<name>`). One whose environment has no deployment of its flow yet is checked when it
+    fires, as is any fire time after a new version: a run refused then is recorded, not retried."""
+    deployment_name = None
+    if schedule.deployment_id is not None:
+        ids = [schedule.deployment_id]
+        deployment_name = repo.deployment_names(session, schedule.org_id, ids).get(schedule.deployment_id)
+    elif schedule.environment is not None:
+        deployment_name = repo.deployment_in_environment(
+            session, schedule.org_id, schedule.flow_id, schedule.environment
+        )
+        if deployment_name is None:
+            return
+    parameters = dict(schedule.parameters or {})
+    request = run_request(
+        session, schedule, deployment_name=deployment_name, parameters=parameters, tag=SCHEDULED_TAG
+    )
+    runs.check_run_parameters(session, org_id=schedule.org_id, data=request)
 
 
 def _check_parameters(parameters: dict[str, Any]) -> None:

@@ -4,7 +4,9 @@ The event is inserted first with `ON CONFLICT DO NOTHING` on `(sensor_id, dedup_
 sensor already saw (an object key and version, a polling slot) inserts nothing and starts nothing,
 whichever process or restart sees it again. The run goes through the runs domain
 (`trigger_sensor_run`) with the sensor's parameters and `event`; a run the runs domain refuses
-leaves the event `refused`, with the reason.
+leaves the event `refused`, with the reason. The sensor's parameters are checked against its flow's
+latest version when they are set (`check_params`), so that refusal is left to a version registered
+since (or an event its schema does not take).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from dagy.server.db.models import Sensor
 from dagy.server.domains.runs import trigger as runs
 from dagy.server.domains.runs.schemas import RunTrigger
 from dagy.server.domains.sensors import repository as repo
-from dagy.server.errors import DagyError
+from dagy.server.errors import DagyError, InvalidInput
 from dagy.server.settings import Settings
 
 _MAX_DEDUP_KEY = 1024  # the column's size
+EVENT = "event"  # the parameter each run of a sensor gets its event in
+PARAMS_FIELD = "flow_params_json"
 
 
 class Outcome:
@@ -92,7 +96,7 @@ def fire(
         return Fired(inserted=False)
     trigger = RunTrigger(
         flow_name=sensor.flow_name,
-        parameters=dict(sensor.flow_params_json or {}) | {"event": event},
+        parameters=dict(sensor.flow_params_json or {}) | {EVENT: event},
         tags=_tags(sensor, test=test),
     )
     try:
@@ -115,6 +119,20 @@ def fire(
     if not test:
         sensor.last_fired_at = occurred_at
     return Fired(inserted=True, event_id=event_id, run_id=run.run_id, status=run.status, outcome=outcome)
+
+
+def check_params(session: Session, *, org_id: str, flow_name: str, params: dict[str, Any]) -> None:
+    """A sensor's `flow_params_json` must fit its flow's latest version, `event` aside (each run
+    gets its own): 400 naming `flow_params_json.<name>`, or `flow_name` when the version takes no
+    parameter `event` at all."""
+    data = RunTrigger(flow_name=flow_name, parameters=params)
+    try:
+        runs.check_run_parameters(session, org_id=org_id, data=data, later=(EVENT,), field=PARAMS_FIELD)
+    except InvalidInput as exc:
+        no_event = exc.details.pop(f"{PARAMS_FIELD}.{EVENT}", None)
+        if no_event is not None:
+            exc.details["flow_name"] = f"{no_event}, which each run of a sensor is given"
+        raise
 
 
 def record_failure(

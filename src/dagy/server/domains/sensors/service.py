@@ -40,7 +40,7 @@ from dagy.server.domains.sensors.config import (
     parse_config,
     secret_refs,
 )
-from dagy.server.domains.sensors.firing import Outcome, fire, record_failure
+from dagy.server.domains.sensors.firing import Outcome, check_params, fire, record_failure
 from dagy.server.domains.sensors.schemas import (
     SensorCreate,
     SensorCreated,
@@ -65,6 +65,7 @@ def create_sensor(session: Session, *, actor: Actor, data: SensorCreate, setting
     check_config(
         session, org_id=actor.org_id, sensor_type=data.sensor_type, raw=data.config_json, settings=settings
     )
+    check_params(session, org_id=actor.org_id, flow_name=flow.name, params=data.flow_params_json)
     now = utcnow()
     sensor = Sensor(
         id=new_id("sensor"),
@@ -121,7 +122,8 @@ def update_sensor(
     session: Session, *, actor: Actor, sensor_id: str, data: SensorUpdate, settings: Settings
 ) -> SensorRead:
     """Only the fields given change. A new `config_json` is checked as on create and starts the
-    sensor's watch afresh (a new cursor; s3 sensors then fire for objects modified from now on)."""
+    sensor's watch afresh (a new cursor; s3 sensors then fire for objects modified from now on); new
+    `flow_params_json` must fit the flow's latest version, as on create."""
     given = data.model_fields_set
     if not given:
         raise InvalidInput(
@@ -151,6 +153,7 @@ def update_sensor(
     if data.enabled is not None:
         sensor.enabled = data.enabled
     if data.flow_params_json is not None:
+        check_params(session, org_id=sensor.org_id, flow_name=sensor.flow_name, params=data.flow_params_json)
         sensor.flow_params_json = dict(data.flow_params_json)
     sensor.updated_at = now
     session.flush()
