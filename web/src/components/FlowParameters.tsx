@@ -17,7 +17,7 @@ export function FlowParameters({ version }: { version: Schemas["FlowVersionRead"
   return (
     <>
       {rows.length === 0 ? (
-        <p>The flow function takes no parameters.</p>
+        <p>The flow takes no parameters.</p>
       ) : (
         <table>
           <caption className="visually-hidden">Parameters of version {version.flow_version}</caption>
@@ -41,7 +41,7 @@ export function FlowParameters({ version }: { version: Schemas["FlowVersionRead"
           </tbody>
         </table>
       )}
-      {extra && <p>Other keyword arguments are accepted too (<code>**kwargs</code>, type <code>{extra}</code>).</p>}
+      {extra && <p>Parameters the schema does not name are accepted too (a code flow's <code>**kwargs</code>), of type <code>{extra}</code>.</p>}
       <details>
         <summary>JSON Schema</summary>
         <pre className="fl-code"><code>{JSON.stringify(schema, null, 2)}</code></pre>

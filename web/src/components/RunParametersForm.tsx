@@ -27,14 +27,14 @@ export function RunParametersForm({
         />
       ) : (
         <>
-          {form.fields.length === 0 && <p className="muted">The flow function takes no parameters.</p>}
+          {form.fields.length === 0 && <p className="muted">The flow takes no parameters.</p>}
           {form.fields.map((field) => (
             <ParamInput key={field.name} field={field} value={state.raw[field.name]} error={errors[field.name]} onChange={(v) => setRaw(field.name, v)} />
           ))}
           {(form.extra || state.json.trim() !== "") && (
             <JsonField
               label="Other parameters (JSON object)"
-              help="The function also takes other keyword arguments (**kwargs): any more, as a JSON object. Leave empty for none."
+              help="The flow also takes parameters its schema does not name (a code flow's **kwargs): any more, as a JSON object. Leave empty for none."
               value={state.json}
               error={errors[JSON_ERROR]}
               onChange={(json) => onChange({ ...state, json })}
@@ -60,7 +60,7 @@ function ParamInput({ field, value, error, onChange }: { field: ParamField; valu
   } else if (field.kind === "enum") {
     input = (
       <select {...common} required={field.required} value={text} onChange={(e) => onChange(e.target.value)}>
-        <option value="">{field.required ? "Choose…" : "(the function's default)"}</option>
+        <option value="">{field.required ? "Choose…" : "(the flow's default)"}</option>
         {field.options!.map((option) => (
           <option key={optionValue(option)} value={optionValue(option)}>{typeof option === "string" ? option : JSON.stringify(option)}</option>
         ))}
