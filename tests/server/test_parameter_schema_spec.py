@@ -181,6 +181,17 @@ def test_references_inside_the_schema_are_followed(client: TestClient, owner: Ca
     }
 
 
+def test_a_pattern_that_backtracks_is_cut_short_and_refused(client: TestClient, owner: Caller) -> None:
+    """A member's pattern runs against a caller's string on an API thread: with Python's `re` this
+    one would take minutes on 40 characters; its time limit refuses the string instead."""
+    flow = register(
+        client, owner, {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a|a)+$"}}}
+    )
+    assert post_run(client, owner, flow_name=flow, parameters={"code": "aaaa"}).status_code == 202
+    details = refusal(post_run(client, owner, flow_name=flow, parameters={"code": "a" * 40 + "!"}))
+    assert details == {"parameters.code": "took too long to match the pattern '^(a|a)+$'"}
+
+
 # --- runs -------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from dagy.server.domains.flows.parameters import DIALECT, MAX_SCHEMA_BYTES, shortened
+from dagy.server.domains.flows.parameters import DIALECT, MAX_SCHEMA_BYTES, ParameterValidator, shortened
 
 PARAMETERS = "parameters"
 FIELD = f"flow_spec.{PARAMETERS}"
@@ -100,7 +100,7 @@ def _default_problems(schema: dict[str, Any]) -> dict[str, str]:
     }
     problems: dict[str, str] = {}
     try:
-        for error in Draft202012Validator(schema).iter_errors(defaults):
+        for error in ParameterValidator(schema).iter_errors(defaults):
             if error.path:
                 where = f"{FIELD}.properties.{error.path[0]}.default"
                 problems.setdefault(where, shortened(f"does not fit its property: {error.message}"))

@@ -18,10 +18,11 @@ from __future__ import annotations
 import ast
 import copy
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import regex
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing.exceptions import Unresolvable
 
@@ -103,13 +104,41 @@ def annotation_schema(annotation: ast.expr | None, depth: int = 0) -> dict[str, 
     return dict(_PLAIN.get(_name(annotation), {}))
 
 
+# A declared schema's `pattern` is a member's regular expression run against a caller's string: on
+# an API thread, without a time limit, one pattern that backtracks catastrophically would hold the
+# thread for minutes. It runs on `regex` with this limit instead; a string that takes longer is
+# refused (Python's `re`, which jsonschema uses, has no limit).
+PATTERN_SECONDS = 0.05
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        found = regex.search(pattern, instance, timeout=PATTERN_SECONDS)
+    except TimeoutError:
+        yield ValidationError(f"took too long to match the pattern {pattern!r}")
+        return
+    except regex.error:
+        yield ValidationError(f"the pattern {pattern!r} cannot be used")
+        return
+    if found is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# Draft 2020-12 with the time-limited `pattern`.
+ParameterValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
 class ParameterCheck:
     """The check of a run's parameters against a version's schema, compiled once: a version's
     schema never changes, so its check serves every run of it."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = schema
-        self._validator = Draft202012Validator(schema)
+        self._validator = ParameterValidator(schema)
         properties = schema.get("properties")
         self._properties: Mapping[str, Any] = properties if isinstance(properties, dict) else {}
         self._defaults = {
