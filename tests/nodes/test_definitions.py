@@ -31,7 +31,7 @@ EXPECTED_COUNTS = {
     "vectordb": 3,
     "notification": 4,
     "custom": 3,
-    "control_flow": 3,
+    "control_flow": 4,
 }
 REQUIRED_TYPES = (
     "s3_ingest",
@@ -45,8 +45,8 @@ REQUIRED_TYPES = (
 )
 
 
-def test_the_catalogue_has_27_types_in_seven_categories() -> None:
-    assert len(NODE_TYPES) == 27
+def test_the_catalogue_has_28_types_in_seven_categories() -> None:
+    assert len(NODE_TYPES) == 28
     assert Counter(d.category for d in builtin_definitions()) == EXPECTED_COUNTS
     assert list(CATEGORIES) == list(EXPECTED_COUNTS)
     assert set(REQUIRED_TYPES) <= set(NODE_TYPES)

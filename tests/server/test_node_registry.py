@@ -20,7 +20,7 @@ CATEGORY_COUNTS = {
     "vectordb": 3,
     "notification": 4,
     "custom": 3,
-    "control_flow": 3,
+    "control_flow": 4,
 }
 
 
@@ -67,19 +67,19 @@ def register(client: TestClient, caller: Caller, body: dict[str, Any]) -> dict[s
     return result
 
 
-def test_the_registry_lists_27_builtins_then_the_orgs_custom_nodes(client: TestClient, app: FastAPI) -> None:
+def test_the_registry_lists_28_builtins_then_the_orgs_custom_nodes(client: TestClient, app: FastAPI) -> None:
     owner = new_org(app, client)
     body = client.get("/v1/nodes/registry", headers=owner.headers).json()
-    assert (body["total"], body["builtin_count"], body["custom_count"]) == (27, 27, 0)
+    assert (body["total"], body["builtin_count"], body["custom_count"]) == (28, 28, 0)
     assert body["items"][0]["node_type"] == "s3_ingest" and body["items"][0]["official"] is True
     mine = register(client, owner, enricher())
     body = client.get("/v1/nodes/registry", headers=owner.headers).json()
-    assert (body["total"], body["builtin_count"], body["custom_count"]) == (28, 27, 1)
+    assert (body["total"], body["builtin_count"], body["custom_count"]) == (29, 28, 1)
     assert body["items"][-1]["node_type"] == mine["node_type"] and body["items"][-1]["official"] is False
     without = client.get(
         "/v1/nodes/registry", headers=owner.headers, params={"include_custom": "false"}
     ).json()
-    assert (without["total"], without["custom_count"]) == (27, 0)
+    assert (without["total"], without["custom_count"]) == (28, 0)
     own = client.get("/v1/nodes/registry", headers=owner.headers, params={"org_id": owner.org_id}).json()
     assert own["custom_count"] == 1
     other = new_org(app, client)
@@ -92,7 +92,7 @@ def test_builtin_and_custom_lists_are_separate(client: TestClient, app: FastAPI)
     owner = new_org(app, client)
     mine = register(client, owner, enricher())
     builtin = client.get("/v1/nodes/registry/builtin", headers=owner.headers).json()
-    assert (builtin["total"], builtin["builtin_count"], builtin["custom_count"]) == (27, 27, 0)
+    assert (builtin["total"], builtin["builtin_count"], builtin["custom_count"]) == (28, 28, 0)
     assert all(item["official"] for item in builtin["items"])
     custom = client.get("/v1/nodes/registry/custom", headers=owner.headers).json()
     assert [i["node_type"] for i in custom["items"]] == [mine["node_type"]]

@@ -74,6 +74,7 @@ def test_trigger_queues_a_run(client: TestClient, owner: Caller, flow: str) -> N
         "error": None,
         "retry_count": 0,
         "tags": [],
+        "waiting_for": None,
     }
 
 
@@ -181,6 +182,7 @@ def test_list_runs_pages_and_filters(client: TestClient, owner: Caller, flow: st
         "sensor_id",
         "sensor_event_id",
         "tags",
+        "waiting_for",
     }
     assert client.get("/v1/runs", headers=owner.headers, params={"status": "dancing"}).status_code == 400
     dancing = client.get("/v1/runs", headers=owner.headers, params={"trigger": "dancing"})

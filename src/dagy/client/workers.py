@@ -22,6 +22,7 @@ from dagy.protocol.models import (
     NodeRunBatch,
     NodeRunReport,
     RunCompletion,
+    Waiting,
 )
 
 A = TypeVar("A", bound=BaseModel)
@@ -137,15 +138,16 @@ class WorkerApi:
         *,
         worker_id: str,
         attempt: int,
-        status: Literal["completed", "failed", "cancelled"],
+        status: Literal["completed", "failed", "cancelled", "waiting"],
         output: Any,
         error: dict[str, Any] | None,
         node_runs: list[NodeRunReport] | None = None,
         logs: list[LogLine] | None = None,
+        waiting_for: Waiting | None = None,
     ) -> str:
         """Report the attempt's result, with its last node runs and log lines (at most
         `NODE_RUN_BATCH` and `MAX_LOG_LINES`, within the server's request size); answer the run's
-        state afterwards (`queued` when retried)."""
+        state afterwards (`queued` when retried, `running` when it waits for a decision)."""
         body = RunCompletion(
             worker_id=worker_id,
             attempt=attempt,
@@ -154,6 +156,7 @@ class WorkerApi:
             error=error,
             node_runs=node_runs or [],
             logs=logs or [],
+            waiting_for=waiting_for,
         )
         answer = await self._post(f"/workers/runs/{run_id}/complete", body, CompletionResponse)
         return answer.status

@@ -2,13 +2,16 @@
 
 `condition` and `for_each` answer the runtime, not only a value: a `Branch` (which outgoing
 connector is live) and a `FanOut` (the items its direct successors run once each for). The
-runtime does the routing (docs/runs.md, "Branches and loops").
+runtime does the routing (docs/runs.md, "Branches and loops"). `approval` waits for a person: the
+runtime ends the attempt `waiting` where it raises `AwaitingApproval`, and the server resumes the
+run with the decision (docs/node-types/approval.md).
 """
 
 from __future__ import annotations
 
 import ast
 import operator
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +21,14 @@ from dagy.nodes.base import ExecutableNode, NodeContext, NodeError, NodeType
 from dagy.nodes.config import ConfigField
 from dagy.nodes.connectors import ANY, AT_MOST_ONE, inbound, outbound
 from dagy.nodes.definition import NodeDefinition
+from dagy.nodes.inputs import node_input, required_text
+from dagy.nodes.notification import render_template, template_problem
+from dagy.protocol.models import (
+    EMAIL_PATTERN,
+    MAX_APPROVAL_MESSAGE_CHARS,
+    MAX_APPROVAL_TIMEOUT_SECONDS,
+    MAX_APPROVERS,
+)
 
 TRUE_OUT, FALSE_OUT = "true_out", "false_out"
 MAX_EXPRESSION_CHARS = 2000
@@ -331,4 +342,110 @@ class DelayNode(ExecutableNode):
         return _single_input(inputs)
 
 
-NODES: tuple[type[NodeType], ...] = (ConditionNode, ForEachNode, DelayNode)
+APPROVAL = "approval"
+APPROVAL_DECISION = "approval_decision"  # the key of `NodeContext.extra` the runtime puts a decision under
+ON_TIMEOUT = ("reject", "approve")
+DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+class AwaitingApproval(Exception):
+    """An approval node without a decision: its run waits. `waiting` holds the worker protocol's
+    `Waiting` fields (what the server records as the run's `waiting_for`)."""
+
+    def __init__(self, waiting: dict[str, Any]) -> None:
+        super().__init__(f"Approval node {waiting['node_id']} waits for a decision.")
+        self.waiting = waiting
+
+
+class ApprovalNode(ExecutableNode):
+    definition = NodeDefinition(
+        node_type=APPROVAL,
+        label="Approval",
+        description="Pause the run until a member approves or rejects it; its timeout decides otherwise.",
+        category="control_flow",
+        icon="UserCheck",
+        color="orange",
+        tags=("approval", "human", "review", "sign-off", "gate"),
+        connectors=(inbound(), outbound(("json",), name="Decision")),
+        config_schema=(
+            ConfigField(
+                "message",
+                "Message",
+                "string",
+                required=True,
+                description="What the approvers read. A template: {input}, {input[key]}, {run_id}, "
+                "{flow_name}, {node_id}, {params[name]}.",
+            ),
+            ConfigField(
+                "approvers",
+                "Approvers",
+                "array",
+                description="Emails of the members who may decide; empty: any member who may trigger runs.",
+            ),
+            ConfigField(
+                "timeout_seconds",
+                "Timeout (seconds)",
+                "integer",
+                default=DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+                description=f"How long the run waits for a decision: 1 to {MAX_APPROVAL_TIMEOUT_SECONDS}.",
+            ),
+            ConfigField("on_timeout", "On timeout", "enum", default="reject", options=ON_TIMEOUT),
+        ),
+    )
+
+    @classmethod
+    def check(cls, data: Mapping[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        message = data.get("message")
+        problem = template_problem(message) if isinstance(message, str) else None
+        if problem is not None:
+            problems["message"] = problem
+        approvers = data.get("approvers")
+        if isinstance(approvers, list):
+            problem = _approvers_problem(approvers)
+            if problem is not None:
+                problems["approvers"] = problem
+        timeout = data.get("timeout_seconds")
+        if isinstance(timeout, int) and not 1 <= timeout <= MAX_APPROVAL_TIMEOUT_SECONDS:
+            problems["timeout_seconds"] = f"must be from 1 to {MAX_APPROVAL_TIMEOUT_SECONDS}"
+        return problems
+
+    def run(self, inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> Any:
+        """The decision the runtime was given for this node (its output); without one, the run waits."""
+        decision = context.extra.get(APPROVAL_DECISION)
+        if isinstance(decision, Mapping):
+            return dict(decision)
+        raise AwaitingApproval(self.waiting(inputs, config, context))
+
+    @staticmethod
+    def waiting(inputs: dict[str, Any], config: Mapping[str, Any], context: NodeContext) -> dict[str, Any]:
+        """What the run waits for: the rendered message, who may decide, for how long, then what."""
+        approvers = config.get("approvers") or []
+        timeout = config.get("timeout_seconds", DEFAULT_APPROVAL_TIMEOUT_SECONDS)
+        problems = ApprovalNode.check({"approvers": approvers, "timeout_seconds": timeout})
+        if not isinstance(approvers, list) or not isinstance(timeout, int) or isinstance(timeout, bool):
+            problems["config"] = "approvers is a list of emails and timeout_seconds an integer"
+        if config.get("on_timeout", "reject") not in ON_TIMEOUT:
+            problems["on_timeout"] = f"must be one of: {', '.join(ON_TIMEOUT)}"
+        if problems:
+            raise NodeError("invalid_config", "; ".join(f"{k}: {v}" for k, v in problems.items()))
+        message = render_template(required_text(config, "message"), context, node_input(inputs))
+        return {
+            "type": APPROVAL,
+            "node_id": context.node_id,
+            "message": message[:MAX_APPROVAL_MESSAGE_CHARS],
+            "approvers": sorted({str(a).strip().lower() for a in approvers}),
+            "timeout_seconds": timeout,
+            "on_timeout": config.get("on_timeout", "reject"),
+        }
+
+
+def _approvers_problem(approvers: list[Any]) -> str | None:
+    if len(approvers) > MAX_APPROVERS:
+        return f"at most {MAX_APPROVERS} approvers"
+    bad = [a for a in approvers if not isinstance(a, str) or not _EMAIL.match(a.strip())]
+    return f"not an email: {bad[0]!r}" if bad else None
+
+
+NODES: tuple[type[NodeType], ...] = (ConditionNode, ForEachNode, DelayNode, ApprovalNode)

@@ -9,6 +9,7 @@ Only pydantic is needed, so a worker host without the server's dependencies has 
 from dagy.protocol.host import HostSettings
 from dagy.protocol.models import (
     Accepted,
+    ApprovalDecision,
     Artifact,
     ClaimedRun,
     ClaimRequest,
@@ -26,11 +27,13 @@ from dagy.protocol.models import (
     ObjectWritten,
     RunCompletion,
     Subflow,
+    Waiting,
 )
 from dagy.protocol.payload import ContainerPayload, ObjectsApi, RunPayload
 
 __all__ = [
     "Accepted",
+    "ApprovalDecision",
     "Artifact",
     "ClaimRequest",
     "ClaimResponse",
@@ -52,4 +55,5 @@ __all__ = [
     "RunCompletion",
     "RunPayload",
     "Subflow",
+    "Waiting",
 ]

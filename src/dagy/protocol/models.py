@@ -12,13 +12,27 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
 WORKER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
 EXECUTOR_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 MAX_LOG_LINES = 1000  # log lines in one request
 MAX_LOG_LINE_CHARS = 16_000
 MAX_NODE_RUN_REPORTS = 2000  # node-run reports in one request
+# An approval node's bounds (dagy.nodes.control_flow.ApprovalNode checks a flow's data against them).
+MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600
+MAX_APPROVERS = 50
+MAX_APPROVAL_MESSAGE_CHARS = 4000
+MAX_APPROVAL_COMMENT_CHARS = 2000
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 
 
 class NodeRunState(StrEnum):
@@ -29,6 +43,7 @@ class NodeRunState(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"  # its attempt ended (worker lost, run failed around it) before it finished
+    PAUSED = "paused"  # an approval node waiting for a decision: its attempt ended waiting (docs/runs.md)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -105,6 +120,15 @@ class ExecutionLimits(Answer):
     timeout_seconds: int
 
 
+class ApprovalDecision(Answer):
+    """An approval node's decision, its output once decided (docs/node-types/approval.md)."""
+
+    approved: bool
+    decided_by: str | None = Field(description="The member's email; null when the timeout decided.")
+    comment: str | None
+    decided_at: Timestamp
+
+
 # A run a worker holds the lease of, with everything its process needs and cannot ask the server
 # for (a run's process holds no credential of the worker). A comment, not a docstring: the
 # docstring would become the schema's description in /v1/openapi.json.
@@ -138,6 +162,10 @@ class ClaimedRun(Answer):
         description="The credential of this attempt's process for the object routes "
         "(`/workers/runs/{run_id}/objects/...`), valid while this worker holds this attempt's lease.",
         repr=False,
+    )
+    approvals: dict[str, ApprovalDecision] = Field(
+        default_factory=dict,
+        description="node_id -> the approval its approval node was given; the node completes with it.",
     )
 
 
@@ -186,15 +214,36 @@ class NodeRunBatch(Request):
     node_runs: list[NodeRunReport] = Field(max_length=MAX_NODE_RUN_REPORTS)
 
 
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
+
+
+class Waiting(Request):
+    """What an attempt that ended `waiting` waits for: a decision on one of its approval nodes."""
+
+    type: Literal["approval"] = "approval"
+    node_id: str = Field(min_length=1, max_length=128)
+    message: Annotated[str, AfterValidator(_without_nul)] = Field(max_length=MAX_APPROVAL_MESSAGE_CHARS)
+    approvers: list[Email] = Field(default_factory=list, max_length=MAX_APPROVERS)
+    timeout_seconds: int = Field(ge=1, le=MAX_APPROVAL_TIMEOUT_SECONDS)
+    on_timeout: Literal["reject", "approve"] = "reject"
+
+
 class RunCompletion(Request):
     worker_id: WorkerId
     attempt: Attempt
-    status: Literal["completed", "failed", "cancelled"]
+    status: Literal["completed", "failed", "cancelled", "waiting"]
     output: Reported = None
     error: ReportedError = None
+    waiting_for: Waiting | None = Field(None, description="With `waiting` (and only then): what for.")
     # The attempt's last node runs and log lines, recorded with the result (one request, not three).
     node_runs: list[NodeRunReport] = Field(default_factory=list, max_length=MAX_NODE_RUN_REPORTS)
     logs: list[LogLine] = Field(default_factory=list, max_length=MAX_LOG_LINES)
+
+    @model_validator(mode="after")
+    def _waiting_says_what_for(self) -> RunCompletion:
+        if (self.status == "waiting") != (self.waiting_for is not None):
+            raise ValueError("waiting_for is given with status waiting, and only then")
+        return self
 
 
 class Accepted(Answer):

@@ -107,7 +107,10 @@ def run_one(boundary: Boundary | None = None) -> int:
     finally:
         stream.flush_partial()
     output, error = events.redact.value(result.output), events.redact.error(result.error)
-    events.emit({"event": RESULT, "status": result.status, "output": output, "error": error})
+    outcome = {"event": RESULT, "status": result.status, "output": output, "error": error}
+    if result.waiting_for is not None:
+        outcome["waiting_for"] = events.redact.value(result.waiting_for)
+    events.emit(outcome)
     real_stdout.flush()
     # Threads a node timeout abandoned may still be running: the run is over, they end with it.
     os._exit(0)

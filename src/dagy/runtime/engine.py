@@ -14,6 +14,11 @@ completed are not run again (`completed_nodes`), except `condition` and `for_eac
 and cheap and are evaluated again to know where the run goes. A large output is persisted in the
 run's object store and reported as a reference (outputs.py); a resumed node's reference is read
 back, so its successors get the value the earlier attempt computed.
+
+An `approval` node completes with the decision the run was given (`approvals`); without one it is
+`paused`: every node that does not depend on it still runs, then the attempt ends `waiting` for
+the first paused node in the flow's order (the server holds the run until someone decides, then
+queues the next attempt, which resumes here).
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagy.nodes import NodeContext, NodeError, Ports, get_node_type
-from dagy.nodes.control_flow import Branch, FanOut
+from dagy.nodes.control_flow import (
+    APPROVAL,
+    APPROVAL_DECISION,
+    ApprovalNode,
+    AwaitingApproval,
+    Branch,
+    FanOut,
+)
 from dagy.runtime.events import NODE, now_iso
 from dagy.runtime.graph import FlowGraph
 from dagy.runtime.mapping import MappedCall, run_mapped
@@ -68,6 +80,7 @@ class _State:
     doomed: set[str] = field(default_factory=set)  # failed, or downstream of a failure
     finished: set[str] = field(default_factory=set)
     first_error: dict[str, Any] | None = None
+    paused: dict[str, dict[str, Any]] = field(default_factory=dict)  # approval nodes without a decision
 
 
 class Engine:
@@ -103,6 +116,9 @@ class Engine:
         self._walk(graph)
         if self.state.first_error is not None:
             return RunResult(status="failed", error=self.state.first_error)
+        if self.state.paused:
+            first = next(n for n in graph.order if n in self.state.paused)
+            return RunResult(status="waiting", waiting_for=self.state.paused[first])
         outputs = self.state.outputs
         if self.depth == 0:  # the run's result shows a persisted sink output as its reference
             outputs = {**outputs, **self.state.references}
@@ -116,13 +132,16 @@ class Engine:
         workers = max(1, self.scope.max_parallel_nodes)
         with ThreadPoolExecutor(workers, thread_name_prefix="dagy-node") as pool:
             while pending or running:
-                for node_id in self._ready(graph, pending):
+                ready = self._ready(graph, pending)
+                for node_id in ready:
                     pending.remove(node_id)
                     future = self._start(graph, node_id, pool)
                     if future is not None:
                         running[future] = node_id
                 if not running:
-                    continue
+                    if ready:
+                        continue  # skipped or resumed at once: their successors may be ready now
+                    break  # what is left waits behind a paused approval node
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._record(running.pop(future), future.result())
@@ -151,13 +170,16 @@ class Engine:
         if upstream and not inputs:
             self._skip(node)
             return None
+        fan_out = [up for up in upstream if up in state.fan_outs]
+        if str(node.get("type")) == APPROVAL:
+            self._approval(node, inputs, mapped=bool(fan_out))
+            return None
         resumed = self._resumed(node)
         if resumed is not None:
             shown = resumed.reference or resumed.output
             self._emit(node, "completed", started_at=None, output=shown, tries=None, resumed=True)
             self._record(node_id, resumed)
             return None
-        fan_out = [up for up in upstream if up in state.fan_outs]
         if fan_out:
             return pool.submit(self._execute_mapped, node, inputs, fan_out)
         return pool.submit(self._execute, node, inputs)
@@ -181,6 +203,34 @@ class Engine:
         outcome = Outcome("completed", output=value, tries=0, ports=_ports_of(node, value))
         outcome.reference = reference
         return outcome
+
+    def _approval(self, node: Mapping[str, Any], inputs: dict[str, Any], *, mapped: bool) -> None:
+        """An approval node, in the main thread (it only reads its decision or renders its message):
+        completed with the decision the run was given, else paused. It waits only in the run's own
+        flow: inside a subflow or after a for_each (where nobody could decide it) it fails."""
+        node_id = str(node["id"])
+        if self.depth > 0 or mapped:
+            message = (
+                "An approval node waits only in the run's own flow, not inside a subflow or after a for_each."
+            )
+            error = {"type": "invalid_flow", "message": message, "node_type": APPROVAL, "traceback": None}
+            self._record(node_id, self._failed(node, None, error, 1))
+            return
+        context = self.context(node_id)
+        decision = self.scope.approvals.get(self.prefix + node_id)
+        if decision is not None:
+            context.extra[APPROVAL_DECISION] = decision
+        try:
+            config = prepare_config(ApprovalNode, node.get("data") or {}, self.scope.secrets)
+            output = ApprovalNode().run(inputs, config, context)
+        except AwaitingApproval as awaiting:
+            self.state.paused[node_id] = awaiting.waiting
+            self._emit(node, "paused", started_at=None, tries=None)
+            return
+        except Exception as exc:
+            self._record(node_id, self._failed(node, None, self._error(exc, node), 1))
+            return
+        self._record(node_id, self._completed(node, None, output, 1))
 
     def _skip(self, node: Mapping[str, Any]) -> None:
         self.state.finished.add(str(node["id"]))
@@ -265,7 +315,7 @@ class Engine:
             "fail_fast": data.get("fail_fast", True) is not False,
         }
 
-    def _completed(self, node: Mapping[str, Any], started_at: str, output: Any, tries: int) -> Outcome:
+    def _completed(self, node: Mapping[str, Any], started_at: str | None, output: Any, tries: int) -> Outcome:
         outcome = Outcome("completed", output=output, tries=tries)
         shown = output
         if isinstance(output, Branch):
@@ -298,7 +348,9 @@ class Engine:
             )
             return None
 
-    def _failed(self, node: Mapping[str, Any], started_at: str, error: dict[str, Any], tries: int) -> Outcome:
+    def _failed(
+        self, node: Mapping[str, Any], started_at: str | None, error: dict[str, Any], tries: int
+    ) -> Outcome:
         error = {**error, "node_id": self.prefix + str(node["id"])}
         self._emit(node, "failed", started_at=started_at, error=error, tries=tries)
         return Outcome("failed", error=error, tries=tries)
@@ -370,7 +422,7 @@ class Engine:
             "node_type": str(node.get("type")),
             "status": status,
             "started_at": started_at,
-            "completed_at": now_iso() if status not in ("running", "retrying") else None,
+            "completed_at": now_iso() if status not in ("running", "retrying", "paused") else None,
             "output": output,
             "error": error,
             "tries": tries,

@@ -49,6 +49,7 @@ _LINES: dict[str, Callable[[str, int, dict[str, Any]], str]] = {
     "retrying": _retrying,
     "skipped": lambda node_id, _tries, _event: f"[INFO] Task {node_id} skipped: not on this run's path",
     "cancelled": lambda node_id, _tries, _event: f"[WARNING] Task {node_id} cancelled",
+    "paused": lambda node_id, _tries, _event: f"[INFO] Task {node_id} paused: waiting for an approval",
 }
 
 

@@ -16,9 +16,10 @@ from dagy.runtime.runners import InProcess, NodeRunner
 
 @dataclass
 class RunResult:
-    status: str  # completed | failed
+    status: str  # completed | failed | waiting (an approval node has no decision yet)
     output: Any = None
     error: dict[str, Any] | None = None
+    waiting_for: dict[str, Any] | None = None  # with `waiting`: the protocol's `Waiting` fields
 
 
 @dataclass
@@ -31,6 +32,7 @@ class RunScope:
     secrets: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     completed_nodes: dict[str, Any] = field(default_factory=dict)
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)  # node_id -> its decision (output)
     subflows: dict[str, Subflow] = field(default_factory=dict)
     custom_nodes: dict[str, str] = field(default_factory=dict)  # node_type -> "module:Class"
     max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES
@@ -50,6 +52,7 @@ class RunScope:
             secrets=dict(claim.secrets),
             env=dict(claim.env),
             completed_nodes=dict(claim.completed_nodes),
+            approvals={k: v.model_dump(mode="json") for k, v in claim.approvals.items()},
             subflows=dict(claim.subflows),
             custom_nodes=dict(claim.custom_nodes),
             max_parallel_nodes=payload.max_parallel_nodes,

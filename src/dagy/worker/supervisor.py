@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from pydantic import ValidationError
 
 from dagy.client import ApiError, LeaseLost, WorkerApi
 from dagy.client.workers import api_base_url
 from dagy.nodes.vectordb import org_folder_name
-from dagy.protocol import ClaimedRun, ObjectsApi, RunPayload
-from dagy.protocol.models import MAX_LOG_LINES
+from dagy.protocol import ClaimedRun, ObjectsApi, RunPayload, Waiting
+from dagy.protocol.models import MAX_LOG_LINES, problems
 from dagy.runtime import LOG, NODE, RESULT, parse_event
 from dagy.runtime.limits import limits_for
 from dagy.runtime.objects import data_prefix, flows_prefix, run_objects_prefix
@@ -46,7 +47,7 @@ from dagy.worker.watchdog import MB, Breach, watch
 log = logging.getLogger("dagy.worker")
 
 ARTIFACT_FILE = "artifact.zip"
-Outcome = Literal["completed", "failed", "cancelled"]
+Outcome = Literal["completed", "failed", "cancelled", "waiting"]
 BOUNDARY_PROCESSES = 2  # an isolated run's outer process and its PID namespace's init, at most
 RLIMIT_SLACK = 16  # RLIMIT_NPROC above the pids cgroup's limit (the cgroup says when it was met)
 
@@ -68,6 +69,7 @@ class RunSupervisor:
         self.lease_lost = False
         self.cancel_requested = False
         self.result: dict[str, Any] | None = None
+        self.waiting: Waiting | None = None  # what an attempt that ended `waiting` waits for
         self.breach: Breach | None = None
         self.limits = {
             **limits_for(run.execution_mode),
@@ -358,15 +360,7 @@ class RunSupervisor:
             error = {"type": self.breach.kind, "message": self.breach.message, "node_id": node_id}
             return "failed", None, error | {"traceback": None}
         if self.result is not None:
-            status, reported = self.result.get("status"), self.result.get("error")
-            if status == "completed":
-                return "completed", self.result.get("output"), None
-            if status == "failed" and isinstance(reported, dict | None):
-                if self._process_limit_met(reported):
-                    reported = self._process_limit_error(reported)
-                return "failed", None, reported
-            message = f"The run's process reported a result that is not one (status {status!r})."
-            return "failed", None, {"type": "invalid_result", "message": message}
+            return self._reported(self.result)
         return (
             "failed",
             None,
@@ -377,6 +371,29 @@ class RunSupervisor:
             },
         )
 
+    def _reported(self, result: dict[str, Any]) -> tuple[Outcome, Any, dict[str, Any] | None]:
+        """The outcome the run's process reported (its `result` event)."""
+        status, reported = result.get("status"), result.get("error")
+        if status == "completed":
+            return "completed", result.get("output"), None
+        if status == "waiting":
+            return self._waiting(result)
+        if status == "failed" and isinstance(reported, dict | None):
+            if self._process_limit_met(reported):
+                reported = self._process_limit_error(reported)
+            return "failed", None, reported
+        message = f"The run's process reported a result that is not one (status {status!r})."
+        return "failed", None, {"type": "invalid_result", "message": message}
+
+    def _waiting(self, result: dict[str, Any]) -> tuple[Outcome, Any, dict[str, Any] | None]:
+        """The attempt paused at an approval node: what it waits for, checked as the server will."""
+        try:
+            self.waiting = Waiting.model_validate(result.get("waiting_for"))
+        except ValidationError as exc:
+            message = f"The run's process reported an invalid wait: {problems(exc)}"
+            return "failed", None, {"type": "invalid_result", "message": message[:2000]}
+        return "waiting", None, None
+
     def _end_line(self, status: Outcome, error: dict[str, Any] | None) -> str:
         """The attempt's last line in the run's log."""
         took = f"{time.monotonic() - self._started:.3f} s"
@@ -385,6 +402,8 @@ class RunSupervisor:
             return f"[INFO] {attempt} completed in {took}"
         if status == "cancelled":
             return f"[WARNING] {attempt} cancelled after {took}"
+        if status == "waiting" and self.waiting is not None:
+            return f"[INFO] {attempt} paused after {took}: node {self.waiting.node_id} waits for an approval"
         cause = error or {}
         return f"[ERROR] {attempt} failed after {took}: {cause.get('type')}: {cause.get('message')}"
 
@@ -428,6 +447,7 @@ class RunSupervisor:
                     error=error,
                     node_runs=node_runs,
                     logs=logs,
+                    waiting_for=self.waiting,
                 )
                 log.info("run %s attempt %d: %s -> %s", self.run.run_id, self.run.attempt, status, final)
                 return

@@ -92,6 +92,7 @@ export const TRIGGERS: Record<Trigger, string> = {
   on_success: "A run succeeds",
   on_retry: "A run is retried",
   on_sla_breach: "A run exceeds its SLA",
+  on_waiting: "A run waits for an approval",
 };
 
 export type RuleForm = { name: string; trigger: Trigger; flowName: string; channelIds: string[]; slaMinutes: string; enabled: boolean };

@@ -2,7 +2,8 @@
 docs/alerts.md, docs/adr/0015-alert-outbox-in-the-transition.md).
 
 `set_run_state` asks `alert_trigger()` which event a transition is (a run that failed, completed,
-or went back to the queue for a retry) and `record_alert_event()` writes one `alert_delivery` row
+or went back to the queue for a retry; `hold_for_decision` adds a run that began waiting for an
+approval) and `record_alert_event()` writes one `alert_delivery` row
 per (matching rule, channel) in the transition's own transaction: a committed transition always
 has its deliveries, a rolled-back one never. The dispatcher (`services/alerts.py`) sends them.
 
@@ -51,6 +52,7 @@ class AlertTrigger(StrEnum):
     ON_SUCCESS = "on_success"
     ON_SLA_BREACH = "on_sla_breach"
     ON_RETRY = "on_retry"
+    ON_WAITING = "on_waiting"  # a run's attempt paused at an approval node: someone has to decide
 
 
 def alert_trigger(initial: RunState | None, final: RunState, *, retried: bool) -> AlertTrigger | None:
@@ -151,6 +153,8 @@ def _delivery(
     key = f"{event}:{run.id}"
     if event == AlertTrigger.ON_RETRY:
         key += f":{run.retry_count}"  # each retry is an event of its own
+    elif event == AlertTrigger.ON_WAITING:
+        key += f":{run.attempt}"  # each wait is an event of its own (one per attempt at most)
     return {
         "id": new_id("dlv"),
         "org_id": run.org_id,

@@ -1,8 +1,11 @@
-"""The reaper: every `reaper_seconds`, runs whose lease expired go back to the queue (or fail).
+"""The reaper: every `reaper_seconds`, runs whose lease expired go back to the queue (or fail),
+and runs that waited for an approval past its timeout get its `on_timeout` decision (approvals.py).
 
 A worker that dies, hangs or loses the network stops heartbeating; its lease runs out and the
-reaper hands the run to the next claim. Several reapers (server replicas) may run at once: the
-rows are taken with `SKIP LOCKED`, so each expired lease is handled once. One commit per batch.
+reaper hands the run to the next claim. A run waiting for an approval holds no lease, so the reaper
+never takes it for a lost one. Several reapers (server replicas) may run at once: the rows are
+taken with `SKIP LOCKED`, so each expired lease and each timeout is handled once. One commit per
+batch.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import anyio.to_thread
 
 from dagy.server.db.engine import Database
 from dagy.server.domains.runs import queue
+from dagy.server.services.approvals import expire_once
 
 log = logging.getLogger("dagy.server.reaper")
 
@@ -38,6 +42,9 @@ async def run_reaper(db: Database, *, interval_seconds: float, stop: asyncio.Eve
             reaped = await anyio.to_thread.run_sync(reap_once, db)
             if reaped:
                 log.info("reaped %d run(s) whose lease expired", reaped)
+            decided = await anyio.to_thread.run_sync(expire_once, db)
+            if decided:
+                log.info("applied the timeout of %d approval(s)", decided)
         except Exception:  # a database hiccup must not end the loop
             log.exception("reaper pass failed; retrying in %.1fs", interval_seconds)
         with contextlib.suppress(TimeoutError):

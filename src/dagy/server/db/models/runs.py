@@ -63,6 +63,9 @@ class Run(Base, TimestampMixin):
     scheduled_for: Mapped[datetime | None]
     sensor_id: Mapped[str | None] = mapped_column(ForeignKey("sensor.id", ondelete="SET NULL"))
     sensor_event_id: Mapped[str | None] = mapped_column(String(40))
+    # What a running run whose attempt paused waits for (an approval node's decision), shown by the
+    # API; null otherwise (docs/runs.md, "Approvals").
+    waiting_for: Mapped[dict[str, Any] | None]
 
 
 class RunLog(Base):

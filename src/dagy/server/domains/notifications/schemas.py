@@ -12,7 +12,8 @@ from dagy.server.api.schemas import Name, RequestModel, ResponseModel
 from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN
 from dagy.server.domains.notifications.channels import MAX_CONFIG_BYTES, ChannelType
 
-Trigger = Literal["on_failure", "on_success", "on_sla_breach", "on_retry"]
+# on_waiting: a run waits for an approval node's decision (docs/alerts.md).
+Trigger = Literal["on_failure", "on_success", "on_sla_breach", "on_retry", "on_waiting"]
 ChannelId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 FlowName = Annotated[str, StringConstraints(pattern=FLOW_NAME_PATTERN)]
 SlaSeconds = Annotated[int, Field(ge=1, le=30 * 24 * 3600)]

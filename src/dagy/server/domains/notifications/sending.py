@@ -35,6 +35,7 @@ _HEADLINES = {
     "on_success": "completed",
     "on_retry": "failed and will be retried",
     "on_sla_breach": "is past its SLA",
+    "on_waiting": "is waiting for an approval",
     "resolve": "completed",
     "test": "test notification",
 }
@@ -79,6 +80,10 @@ class Message:
         ]
         if facts.get("error"):
             lines.append(f"Error: {facts['error']}")
+        waiting = facts.get("waiting_for")
+        if isinstance(waiting, Mapping):
+            lines.append(f"Approval of node {waiting.get('node_id')}: {waiting.get('message')}")
+            lines.append(f"Decide by {waiting.get('timeout_at')} (then: {waiting.get('on_timeout')})")
         lines.append(f"Open the run: {self.link}")
         return "\n".join(lines)
 

@@ -6,6 +6,7 @@ server for, since a run's process holds no credentials (docs/workers.md, "The cl
   environment (else the secret without one).
 - `env`: the variables of the deployment's environment.
 - `completed_nodes`: outputs of the nodes earlier attempts completed, so the attempt resumes.
+- `approvals`: the decisions that approved the run's approval nodes, which they complete with.
 - `subflows`: the flow versions that `subflow` nodes run, five levels deep at most.
 - `limits`: memory and wall time of the run's execution mode.
 - `artifact`: a code flow's artifact and entry point.
@@ -21,11 +22,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dagy.nodes import NODE_TYPES
+from dagy.nodes.control_flow import APPROVAL
 from dagy.protocol import Artifact, ExecutionLimits, Subflow
 from dagy.runtime.limits import DEFAULT_MODE, EXECUTION_MODE_LIMITS
 from dagy.secrets import referenced_names
 from dagy.server.db.models import FlowVersion, Run
 from dagy.server.domains.runs import repository as repo
+from dagy.server.domains.runs.approvals import approved_decisions
 from dagy.server.domains.secrets import service as secrets
 from dagy.server.domains.secrets.crypto import EncryptionKeyError
 from dagy.server.errors import InvalidInput, NotFound
@@ -60,6 +63,7 @@ def run_payload(session: Session, run: Run, version: FlowVersion, *, settings: S
         "secrets": {name: _secret_value(session, run.org_id, name, env_name, settings) for name in names},
         "env": dict(environment.variables) if environment is not None else {},
         "completed_nodes": repo.completed_node_outputs(session, run.id, before_attempt=run.attempt),
+        "approvals": approved_decisions(session, run.id) if _has_approval(version.flow_spec) else {},
         "subflows": subflows,
         "limits": ExecutionLimits(
             **EXECUTION_MODE_LIMITS.get(run.execution_mode, EXECUTION_MODE_LIMITS[DEFAULT_MODE])
@@ -103,6 +107,11 @@ def _nodes(specs: Iterable[Mapping[str, Any] | None]) -> Iterator[Mapping[str, A
         for node in nodes if isinstance(nodes, list) else ():
             if isinstance(node, dict):
                 yield node
+
+
+def _has_approval(spec: Mapping[str, Any] | None) -> bool:
+    """Whether the run's own spec has an approval node: a claim of any other run looks up no decision."""
+    return any(node.get("type") == APPROVAL for node in _nodes([spec]))
 
 
 def _subflow_references(specs: Iterable[Mapping[str, Any] | None]) -> Iterator[tuple[str, str | None]]:

@@ -1,4 +1,5 @@
-"""`/runs`: trigger, list, read, cancel, retry and rerun, logs and node runs (tasks)."""
+"""`/runs`: trigger, list, read, cancel, retry and rerun, approve and reject, logs and node runs
+(tasks)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from dagy.server.api.pagination import PageRequest
 from dagy.server.api.responses import JSONBytesResponse, page_response
 from dagy.server.api.schemas import page_params
 from dagy.server.api.security import CurrentActor, require_permission
-from dagy.server.domains.runs import retries, service, trigger
+from dagy.server.domains.runs import approvals, retries, service, trigger
 from dagy.server.domains.runs.schemas import (
     NodeRunList,
     RunCancelled,
+    RunDecided,
+    RunDecision,
     RunLogs,
     RunPage,
     RunRead,
@@ -116,6 +119,25 @@ async def rerun_run(
     """Queue a new run of the run's flow version, settings and parameters (overridden by the body's)."""
     return await tx.run(
         retries.rerun_run, actor=actor, run_id=run_id, data=body or RunRerun(), settings=settings
+    )
+
+
+@router.post("/{run_id}/approve", status_code=202, response_model=RunDecided, dependencies=_trigger)
+async def approve_run(
+    run_id: str, tx: Tx, actor: CurrentActor, body: RunDecision | None = None
+) -> RunDecided:
+    """Approve the approval node the run waits for: the run is queued and its next attempt resumes
+    after the nodes it completed, the node's output being the decision."""
+    return await tx.run(
+        approvals.decide_run, actor=actor, run_id=run_id, approved=True, data=body or RunDecision()
+    )
+
+
+@router.post("/{run_id}/reject", response_model=RunDecided, dependencies=_trigger)
+async def reject_run(run_id: str, tx: Tx, actor: CurrentActor, body: RunDecision | None = None) -> RunDecided:
+    """Reject the approval node the run waits for: the node and the run fail, naming who and why."""
+    return await tx.run(
+        approvals.decide_run, actor=actor, run_id=run_id, approved=False, data=body or RunDecision()
     )
 
 

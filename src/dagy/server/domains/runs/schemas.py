@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from dagy.protocol.models import EXECUTOR_PATTERN, Timestamp
+from dagy.protocol.models import EXECUTOR_PATTERN, MAX_APPROVAL_COMMENT_CHARS, Timestamp
 from dagy.server.api.schemas import RequestModel, ResponseModel
 from dagy.server.domains.flows.schemas import FLOW_NAME_PATTERN
 
@@ -50,6 +50,16 @@ class RunTriggered(ResponseModel):
     parameters: dict[str, Any]
 
 
+class WaitingFor(ResponseModel):
+    type: Literal["approval"] = Field(description="What the run waits for: an approval node's decision.")
+    node_id: str
+    message: str = Field(description="The approval node's message, rendered for this run.")
+    approvers: list[str] = Field(description="Who may decide; empty: any member who may trigger runs.")
+    on_timeout: Literal["reject", "approve"]
+    since: Timestamp
+    timeout_at: Timestamp = Field(description="When `on_timeout` decides, unless someone has.")
+
+
 class RunListItem(ResponseModel):
     run_id: str
     run_slug: str
@@ -66,6 +76,10 @@ class RunListItem(ResponseModel):
     sensor_id: str | None = Field(description="The sensor that started it.")
     sensor_event_id: str | None = Field(description="The sensor's event it ran for (`/sensors/{id}/events`).")
     tags: list[str]
+    waiting_for: WaitingFor | None = Field(
+        description="A running run whose attempt paused at an approval node: what it waits for "
+        "(`POST /runs/{id}/approve` or `/reject`)."
+    )
 
 
 class RunPage(ResponseModel):
@@ -106,6 +120,22 @@ class RunRerun(RequestModel):
         default_factory=dict,
         description="Merged over the original run's parameters (a key given here wins); at most 256 KB.",
     )
+
+
+class RunDecision(RequestModel):
+    comment: str | None = Field(
+        None, max_length=MAX_APPROVAL_COMMENT_CHARS, description="Why; part of the approval node's output."
+    )
+
+
+class RunDecided(ResponseModel):
+    run_id: str
+    status: str = Field(description="`queued` once approved (its next attempt resumes), else `failed`.")
+    node_id: str
+    approved: bool
+    decided_by: str | None
+    comment: str | None
+    decided_at: Timestamp
 
 
 class LogEvent(ResponseModel):

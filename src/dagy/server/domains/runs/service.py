@@ -14,6 +14,7 @@ from dagy.server.api.pagination import KeysetPage, PageRequest
 from dagy.server.db.base import utcnow
 from dagy.server.db.models import NodeRun, Run
 from dagy.server.domains.audit_logs.service import Action, record
+from dagy.server.domains.runs import approvals
 from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.runs.queue import end_unfinished_node_runs
 from dagy.server.domains.runs.schemas import (
@@ -24,6 +25,7 @@ from dagy.server.domains.runs.schemas import (
     RunListItem,
     RunLogs,
     RunRead,
+    WaitingFor,
 )
 from dagy.server.domains.runs.trigger import TRIGGERS
 from dagy.server.domains.workers import service as workers
@@ -67,7 +69,7 @@ def list_runs(
 def _list_row(row: Sequence[Any]) -> dict[str, Any]:
     """A `RunListItem`'s fields, in its order, from a `repo.LIST_PAGES` row."""
     (run_id, run_slug, flow_name, flow_version, status, created_at, started_at, completed_at) = row[:8]
-    trigger, schedule_id, scheduled_for, sensor_id, sensor_event_id, tags = row[8:]
+    trigger, schedule_id, scheduled_for, sensor_id, sensor_event_id, tags, waiting_for = row[8:]
     return {
         "run_id": run_id,
         "run_slug": run_slug,
@@ -84,6 +86,7 @@ def _list_row(row: Sequence[Any]) -> dict[str, Any]:
         "sensor_id": sensor_id,
         "sensor_event_id": sensor_event_id,
         "tags": [str(tag) for tag in tags or []],
+        "waiting_for": waiting_for or None,
     }
 
 
@@ -107,10 +110,14 @@ def get_run(session: Session, *, actor: Actor, run_id: str) -> RunRead:
 
 
 def cancel_run(session: Session, *, actor: Actor, run_id: str) -> RunCancelled:
-    """Queued runs stop at once; a running run's worker sees the request in its next heartbeat."""
-    run = _run(session, actor, run_id)
-    before, now = run.status, utcnow()
+    """Queued runs stop at once; a running run's worker sees the request in its next heartbeat; a
+    run waiting for an approval stops waiting. The row is locked: a cancel and a decision on the
+    same run happen one after the other."""
+    run = _run(session, actor, run_id, lock=True)
+    before, now, waiting = run.status, utcnow(), run.waiting_for is not None
     set_run_state(session, run, RunState.CANCELLED, now=now)
+    if waiting:
+        approvals.forget_wait(session, run)
     if run.attempt:
         end_unfinished_node_runs(session, run, run.attempt, now=now)
     record(
@@ -148,8 +155,8 @@ def list_node_runs(session: Session, *, actor: Actor, run_id: str) -> NodeRunLis
     return NodeRunList(run_id=run.id, items=[_node_run_read(n) for n in repo.list_node_runs(session, run.id)])
 
 
-def _run(session: Session, actor: Actor, run_id: str) -> Run:
-    run = repo.get_run_by_id_or_slug(session, actor.org_id, run_id)
+def _run(session: Session, actor: Actor, run_id: str, *, lock: bool = False) -> Run:
+    run = repo.get_run_by_id_or_slug(session, actor.org_id, run_id, lock=lock)
     if run is None:
         raise NotFound("Run not found.")
     return run
@@ -187,6 +194,7 @@ def _list_item(session: Session, run: Run) -> RunListItem:
         sensor_id=run.sensor_id,
         sensor_event_id=run.sensor_event_id,
         tags=[str(tag) for tag in run.tags or []],
+        waiting_for=WaitingFor.model_validate(run.waiting_for) if run.waiting_for else None,
     )
 
 
