@@ -208,7 +208,6 @@ def test_the_edges_of_the_state_machine_are_allowed(
         (RunState.QUEUED, RunState.PENDING),
         (RunState.QUEUED, RunState.QUEUED),
         (RunState.QUEUED, RunState.COMPLETED),  # not without having been claimed
-        (RunState.QUEUED, RunState.FAILED),
         (RunState.RUNNING, RunState.PENDING),
         (RunState.RUNNING, RunState.RUNNING),  # never claimed twice
     ],
@@ -218,6 +217,26 @@ def test_anything_off_the_edges_is_refused(session: Session, initial: RunState, 
     error = refused(session, run, proposed, lease_owner="w2", lease_expires_at=LEASE_UNTIL)
     assert error.message == f"A {initial} run cannot become {proposed}."
     assert error.details == {"status": str(initial)}
+
+
+# --- OnlyConcurrencyLimitsFailQueuedRuns -------------------------------------------------------
+
+LIMIT_FULL = {"type": "concurrency_limit", "message": "The flow f already runs 1 run at once."}
+
+
+def test_a_queued_run_fails_only_for_a_concurrency_limit(session: Session) -> None:
+    error = refused(session, run_in(RunState.QUEUED), RunState.FAILED, error={"type": "crashed"})
+    assert error.message == "A queued run cannot fail before it runs."
+    assert error.details == {"status": "queued"}
+    run = run_in(RunState.QUEUED, max_retries=3)
+    assert set_run_state(session, run, RunState.FAILED, now=NOW, error=LIMIT_FULL) == RunState.FAILED
+    assert (run.error, run.completed_at, run.retry_count, run.attempt) == (LIMIT_FULL, NOW, 0, 0)
+
+
+def test_a_cancel_keeps_the_reason_it_is_given(session: Session) -> None:
+    run = run_in(RunState.QUEUED)
+    set_run_state(session, run, RunState.CANCELLED, now=NOW, error=LIMIT_FULL)
+    assert (run.status, run.error, run.cancelled_at) == ("cancelled", LIMIT_FULL, NOW)
 
 
 @pytest.mark.parametrize("missing", ["lease_owner", "lease_expires_at"])

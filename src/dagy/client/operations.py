@@ -117,7 +117,7 @@ if TYPE_CHECKING:
 
     class AlertRuleCreate(TypedDict, total=False):
         name: Required[str]
-        trigger: Required[Literal["on_failure", "on_success", "on_sla_breach", "on_retry"]]
+        trigger: Required[Literal["on_failure", "on_success", "on_sla_breach", "on_retry", "on_waiting"]]
         channel_ids: Required[list[str]]
         flow_name: str | None
         sla_seconds: int | None
@@ -156,7 +156,7 @@ if TYPE_CHECKING:
         """Only the fields given change; `flow_name` and `sla_seconds` may be set to null."""
 
         name: str | None
-        trigger: Literal["on_failure", "on_success", "on_sla_breach", "on_retry"] | None
+        trigger: Literal["on_failure", "on_success", "on_sla_breach", "on_retry", "on_waiting"] | None
         channel_ids: list[str] | None
         flow_name: str | None
         sla_seconds: int | None
@@ -184,6 +184,14 @@ if TYPE_CHECKING:
         scopes: list[str]
         created_at: str
         last_used_at: str | None
+
+    class ApprovalDecision(TypedDict):
+        """An approval node's decision, its output once decided (docs/node-types/approval.md)."""
+
+        approved: bool
+        decided_by: str | None
+        comment: str | None
+        decided_at: str
 
     class Artifact(TypedDict):
         uri: str
@@ -383,25 +391,28 @@ if TYPE_CHECKING:
         heartbeat_seconds: float
         lease_seconds: float
 
-    class ClaimedRun(TypedDict):
-        run_id: str
-        attempt: int
-        org_id: str
-        flow_name: str
-        flow_version: str
-        flow_spec: dict[str, Any] | None
-        parameters: dict[str, Any]
-        execution_mode: str
-        lease_expires_at: str
-        deployment_name: str | None
-        secrets: dict[str, str]
-        env: dict[str, str]
-        completed_nodes: dict[str, Any]
-        subflows: dict[str, Subflow]
-        limits: ExecutionLimits
-        artifact: Artifact | None
-        custom_nodes: dict[str, str]
-        objects_token: str
+    class ClaimedRun(TypedDict, total=False):
+        run_id: Required[str]
+        attempt: Required[int]
+        org_id: Required[str]
+        flow_name: Required[str]
+        flow_version: Required[str]
+        flow_spec: Required[dict[str, Any] | None]
+        parameters: Required[dict[str, Any]]
+        execution_mode: Required[str]
+        lease_expires_at: Required[str]
+        deployment_name: Required[str | None]
+        secrets: Required[dict[str, str]]
+        env: Required[dict[str, str]]
+        completed_nodes: Required[dict[str, Any]]
+        subflows: Required[dict[str, Subflow]]
+        limits: Required[ExecutionLimits]
+        artifact: Required[Artifact | None]
+        custom_nodes: Required[dict[str, str]]
+        objects_token: Required[str]
+        approvals: dict[str, ApprovalDecision]
+
+    CollisionStrategy: TypeAlias = Literal["enqueue", "cancel_new", "fail"]
 
     class CompletedPart(TypedDict):
         part_number: int
@@ -418,6 +429,33 @@ if TYPE_CHECKING:
         backend: str | None
         error: str | None
         isolation: RunIsolation | None
+
+    class ConcurrencyLimitDeleted(TypedDict, total=False):
+        kind: Required[LimitKind]
+        name: Required[str]
+        deleted: bool
+
+    class ConcurrencyLimitPut(TypedDict, total=False):
+        """A limit's whole setting (PUT creates or replaces it)."""
+
+        slots: Required[int]
+        collision_strategy: CollisionStrategy
+        tags: list[str]
+        node_types: list[str]
+        description: str | None
+
+    class ConcurrencyLimitRead(TypedDict):
+        kind: LimitKind
+        name: str
+        slots: int
+        collision_strategy: CollisionStrategy
+        tags: list[str]
+        node_types: list[str]
+        description: str | None
+        active_slots: int
+        active_run_ids: list[str]
+        created_at: str
+        updated_at: str
 
     class ConfigFieldIn(TypedDict, total=False):
         name: Required[str]
@@ -926,6 +964,8 @@ if TYPE_CHECKING:
         invitation_token: str
         password: str
 
+    LimitKind: TypeAlias = Literal["flows", "deployments", "pools"]
+
     class Link(TypedDict):
         label: str
         href: str
@@ -1059,7 +1099,7 @@ if TYPE_CHECKING:
         error: dict[str, Any] | None
 
     NodeRunState: TypeAlias = Literal[
-        "running", "retrying", "completed", "failed", "skipped", "cancelled", "abandoned"
+        "running", "retrying", "completed", "failed", "skipped", "cancelled", "abandoned", "paused"
     ]
 
     class ObjectRead(TypedDict):
@@ -1098,6 +1138,10 @@ if TYPE_CHECKING:
 
     class PageAuditLogRead(TypedDict, total=False):
         items: Required[list[AuditLogRead]]
+        next_token: str | None
+
+    class PageConcurrencyLimitRead(TypedDict, total=False):
+        items: Required[list[ConcurrencyLimitRead]]
         next_token: str | None
 
     class PaymentMethod(TypedDict, total=False):
@@ -1232,11 +1276,24 @@ if TYPE_CHECKING:
     class RunCompletion(TypedDict, total=False):
         worker_id: Required[str]
         attempt: Required[int]
-        status: Required[Literal["completed", "failed", "cancelled"]]
+        status: Required[Literal["completed", "failed", "cancelled", "waiting"]]
         output: Any
         error: dict[str, Any] | None
+        waiting_for: Waiting | None
         node_runs: list[NodeRunReport]
         logs: list[LogLine]
+
+    class RunDecided(TypedDict):
+        run_id: str
+        status: str
+        node_id: str
+        approved: bool
+        decided_by: str | None
+        comment: str | None
+        decided_at: str
+
+    class RunDecision(TypedDict, total=False):
+        comment: str | None
 
     class RunIsolation(TypedDict, total=False):
         requested: Required[Literal["strict", "best", "off"]]
@@ -1261,6 +1318,7 @@ if TYPE_CHECKING:
         sensor_id: str | None
         sensor_event_id: str | None
         tags: list[str]
+        waiting_for: WaitingFor | None
 
     class RunLogs(TypedDict):
         events: list[LogEvent]
@@ -1286,6 +1344,7 @@ if TYPE_CHECKING:
         sensor_id: str | None
         sensor_event_id: str | None
         tags: list[str]
+        waiting_for: WaitingFor | None
         status_detail: str | None
         worker_id: str | None
         attempt: int
@@ -1405,6 +1464,7 @@ if TYPE_CHECKING:
         sensor_id: str | None
         sensor_event_id: str | None
         tags: list[str]
+        waiting_for: WaitingFor | None
 
     class ScheduleRunPage(TypedDict):
         items: list[ScheduleRun]
@@ -1755,6 +1815,25 @@ if TYPE_CHECKING:
         source: DiffItem
         target: DiffItem
 
+    class Waiting(TypedDict, total=False):
+        """What an attempt that ended `waiting` waits for: a decision on one of its approval nodes."""
+
+        type: Literal["approval"]
+        node_id: Required[str]
+        message: Required[str]
+        approvers: list[str]
+        timeout_seconds: Required[int]
+        on_timeout: Literal["reject", "approve"]
+
+    class WaitingFor(TypedDict):
+        type: Literal["approval"]
+        node_id: str
+        message: str
+        approvers: list[str]
+        on_timeout: Literal["reject", "approve"]
+        since: str
+        timeout_at: str
+
     class WebhookAccepted(TypedDict):
         run_id: str
         status: str
@@ -1818,6 +1897,12 @@ class Operations:
         return cast(
             "CreditsRead", self.request("POST", f"/admin/customers/{_segment(org_id)}/credits", json=body)
         )
+
+    def approve_run(self, run_id: str, body: RunDecision | Mapping[str, Any] | None = None) -> RunDecided:
+        """Approve the approval node the run waits for: the run is queued and its next attempt resumes after
+        the nodes it completed, the node's output being the decision.
+        """
+        return cast("RunDecided", self.request("POST", f"/runs/{_segment(run_id)}/approve", json=body))
 
     def archive_ai_studio_session(self, session_id: str) -> AiStudioSessionSummary:
         """Archive Ai Studio Session"""
@@ -1960,6 +2045,13 @@ class Operations:
         """409 `channel_in_use` while alert rules use the channel."""
         self.request("DELETE", f"/channels/{_segment(channel_id)}")
 
+    def delete_concurrency_limit(self, kind: LimitKind, name: str) -> ConcurrencyLimitDeleted:
+        """Delete Concurrency Limit"""
+        return cast(
+            "ConcurrencyLimitDeleted",
+            self.request("DELETE", f"/concurrency-limits/{_segment(kind)}/{_segment(name)}"),
+        )
+
     def delete_custom_node(self, node_type: str) -> None:
         """Custom node types only; built-ins are 403."""
         self.request("DELETE", f"/nodes/registry/{_segment(node_type)}")
@@ -2039,6 +2131,13 @@ class Operations:
     def get_channel(self, channel_id: str) -> ChannelRead:
         """Credentials in `config_json` are masked."""
         return cast("ChannelRead", self.request("GET", f"/channels/{_segment(channel_id)}"))
+
+    def get_concurrency_limit(self, kind: LimitKind, name: str) -> ConcurrencyLimitRead:
+        """Get Concurrency Limit"""
+        return cast(
+            "ConcurrencyLimitRead",
+            self.request("GET", f"/concurrency-limits/{_segment(kind)}/{_segment(name)}"),
+        )
 
     def get_customer(self, org_id: str) -> CustomerRead:
         """Get Customer"""
@@ -2246,6 +2345,17 @@ class Operations:
         """Newest first."""
         return cast(
             "ChannelList", self.request("GET", "/channels", params={"limit": limit, "next_token": next_token})
+        )
+
+    def list_concurrency_limits(
+        self, *, kind: LimitKind | None = None, limit: int | None = None, next_token: str | None = None
+    ) -> PageConcurrencyLimitRead:
+        """By kind, then name, each with the runs that hold its slots now."""
+        return cast(
+            "PageConcurrencyLimitRead",
+            self.request(
+                "GET", "/concurrency-limits", params={"kind": kind, "limit": limit, "next_token": next_token}
+            ),
         )
 
     def list_custom_nodes(self) -> NodeRegistryList:
@@ -2556,9 +2666,41 @@ class Operations:
             "VariablesRead", self.request("PATCH", f"/environments/{_segment(env_name)}/variables", json=body)
         )
 
+    def oidc_callback(
+        self,
+        *,
+        code: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> None:
+        """Where the identity provider sends the browser back: the session token `POST /auth/login` would
+        issue, handed to the web app in the URL fragment of `/login`. Public; `oidc` mode only.
+        """
+        self.request(
+            "GET",
+            "/auth/oidc/callback",
+            params={"code": code, "state": state, "error": error, "error_description": error_description},
+        )
+
+    def oidc_login(self, *, return_to: str | None = None) -> None:
+        """Start single sign-on: a redirect to the identity provider. Public; `oidc` mode only. `return_to` is
+        the web app's path to open once signed in.
+        """
+        self.request("GET", "/auth/oidc/login", params={"return_to": return_to})
+
     def promote_deployment(self, body: Promotion | Mapping[str, Any]) -> Promoted:
         """Place a deployment's flow version in another environment."""
         return cast("Promoted", self.request("POST", "/environments/promote", json=body))
+
+    def put_concurrency_limit(
+        self, kind: LimitKind, name: str, body: ConcurrencyLimitPut | Mapping[str, Any]
+    ) -> ConcurrencyLimitRead:
+        """Create or replace the limit of a flow, a deployment (both must exist) or a pool."""
+        return cast(
+            "ConcurrencyLimitRead",
+            self.request("PUT", f"/concurrency-limits/{_segment(kind)}/{_segment(name)}", json=body),
+        )
 
     def put_retention(self, body: RetentionUpdate | Mapping[str, Any]) -> RetentionRead:
         """Replace the org's values; a field left out or null follows the installation's default."""
@@ -2591,6 +2733,10 @@ class Operations:
         `deployment_name`, the deployment is created or moved to the new version.
         """
         return cast("FlowCreated", self.request("POST", "/flows", json=body))
+
+    def reject_run(self, run_id: str, body: RunDecision | Mapping[str, Any] | None = None) -> RunDecided:
+        """Reject the approval node the run waits for: the node and the run fail, naming who and why."""
+        return cast("RunDecided", self.request("POST", f"/runs/{_segment(run_id)}/reject", json=body))
 
     def rename_ai_studio_session(
         self, session_id: str, body: AiStudioSessionTitleUpdate | Mapping[str, Any]
@@ -2887,6 +3033,14 @@ class AsyncOperations:
             await self.request("POST", f"/admin/customers/{_segment(org_id)}/credits", json=body),
         )
 
+    async def approve_run(
+        self, run_id: str, body: RunDecision | Mapping[str, Any] | None = None
+    ) -> RunDecided:
+        """Approve the approval node the run waits for: the run is queued and its next attempt resumes after
+        the nodes it completed, the node's output being the decision.
+        """
+        return cast("RunDecided", await self.request("POST", f"/runs/{_segment(run_id)}/approve", json=body))
+
     async def archive_ai_studio_session(self, session_id: str) -> AiStudioSessionSummary:
         """Archive Ai Studio Session"""
         return cast(
@@ -3031,6 +3185,13 @@ class AsyncOperations:
         """409 `channel_in_use` while alert rules use the channel."""
         await self.request("DELETE", f"/channels/{_segment(channel_id)}")
 
+    async def delete_concurrency_limit(self, kind: LimitKind, name: str) -> ConcurrencyLimitDeleted:
+        """Delete Concurrency Limit"""
+        return cast(
+            "ConcurrencyLimitDeleted",
+            await self.request("DELETE", f"/concurrency-limits/{_segment(kind)}/{_segment(name)}"),
+        )
+
     async def delete_custom_node(self, node_type: str) -> None:
         """Custom node types only; built-ins are 403."""
         await self.request("DELETE", f"/nodes/registry/{_segment(node_type)}")
@@ -3119,6 +3280,13 @@ class AsyncOperations:
     async def get_channel(self, channel_id: str) -> ChannelRead:
         """Credentials in `config_json` are masked."""
         return cast("ChannelRead", await self.request("GET", f"/channels/{_segment(channel_id)}"))
+
+    async def get_concurrency_limit(self, kind: LimitKind, name: str) -> ConcurrencyLimitRead:
+        """Get Concurrency Limit"""
+        return cast(
+            "ConcurrencyLimitRead",
+            await self.request("GET", f"/concurrency-limits/{_segment(kind)}/{_segment(name)}"),
+        )
 
     async def get_customer(self, org_id: str) -> CustomerRead:
         """Get Customer"""
@@ -3338,6 +3506,17 @@ class AsyncOperations:
         return cast(
             "ChannelList",
             await self.request("GET", "/channels", params={"limit": limit, "next_token": next_token}),
+        )
+
+    async def list_concurrency_limits(
+        self, *, kind: LimitKind | None = None, limit: int | None = None, next_token: str | None = None
+    ) -> PageConcurrencyLimitRead:
+        """By kind, then name, each with the runs that hold its slots now."""
+        return cast(
+            "PageConcurrencyLimitRead",
+            await self.request(
+                "GET", "/concurrency-limits", params={"kind": kind, "limit": limit, "next_token": next_token}
+            ),
         )
 
     async def list_custom_nodes(self) -> NodeRegistryList:
@@ -3654,9 +3833,41 @@ class AsyncOperations:
             await self.request("PATCH", f"/environments/{_segment(env_name)}/variables", json=body),
         )
 
+    async def oidc_callback(
+        self,
+        *,
+        code: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> None:
+        """Where the identity provider sends the browser back: the session token `POST /auth/login` would
+        issue, handed to the web app in the URL fragment of `/login`. Public; `oidc` mode only.
+        """
+        await self.request(
+            "GET",
+            "/auth/oidc/callback",
+            params={"code": code, "state": state, "error": error, "error_description": error_description},
+        )
+
+    async def oidc_login(self, *, return_to: str | None = None) -> None:
+        """Start single sign-on: a redirect to the identity provider. Public; `oidc` mode only. `return_to` is
+        the web app's path to open once signed in.
+        """
+        await self.request("GET", "/auth/oidc/login", params={"return_to": return_to})
+
     async def promote_deployment(self, body: Promotion | Mapping[str, Any]) -> Promoted:
         """Place a deployment's flow version in another environment."""
         return cast("Promoted", await self.request("POST", "/environments/promote", json=body))
+
+    async def put_concurrency_limit(
+        self, kind: LimitKind, name: str, body: ConcurrencyLimitPut | Mapping[str, Any]
+    ) -> ConcurrencyLimitRead:
+        """Create or replace the limit of a flow, a deployment (both must exist) or a pool."""
+        return cast(
+            "ConcurrencyLimitRead",
+            await self.request("PUT", f"/concurrency-limits/{_segment(kind)}/{_segment(name)}", json=body),
+        )
 
     async def put_retention(self, body: RetentionUpdate | Mapping[str, Any]) -> RetentionRead:
         """Replace the org's values; a field left out or null follows the installation's default."""
@@ -3689,6 +3900,12 @@ class AsyncOperations:
         `deployment_name`, the deployment is created or moved to the new version.
         """
         return cast("FlowCreated", await self.request("POST", "/flows", json=body))
+
+    async def reject_run(
+        self, run_id: str, body: RunDecision | Mapping[str, Any] | None = None
+    ) -> RunDecided:
+        """Reject the approval node the run waits for: the node and the run fail, naming who and why."""
+        return cast("RunDecided", await self.request("POST", f"/runs/{_segment(run_id)}/reject", json=body))
 
     async def rename_ai_studio_session(
         self, session_id: str, body: AiStudioSessionTitleUpdate | Mapping[str, Any]

@@ -36,6 +36,7 @@ from dagy.server.domains.audit_logs.router import router as audit_logs_router
 from dagy.server.domains.auth.router import router as auth_router
 from dagy.server.domains.auth.throttle import LoginThrottle
 from dagy.server.domains.billing.router import router as billing_router
+from dagy.server.domains.concurrency.router import router as concurrency_router
 from dagy.server.domains.dag_drafts.router import router as dag_drafts_router
 from dagy.server.domains.deployments.router import router as deployments_router
 from dagy.server.domains.environments.router import router as environments_router
@@ -81,6 +82,7 @@ ROUTERS = [
     objects_router,
     nodes_router,
     deployments_router,
+    concurrency_router,
     environments_router,
     dag_drafts_router,
     orgs_router,

@@ -844,6 +844,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Oidc Callback
+         * @description Where the identity provider sends the browser back: the session token `POST /auth/login`
+         *     would issue, handed to the web app in the URL fragment of `/login`. Public; `oidc` mode only.
+         */
+        get: operations["oidc_callback_v1_auth_oidc_callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Oidc Login
+         * @description Start single sign-on: a redirect to the identity provider. Public; `oidc` mode only.
+         *     `return_to` is the web app's path to open once signed in.
+         */
+        get: operations["oidc_login_v1_auth_oidc_login_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/backends": {
         parameters: {
             query?: never;
@@ -1010,6 +1052,48 @@ export interface paths {
         head?: never;
         /** Update Channel */
         patch: operations["update_channel_v1_channels__channel_id__patch"];
+        trace?: never;
+    };
+    "/v1/concurrency-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Concurrency Limits
+         * @description By kind, then name, each with the runs that hold its slots now.
+         */
+        get: operations["list_concurrency_limits_v1_concurrency_limits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/concurrency-limits/{kind}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Concurrency Limit */
+        get: operations["get_concurrency_limit_v1_concurrency_limits__kind___name__get"];
+        /**
+         * Put Concurrency Limit
+         * @description Create or replace the limit of a flow, a deployment (both must exist) or a pool.
+         */
+        put: operations["put_concurrency_limit_v1_concurrency_limits__kind___name__put"];
+        post?: never;
+        /** Delete Concurrency Limit */
+        delete: operations["delete_concurrency_limit_v1_concurrency_limits__kind___name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/dag-drafts": {
@@ -1806,6 +1890,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{run_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Run
+         * @description Approve the approval node the run waits for: the run is queued and its next attempt resumes
+         *     after the nodes it completed, the node's output being the decision.
+         */
+        post: operations["approve_run_v1_runs__run_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{run_id}/cancel": {
         parameters: {
             query?: never;
@@ -1834,6 +1939,26 @@ export interface paths {
         get: operations["get_run_logs_v1_runs__run_id__logs_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{run_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject Run
+         * @description Reject the approval node the run waits for: the node and the run fail, naming who and why.
+         */
+        post: operations["reject_run_v1_runs__run_id__reject_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2796,7 +2921,7 @@ export interface components {
              * Trigger
              * @enum {string}
              */
-            trigger: "on_failure" | "on_success" | "on_sla_breach" | "on_retry";
+            trigger: "on_failure" | "on_success" | "on_sla_breach" | "on_retry" | "on_waiting";
         };
         /** AlertRuleList */
         AlertRuleList: {
@@ -2871,7 +2996,7 @@ export interface components {
             /** Sla Seconds */
             sla_seconds?: number | null;
             /** Trigger */
-            trigger?: ("on_failure" | "on_success" | "on_sla_breach" | "on_retry") | null;
+            trigger?: ("on_failure" | "on_success" | "on_sla_breach" | "on_retry" | "on_waiting") | null;
         };
         /** ApiKeyCreate */
         ApiKeyCreate: {
@@ -2925,6 +3050,23 @@ export interface components {
             name: string;
             /** Scopes */
             scopes: string[];
+        };
+        /**
+         * ApprovalDecision
+         * @description An approval node's decision, its output once decided (docs/node-types/approval.md).
+         */
+        ApprovalDecision: {
+            /** Approved */
+            approved: boolean;
+            /** Comment */
+            comment: string | null;
+            /** Decided At */
+            decided_at: string;
+            /**
+             * Decided By
+             * @description The member's email; null when the timeout decided.
+             */
+            decided_by: string | null;
         };
         /** Artifact */
         Artifact: {
@@ -3444,6 +3586,13 @@ export interface components {
         };
         /** ClaimedRun */
         ClaimedRun: {
+            /**
+             * Approvals
+             * @description node_id -> the approval its approval node was given; the node completes with it.
+             */
+            approvals?: {
+                [key: string]: components["schemas"]["ApprovalDecision"];
+            };
             /** @description A code flow's artifact. */
             artifact: components["schemas"]["Artifact"] | null;
             /** Attempt */
@@ -3512,6 +3661,13 @@ export interface components {
                 [key: string]: components["schemas"]["Subflow"];
             };
         };
+        /**
+         * CollisionStrategy
+         * @description What the claim does with a run when one of its limits is full: leave it queued until a slot
+         *     frees (`enqueue`), cancel it (`cancel_new`), or fail it (`fail`).
+         * @enum {string}
+         */
+        CollisionStrategy: "enqueue" | "cancel_new" | "fail";
         /** CompletedPart */
         CompletedPart: {
             /** Etag */
@@ -3558,6 +3714,83 @@ export interface components {
              * @enum {string}
              */
             status: "healthy" | "unhealthy";
+        };
+        /** ConcurrencyLimitDeleted */
+        ConcurrencyLimitDeleted: {
+            /**
+             * Deleted
+             * @default true
+             */
+            deleted: boolean;
+            kind: components["schemas"]["LimitKind"];
+            /** Name */
+            name: string;
+        };
+        /**
+         * ConcurrencyLimitPut
+         * @description A limit's whole setting (PUT creates or replaces it).
+         */
+        ConcurrencyLimitPut: {
+            /**
+             * @description What happens to a run that finds the limit full.
+             * @default enqueue
+             */
+            collision_strategy: components["schemas"]["CollisionStrategy"];
+            /** Description */
+            description?: string | null;
+            /**
+             * Node Types
+             * @description Pools only: a run of a flow with a node of any of these types holds a slot.
+             */
+            node_types?: string[];
+            /**
+             * Slots
+             * @description Runs that may hold the limit at once (running, or waiting in a run).
+             */
+            slots: number;
+            /**
+             * Tags
+             * @description Pools only: a run with any of these tags holds one of the pool's slots.
+             */
+            tags?: string[];
+        };
+        /** ConcurrencyLimitRead */
+        ConcurrencyLimitRead: {
+            /**
+             * Active Run Ids
+             * @description The runs that hold them, oldest first.
+             */
+            active_run_ids: string[];
+            /**
+             * Active Slots
+             * @description Slots running runs hold now.
+             */
+            active_slots: number;
+            collision_strategy: components["schemas"]["CollisionStrategy"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            kind: components["schemas"]["LimitKind"];
+            /**
+             * Name
+             * @description The flow's, the deployment's or the pool's name.
+             */
+            name: string;
+            /** Node Types */
+            node_types: string[];
+            /** Slots */
+            slots: number;
+            /** Tags */
+            tags: string[];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** ConfigFieldIn */
         ConfigFieldIn: {
@@ -4469,7 +4702,7 @@ export interface components {
             flow_name?: string | null;
             /**
              * Flow Spec
-             * @description {"nodes": [{"id", "type", "data"}], "edges": [{"source", "target"}]}; a visual builder canvas (nodes with position, edges with id) is accepted unchanged. Required unless `artifact_s3_uri` names a code flow's artifact.
+             * @description {"nodes": [{"id", "type", "data"}], "edges": [{"source", "target"}]}; a visual builder canvas (nodes with position, edges with id) is accepted unchanged. Required unless `artifact_s3_uri` names a code flow's artifact. Optional `parameters`: a JSON Schema (draft 2020-12, type object, at most 64 KB) of the runs' parameters, which they must fit and whose top-level defaults fill in what a run leaves out (docs/flows.md).
              */
             flow_spec?: {
                 [key: string]: unknown;
@@ -4626,7 +4859,7 @@ export interface components {
             namespace: string | null;
             /**
              * Parameter Schema
-             * @description A code flow's parameters as JSON Schema, read from its entry function's type hints at registration; a run's parameters must fit it (docs/flows.md). Null when runs are not checked: a DAG flow, an artifact outside the object store.
+             * @description The JSON Schema (draft 2020-12) a run's parameters must fit: the spec's `flow_spec.parameters` when it declares one, else a code flow's read from its entry function's type hints at registration. A run that leaves out a top-level property with a `default` gets the default (docs/flows.md). Null when runs are not checked: a DAG flow that declares none, a code flow whose artifact is outside the object store.
              */
             parameter_schema?: {
                 [key: string]: unknown;
@@ -4733,6 +4966,12 @@ export interface components {
             /** Password */
             password: string;
         };
+        /**
+         * LimitKind
+         * @description What a limit counts: the runs of one flow, of one deployment, or of a pool's members.
+         * @enum {string}
+         */
+        LimitKind: "flows" | "deployments" | "pools";
         /** Link */
         Link: {
             /** Href */
@@ -5014,7 +5253,7 @@ export interface components {
          * NodeRunState
          * @enum {string}
          */
-        NodeRunState: "running" | "retrying" | "completed" | "failed" | "skipped" | "cancelled" | "abandoned";
+        NodeRunState: "running" | "retrying" | "completed" | "failed" | "skipped" | "cancelled" | "abandoned" | "paused";
         /** ObjectRead */
         ObjectRead: {
             /**
@@ -5092,6 +5331,13 @@ export interface components {
             /** Next Token */
             next_token?: string | null;
         };
+        /** Page[ConcurrencyLimitRead] */
+        Page_ConcurrencyLimitRead_: {
+            /** Items */
+            items: components["schemas"]["ConcurrencyLimitRead"][];
+            /** Next Token */
+            next_token?: string | null;
+        };
         /** PaymentMethod */
         PaymentMethod: {
             /** Expiry Month */
@@ -5145,7 +5391,7 @@ export interface components {
         Preferences: {
             /**
              * Auth Mode
-             * @description email or password (docs/authentication.md).
+             * @description email, password or oidc (docs/authentication.md).
              */
             auth_mode: string;
             /** Email */
@@ -5403,9 +5649,39 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "completed" | "failed" | "cancelled";
+            status: "completed" | "failed" | "cancelled" | "waiting";
+            /** @description With `waiting` (and only then): what for. */
+            waiting_for?: components["schemas"]["Waiting"] | null;
             /** Worker Id */
             worker_id: string;
+        };
+        /** RunDecided */
+        RunDecided: {
+            /** Approved */
+            approved: boolean;
+            /** Comment */
+            comment: string | null;
+            /** Decided At */
+            decided_at: string;
+            /** Decided By */
+            decided_by: string | null;
+            /** Node Id */
+            node_id: string;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Status
+             * @description `queued` once approved (its next attempt resumes), else `failed`.
+             */
+            status: string;
+        };
+        /** RunDecision */
+        RunDecision: {
+            /**
+             * Comment
+             * @description Why; part of the approval node's output.
+             */
+            comment?: string | null;
         };
         /** RunIsolation */
         RunIsolation: {
@@ -5484,6 +5760,8 @@ export interface components {
              * @description What started it: manual, api_key, schedule, sensor or webhook.
              */
             trigger: string;
+            /** @description A running run whose attempt paused at an approval node: what it waits for (`POST /runs/{id}/approve` or `/reject`). */
+            waiting_for: components["schemas"]["WaitingFor"] | null;
         };
         /** RunLogs */
         RunLogs: {
@@ -5577,6 +5855,8 @@ export interface components {
              * @description What started it: manual, api_key, schedule, sensor or webhook.
              */
             trigger: string;
+            /** @description A running run whose attempt paused at an approval node: what it waits for (`POST /runs/{id}/approve` or `/reject`). */
+            waiting_for: components["schemas"]["WaitingFor"] | null;
             /**
              * Worker Id
              * @description The worker of its current attempt; null while queued.
@@ -5914,6 +6194,8 @@ export interface components {
              * @description What started it: manual, api_key, schedule, sensor or webhook.
              */
             trigger: string;
+            /** @description A running run whose attempt paused at an approval node: what it waits for (`POST /runs/{id}/approve` or `/reject`). */
+            waiting_for: components["schemas"]["WaitingFor"] | null;
         };
         /** ScheduleRunPage */
         ScheduleRunPage: {
@@ -6689,6 +6971,65 @@ export interface components {
             flow_name: string;
             source: components["schemas"]["DiffItem"];
             target: components["schemas"]["DiffItem"];
+        };
+        /**
+         * Waiting
+         * @description What an attempt that ended `waiting` waits for: a decision on one of its approval nodes.
+         */
+        Waiting: {
+            /** Approvers */
+            approvers?: string[];
+            /** Message */
+            message: string;
+            /** Node Id */
+            node_id: string;
+            /**
+             * On Timeout
+             * @default reject
+             * @enum {string}
+             */
+            on_timeout: "reject" | "approve";
+            /** Timeout Seconds */
+            timeout_seconds: number;
+            /**
+             * Type
+             * @default approval
+             * @constant
+             */
+            type: "approval";
+        };
+        /** WaitingFor */
+        WaitingFor: {
+            /**
+             * Approvers
+             * @description Who may decide; empty: any member who may trigger runs.
+             */
+            approvers: string[];
+            /**
+             * Message
+             * @description The approval node's message, rendered for this run.
+             */
+            message: string;
+            /** Node Id */
+            node_id: string;
+            /**
+             * On Timeout
+             * @enum {string}
+             */
+            on_timeout: "reject" | "approve";
+            /** Since */
+            since: string;
+            /**
+             * Timeout At
+             * @description When `on_timeout` decides, unless someone has.
+             */
+            timeout_at: string;
+            /**
+             * Type
+             * @description What the run waits for: an approval node's decision.
+             * @constant
+             */
+            type: "approval";
         };
         /** WebhookAccepted */
         WebhookAccepted: {
@@ -8475,6 +8816,67 @@ export interface operations {
             };
         };
     };
+    oidc_callback_v1_auth_oidc_callback_get: {
+        parameters: {
+            query?: {
+                code?: string | null;
+                state?: string | null;
+                error?: string | null;
+                error_description?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    oidc_login_v1_auth_oidc_login_get: {
+        parameters: {
+            query?: {
+                return_to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_backends_v1_backends_get: {
         parameters: {
             query?: never;
@@ -8779,6 +9181,140 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChannelRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_concurrency_limits_v1_concurrency_limits_get: {
+        parameters: {
+            query?: {
+                /** @description Only flows', deployments' or pools' limits. */
+                kind?: components["schemas"]["LimitKind"] | null;
+                limit?: number;
+                next_token?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ConcurrencyLimitRead_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_concurrency_limit_v1_concurrency_limits__kind___name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: components["schemas"]["LimitKind"];
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConcurrencyLimitRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_concurrency_limit_v1_concurrency_limits__kind___name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: components["schemas"]["LimitKind"];
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConcurrencyLimitPut"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConcurrencyLimitRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_concurrency_limit_v1_concurrency_limits__kind___name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: components["schemas"]["LimitKind"];
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConcurrencyLimitDeleted"];
                 };
             };
             /** @description Validation Error */
@@ -10689,6 +11225,41 @@ export interface operations {
             };
         };
     };
+    approve_run_v1_runs__run_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RunDecision"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDecided"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     cancel_run_v1_runs__run_id__cancel_post: {
         parameters: {
             query?: never;
@@ -10741,6 +11312,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunLogs"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_run_v1_runs__run_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RunDecision"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDecided"];
                 };
             };
             /** @description Validation Error */

@@ -11,11 +11,15 @@ from dagy.server.orchestration.policy import (
     ON_RETRY,
     advance_node_run,
     extend_lease,
+    hold_for_decision,
     set_run_state,
     unfinished_node_run_end,
 )
 from dagy.server.orchestration.rules import (
+    APPROVAL_REJECTED,
+    APPROVAL_TIMED_OUT,
     CLAIM_NOT_DELIVERED,
+    CONCURRENCY_LIMIT,
     LEASE_EXPIRED,
     SECRET_NOT_FOUND,
     SECRET_UNREADABLE,
@@ -32,7 +36,10 @@ from dagy.server.orchestration.wakeup import RunQueueSignal, listen_for_queued_r
 
 __all__ = [
     "ACTIVE_RUN_STATES",
+    "APPROVAL_REJECTED",
+    "APPROVAL_TIMED_OUT",
     "CLAIM_NOT_DELIVERED",
+    "CONCURRENCY_LIMIT",
     "LEASE_EXPIRED",
     "ON_RETRY",
     "RETRYABLE_RUN_STATES",
@@ -48,6 +55,7 @@ __all__ = [
     "advance_node_run",
     "error_summary",
     "extend_lease",
+    "hold_for_decision",
     "listen_for_queued_runs",
     "record_alert_event",
     "run_facts",

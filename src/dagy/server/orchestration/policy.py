@@ -1,5 +1,5 @@
 """`set_run_state()`: the only code that assigns a run's or a node run's status, and
-`extend_lease()`, the only other change of a run's lease.
+`extend_lease()` and `hold_for_decision()`, the only other changes of a run's lease.
 
 The ordered rules of `rules.RUN_POLICY` decide which state a proposed change ends in; this module
 then writes the fields that belong to that state (lease, attempt, timestamps, output, error) so the
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from dagy.protocol import NodeRunState
 from dagy.server.db.models import Run, RunEvent
 from dagy.server.errors import InvalidInput
-from dagy.server.orchestration.alerts import alert_trigger, record_alert_event
+from dagy.server.orchestration.alerts import AlertTrigger, alert_trigger, record_alert_event
 from dagy.server.orchestration.rules import RUN_POLICY, Transition
 from dagy.server.orchestration.states import TERMINAL_NODE_RUN_STATES, TERMINAL_RUN_STATES, RunState
 from dagy.server.orchestration.wakeup import mark_runs_queued
@@ -77,6 +77,20 @@ def extend_lease(run: Run, *, until: datetime) -> None:
         run.lease_expires_at = until
 
 
+def hold_for_decision(session: Session, run: Run, *, waiting_for: dict[str, Any], now: datetime) -> None:
+    """The running run's attempt paused for a decision (an approval node's): the run stays `running`,
+    with `waiting_for` saying what for, but its lease is released: the worker's slot is free, and the
+    reaper, which looks only at leases that expire, leaves the run alone. Its next attempt comes
+    from the decision (a rule's `running -> queued`). Alert rules on `on_waiting` are told in this
+    transaction, as for a transition."""
+    if run.status != RunState.RUNNING:
+        raise InvalidInput(f"A {run.status} run cannot wait for a decision.", details={"status": run.status})
+    run.waiting_for = waiting_for
+    run.lease_owner = None
+    run.lease_expires_at = None
+    record_alert_event(session, run, AlertTrigger.ON_WAITING, now=now, extra={"waiting_for": waiting_for})
+
+
 def _retry_event(t: Transition) -> RunEvent:
     """A failed attempt went back to the queue: alert rules on `on_retry` see it, with the error
     (`requested`: a member's retry of a run that had ended)."""
@@ -97,6 +111,7 @@ def _enter_queued(t: Transition) -> None:
     run.retry_count += 1 if t.retried else 0
     run.lease_owner = None
     run.lease_expires_at = None
+    run.waiting_for = None
     run.error = t.error
     if t.initial in TERMINAL_RUN_STATES:
         _reopen(run)
@@ -138,6 +153,8 @@ def _enter_failed(t: Transition) -> None:
 
 
 def _enter_cancelled(t: Transition) -> None:
+    if t.error is not None:  # why, when it is not a member's request (a concurrency limit's)
+        t.run.error = t.error
     t.run.cancel_requested = True
     t.run.cancelled_at = t.now
     _finish(t)
@@ -148,6 +165,7 @@ def _finish(t: Transition) -> None:
     worker that ran the attempt can still flush its last log lines."""
     t.run.completed_at = t.now
     t.run.lease_expires_at = None
+    t.run.waiting_for = None
 
 
 def _enter_pending(t: Transition) -> None:

@@ -34,10 +34,16 @@ MIN_LEASE_EXPIRY_RETRIES = 1
 # most this many such attempts per run, so a worker that dies on every claim cannot loop forever.
 CLAIM_NOT_DELIVERED = "claim_not_delivered"
 MAX_UNDELIVERED_CLAIMS = 3
+# A run a concurrency limit refused at its claim (collision_strategy cancel_new or fail).
+CONCURRENCY_LIMIT = "concurrency_limit"
 SECRET_NOT_FOUND = "secret_not_found"  # noqa: S105 - an error type, not a password
 SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - an error type, not a password
+# An approval node's decision ended the run: a member rejected it, or its timeout did.
+APPROVAL_REJECTED = "approval_rejected"
+APPROVAL_TIMED_OUT = "approval_timed_out"
+APPROVAL_FAILURES = frozenset({APPROVAL_REJECTED, APPROVAL_TIMED_OUT})
 # Failures another attempt cannot heal: the run fails at once, whatever retries it has left.
-PERMANENT_FAILURES = frozenset({SECRET_NOT_FOUND, SECRET_UNREADABLE})
+PERMANENT_FAILURES = frozenset({SECRET_NOT_FOUND, SECRET_UNREADABLE}) | APPROVAL_FAILURES
 
 
 @dataclass
@@ -143,6 +149,44 @@ class FollowTheStateMachine(RunRule):
             )
 
 
+class OnlyConcurrencyLimitsFailQueuedRuns(RunRule):
+    """A queued run ran nothing, so nothing it did can fail: it fails without being claimed only when
+    a concurrency limit with `collision_strategy: fail` refuses it (docs/concurrency.md)."""
+
+    FROM_STATES = frozenset({RunState.QUEUED})
+    TO_STATES = frozenset({RunState.FAILED})
+
+    def apply(self, transition: Transition) -> None:
+        if (transition.error or {}).get("type") != CONCURRENCY_LIMIT:
+            raise InvalidInput(
+                "A queued run cannot fail before it runs.", details={"status": str(transition.initial)}
+            )
+
+
+class MoveWaitingRunsOnlyByTheirDecision(RunRule):
+    """A run waiting for a decision (an approval node's) has no attempt executing it: nothing can
+    complete it, and it fails only by the decision (a rejection, or its timeout's). An approval
+    sends it back to the queue, which is no retry: its next attempt resumes after the nodes it
+    completed, and `retry_count` stays. A cancel ends it as it ends any run."""
+
+    FROM_STATES = frozenset({RunState.RUNNING})
+    TO_STATES = frozenset({RunState.QUEUED, RunState.COMPLETED, RunState.FAILED})
+
+    def applies(self, transition: Transition) -> bool:
+        return super().applies(transition) and transition.run.waiting_for is not None
+
+    def apply(self, transition: Transition) -> None:
+        error_type = (transition.error or {}).get("type")
+        if transition.proposed == RunState.COMPLETED or (
+            transition.proposed == RunState.FAILED and error_type not in APPROVAL_FAILURES
+        ):
+            raise InvalidInput(
+                f"A run waiting for a decision cannot become {transition.proposed} but by that decision.",
+                details={"status": str(transition.initial)},
+            )
+        transition.retried = False
+
+
 class RequeueUndeliveredClaims(RunRule):
     """An attempt whose claim never reached its worker ran none of the run's code: it goes back to
     the queue without using one of the run's retries (up to `MAX_UNDELIVERED_CLAIMS` times)."""
@@ -206,6 +250,8 @@ RUN_POLICY: tuple[RunRule, ...] = (
     RetryUnfinishedRunsOnRequest(),
     KeepTerminalStatesTerminal(),
     FollowTheStateMachine(),
+    OnlyConcurrencyLimitsFailQueuedRuns(),
+    MoveWaitingRunsOnlyByTheirDecision(),
     RequeueUndeliveredClaims(),
     RequeueExpiredLeases(),
     RetryFailedAttempts(),

@@ -31,7 +31,8 @@ RETRYABLE_RUN_STATES: frozenset[RunState] = frozenset({RunState.FAILED, RunState
 # The edges of the run state machine; anything else is an illegal transition (400).
 LEGAL_RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.PENDING: frozenset({RunState.CANCELLED}),
-    RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED}),
+    # Failed straight from the queue: only by a concurrency limit whose strategy is `fail`.
+    RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED, RunState.FAILED}),
     RunState.RUNNING: frozenset({RunState.QUEUED, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}),
 }
 

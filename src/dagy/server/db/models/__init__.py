@@ -1,9 +1,11 @@
 """Every model, imported here so `Base.metadata` is complete for Alembic and the app."""
 
 from dagy.server.db.models.ai_studio import AiStudioAttachment, AiStudioSession, AiStudioTurn
+from dagy.server.db.models.approvals import RunApproval
 from dagy.server.db.models.artifacts import ArtifactUpload
 from dagy.server.db.models.audit import AuditLog
 from dagy.server.db.models.builder import CustomNode, CustomNodeVersion, DagDraft
+from dagy.server.db.models.concurrency import ConcurrencyLimit, ConcurrencySlot
 from dagy.server.db.models.credits import CreditEntry
 from dagy.server.db.models.deployments import Deployment, Environment
 from dagy.server.db.models.flows import Flow, FlowVersion
@@ -40,6 +42,8 @@ __all__ = [
     "AuditLog",
     "AuthSession",
     "BillingEvent",
+    "ConcurrencyLimit",
+    "ConcurrencySlot",
     "CreditEntry",
     "CustomNode",
     "CustomNodeVersion",
@@ -55,6 +59,7 @@ __all__ = [
     "Org",
     "OrgRetention",
     "Run",
+    "RunApproval",
     "RunEvent",
     "RunLog",
     "Schedule",

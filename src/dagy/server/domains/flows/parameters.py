@@ -129,7 +129,9 @@ def _pattern(
 
 
 # Draft 2020-12 with the time-limited `pattern`.
-ParameterValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+ParameterValidator = validators.extend(  # type: ignore[no-untyped-call] # jsonschema's stubs leave it untyped
+    Draft202012Validator, {"pattern": _pattern}
+)
 
 
 class ParameterCheck:

@@ -38,6 +38,9 @@ from dagy.protocol import (
 from dagy.server.db.base import new_id, utcnow
 from dagy.server.db.models import FlowVersion, Run, RunLog
 from dagy.server.domains.audit_logs.service import Action, record
+from dagy.server.domains.concurrency.admission import Gate, Refusal
+from dagy.server.domains.concurrency.schemas import CollisionStrategy
+from dagy.server.domains.runs import approvals
 from dagy.server.domains.runs import repository as repo
 from dagy.server.domains.runs.payload import UnresolvedSecret, run_payload
 from dagy.server.domains.runs.tokens import run_object_token
@@ -61,6 +64,10 @@ from dagy.storage import ArtifactStore
 from dagy.tracing import Tracing
 
 MAX_OUTPUT_BYTES = 1024 * 1024
+# How far down the queue a claim looks past runs its concurrency limits pass over: windows of at
+# least this many runs, at most this many windows.
+CLAIM_WINDOW = 50
+MAX_CLAIM_WINDOWS = 5
 OBJECTS_DIR = "objects"
 
 
@@ -104,9 +111,57 @@ def claim_runs(
         now=now,
     )
     lease_expires_at = now + timedelta(seconds=lease_seconds)
-    runs = repo.lock_queued_runs(session, executor=data.executor, limit=data.capacity, org_id=scope.org_id)
-    versions = repo.flow_versions(session, sorted({run.flow_version_id for run in runs}))
-    claimed: list[ClaimedRun] = []
+    gate = Gate(session, now=now)
+    runs, versions = _claimable_runs(session, gate=gate, scope=scope, data=data, now=now)
+    started = Started(scope=scope, data=data, lease_expires_at=lease_expires_at, now=now, settings=settings)
+    if not gate.tentative:
+        claimed = _start(session, runs, versions, started)
+    else:  # admitted on the limits' unlocked counts (admission.py): confirmed once started
+        savepoint = session.begin_nested()
+        claimed = _start(session, runs, versions, started)
+        if gate.confirm():
+            savepoint.commit()
+        else:  # another claim took the slots meanwhile: start again, on the locked counts
+            savepoint.rollback()
+            verdict = gate.admit(runs, versions, room=data.capacity)
+            for refusal in verdict.refused:
+                _refuse(session, refusal, now)
+            claimed = _start(session, verdict.admitted, versions, started)
+    if tracing is not None:
+        for run, queued_at in claimed:
+            tracing.run_dispatched(
+                run_id=run.run_id,
+                attempt=run.attempt,
+                org_id=run.org_id,
+                flow_name=run.flow_name,
+                executor=data.executor,
+                worker_id=data.worker_id,
+                queued_at=queued_at,
+                claimed_at=now,
+            )
+    session.flush()
+    return [run for run, _ in claimed]
+
+
+@dataclass(frozen=True)
+class Started:
+    """What every run a claim starts shares."""
+
+    scope: WorkerScope
+    data: ClaimRequest
+    lease_expires_at: datetime
+    now: datetime
+    settings: Settings
+
+
+def _start(
+    session: Session, runs: Sequence[Run], versions: dict[str, FlowVersion], started: Started
+) -> list[tuple[ClaimedRun, datetime]]:
+    """Start the runs under the claiming worker's lease, with their payloads; each with the time it
+    was queued. A run whose secrets cannot be handed out fails instead."""
+    data, now, settings = started.data, started.now, started.settings
+    lease_expires_at = started.lease_expires_at
+    claimed: list[tuple[ClaimedRun, datetime]] = []
     for run in runs:
         queued_at = run.updated_at  # when it was queued: created, or sent back for a retry
         set_run_state(
@@ -123,24 +178,47 @@ def claim_runs(
         except UnresolvedSecret as missing:
             set_run_state(session, run, RunState.FAILED, now=now, error=missing.error)
             continue
-        _audit_secret_reads(session, scope, run, data.worker_id, sorted(payload["secrets"]))
+        _audit_secret_reads(session, started.scope, run, data.worker_id, sorted(payload["secrets"]))
         payload["objects_token"] = run_object_token(
             settings, run_id=run.id, attempt=run.attempt, worker_id=data.worker_id
         )
-        claimed.append(_claimed(run, version, lease_expires_at, payload))
-        if tracing is not None:
-            tracing.run_dispatched(
-                run_id=run.id,
-                attempt=run.attempt,
-                org_id=run.org_id,
-                flow_name=run.flow_name,
-                executor=data.executor,
-                worker_id=data.worker_id,
-                queued_at=queued_at,
-                claimed_at=now,
-            )
-    session.flush()
+        claimed.append((_claimed(run, version, lease_expires_at, payload), queued_at))
     return claimed
+
+
+def _claimable_runs(
+    session: Session, *, gate: Gate, scope: WorkerScope, data: ClaimRequest, now: datetime
+) -> tuple[list[Run], dict[str, FlowVersion]]:
+    """Up to `capacity` queued runs, in queue order, locked, that fit their concurrency limits
+    (domains/concurrency/admission.py), with their flow versions. Runs a limit passes over stay
+    queued, so the claim looks further down the queue, a window at a time, up to
+    `MAX_CLAIM_WINDOWS`; runs a limit refuses end here (cancelled or failed)."""
+    runs: list[Run] = []
+    versions: dict[str, FlowVersion] = {}
+    after: Run | None = None
+    size = data.capacity
+    for _ in range(MAX_CLAIM_WINDOWS):
+        window = repo.lock_queued_runs(
+            session, executor=data.executor, limit=size, org_id=scope.org_id, after=after
+        )
+        wanted = {run.flow_version_id for run in window} - versions.keys()
+        versions |= repo.flow_versions(session, sorted(wanted))
+        verdict = gate.admit(window, versions, room=data.capacity - len(runs))
+        runs += verdict.admitted
+        for refusal in verdict.refused:
+            _refuse(session, refusal, now)
+        if len(window) < size or len(runs) >= data.capacity:
+            break
+        after, size = window[-1], max(data.capacity - len(runs), CLAIM_WINDOW)
+    return runs, versions
+
+
+def _refuse(session: Session, refusal: Refusal, now: datetime) -> None:
+    """End a run a concurrency limit refuses (`cancel_new`: cancelled, `fail`: failed), saying why."""
+    run, error = refusal.run, refusal.error
+    state = RunState.CANCELLED if refusal.strategy == CollisionStrategy.CANCEL_NEW else RunState.FAILED
+    set_run_state(session, run, state, now=now, error=error)
+    repo.add_logs(session, [_note(run, run.attempt, now, f"[ERROR] {error['message']} The run was {state}.")])
 
 
 def _claimed(
@@ -328,7 +406,7 @@ def complete_run(
 ) -> CompletionResponse:
     """The attempt's result, with its last node runs and log lines. A failure with retries left goes
     back to the queue (orchestration decides); a run the user cancelled stays cancelled whatever the
-    worker found."""
+    worker found; an attempt that paused at an approval node leaves the run waiting (approvals.py)."""
     run = current_attempt(session, scope, run_id, data.worker_id, data.attempt)
     cancelled = run.status == RunState.CANCELLED
     if run.status == data.status and not cancelled:
@@ -337,6 +415,9 @@ def complete_run(
     _add_logs(session, run, data.attempt, data.logs)
     if cancelled:  # the user's cancel stands; the worker's last reports are recorded all the same
         end_unfinished_node_runs(session, run, data.attempt, now=repo.database_now(session))
+        return CompletionResponse(run_id=run.id, status=run.status)
+    if data.waiting_for is not None:
+        approvals.hold_run(session, run, data.waiting_for, now=repo.database_now(session))
         return CompletionResponse(run_id=run.id, status=run.status)
     status, output, error = RunState(data.status), data.output, data.error
     if status == RunState.COMPLETED and len(json.dumps(output).encode()) > MAX_OUTPUT_BYTES:

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Insert, String, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    String,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -56,8 +68,10 @@ _VERSION_OF_FLOW = (
 )
 _LATEST_VERSION = _VERSION_OF_FLOW.order_by(_version.deployment_version.desc()).limit(1)
 _NAMED_VERSION = _VERSION_OF_FLOW.where(_version.version == bindparam("version"))
-# A new run has no output or error yet: left out, they are SQL NULL rather than JSON `null`.
-_INSERTED_COLUMNS = tuple(c.key for c in Run.__table__.columns if c.key not in ("output", "error"))
+# A new run has no output, error or wait yet: left out, they are SQL NULL rather than JSON `null`.
+_INSERTED_COLUMNS = tuple(
+    c.key for c in Run.__table__.columns if c.key not in ("output", "error", "waiting_for")
+)
 
 
 def _insert_from_version(named: bool) -> dict[str, Insert]:
@@ -246,6 +260,7 @@ LIST_PAGES = FilteredKeysetQuery(
         Run.sensor_id,
         Run.sensor_event_id,
         Run.tags,
+        Run.waiting_for,
     )
     .select_from(Run)
     .outerjoin(Schedule, Schedule.id == Run.schedule_id)
@@ -298,12 +313,19 @@ def list_node_runs(session: Session, run_id: str) -> list[NodeRun]:
 # --- the queue --------------------------------------------------------------------------------
 
 
-def lock_queued_runs(session: Session, *, executor: str, limit: int, org_id: str | None) -> list[Run]:
+def lock_queued_runs(
+    session: Session, *, executor: str, limit: int, org_id: str | None, after: Run | None = None
+) -> list[Run]:
+    """Up to `limit` queued runs of the executor in queue order, locked; `after`: those behind that
+    run (the next window of a claim whose concurrency limits passed runs over)."""
     stmt = select(Run).where(
         Run.status == RunState.QUEUED, Run.executor == executor, in_unsuspended_org(Run.org_id)
     )
     if org_id is not None:
         stmt = stmt.where(Run.org_id == org_id)
+    if after is not None:
+        position = tuple_(Run.priority, Run.created_at, Run.id)
+        stmt = stmt.where(position > tuple_(after.priority, after.created_at, after.id))
     stmt = stmt.order_by(Run.priority, Run.created_at, Run.id).limit(limit).with_for_update(skip_locked=True)
     return list(session.execute(stmt).scalars())
 

@@ -1,0 +1,1 @@
+"""Concurrency limits per flow, per deployment and named pools (docs/concurrency.md)."""
