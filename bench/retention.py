@@ -100,7 +100,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=RetentionSettings().batch_size)
     args = parser.parse_args()
     with throwaway_postgres(args.postgres) as url, tempfile.TemporaryDirectory() as home:
         upgrade(url, "head")

@@ -149,7 +149,7 @@ class RetentionSettings(BaseModel):
     )
     purge_seconds: float = Field(600.0, gt=0, description="How often the background services purge.")
     batch_size: int = Field(
-        2000, ge=1, le=50_000, description="Rows one purge transaction deletes (runs: a twentieth)."
+        500, ge=1, le=50_000, description="Rows one purge transaction deletes (runs: a twentieth)."
     )
 
 

@@ -47,6 +47,19 @@ APPROVAL_NODE_TYPE = "approval"
 _TIMESTAMP: TypeAdapter[Any] = TypeAdapter(Timestamp)
 
 
+def end_unfinished_node_runs(session: Session, run: Run, attempt: int, *, now: datetime) -> None:
+    """The nodes `attempt` left running end `cancelled` or `abandoned`, as orchestration says for the
+    run's state (called once the run's state changed)."""
+    repo.end_unfinished_node_runs(
+        session,
+        run.id,
+        attempt,
+        status=str(unfinished_node_run_end(RunState(run.status))),
+        unfinished=UNFINISHED_NODE_RUN_STATES,
+        now=now,
+    )
+
+
 def hold_run(session: Session, run: Run, waiting: Waiting, *, now: datetime) -> None:
     """The run's current attempt paused at `waiting.node_id`: the run waits for a decision until
     `now + timeout_seconds`, when the node's `on_timeout` decides."""
@@ -181,14 +194,7 @@ def _apply(
         set_run_state(session, run, RunState.FAILED, now=now, error=error)
         line = f"[ERROR] {message}"
     # Other approval nodes the attempt paused at are asked again by the next attempt, if any.
-    repo.end_unfinished_node_runs(
-        session,
-        run.id,
-        attempt,
-        status=str(unfinished_node_run_end(RunState(run.status))),
-        unfinished=UNFINISHED_NODE_RUN_STATES,
-        now=now,
-    )
+    end_unfinished_node_runs(session, run, attempt, now=now)
     repo.add_logs(session, [_note(run, attempt, now, line)])
     return True
 

@@ -51,13 +51,11 @@ from dagy.server.orchestration import (
     CLAIM_NOT_DELIVERED,
     LEASE_EXPIRED,
     ON_RETRY,
-    UNFINISHED_NODE_RUN_STATES,
     NodeRunState,
     RunState,
     advance_node_run,
     extend_lease,
     set_run_state,
-    unfinished_node_run_end,
 )
 from dagy.server.settings import Settings
 from dagy.storage import ArtifactStore
@@ -414,7 +412,7 @@ def complete_run(
     _record_node_runs(session, run, data.attempt, data.node_runs, data.worker_id)
     _add_logs(session, run, data.attempt, data.logs)
     if cancelled:  # the user's cancel stands; the worker's last reports are recorded all the same
-        end_unfinished_node_runs(session, run, data.attempt, now=repo.database_now(session))
+        approvals.end_unfinished_node_runs(session, run, data.attempt, now=repo.database_now(session))
         return CompletionResponse(run_id=run.id, status=run.status)
     if data.waiting_for is not None:
         approvals.hold_run(session, run, data.waiting_for, now=repo.database_now(session))
@@ -426,23 +424,10 @@ def complete_run(
     now = repo.database_now(session)
     final = set_run_state(session, run, status, now=now, output=output, error=error)
     if status != RunState.COMPLETED:
-        end_unfinished_node_runs(session, run, data.attempt, now=now)
+        approvals.end_unfinished_node_runs(session, run, data.attempt, now=now)
     if final == RunState.QUEUED:
         repo.add_logs(session, [_note(run, data.attempt, now, f"[WARNING] {_requeued(run)}")])
     return CompletionResponse(run_id=run.id, status=final)
-
-
-def end_unfinished_node_runs(session: Session, run: Run, attempt: int, *, now: datetime) -> None:
-    """The nodes `attempt` left running end `cancelled` or `abandoned`, as orchestration says for the
-    run's state (called once the run's state changed)."""
-    repo.end_unfinished_node_runs(
-        session,
-        run.id,
-        attempt,
-        status=str(unfinished_node_run_end(RunState(run.status))),
-        unfinished=UNFINISHED_NODE_RUN_STATES,
-        now=now,
-    )
 
 
 def _requeued(run: Run) -> str:
@@ -473,7 +458,7 @@ def reap_expired_leases(session: Session, *, limit: int) -> int:
             error = _undelivered(owner, attempt, "never reported starting it")
             lost = f"[WARNING] Attempt {attempt} never reached worker {owner}"
         what_next = _fail_attempt(session, run, error, now)
-        end_unfinished_node_runs(session, run, attempt, now=now)
+        approvals.end_unfinished_node_runs(session, run, attempt, now=now)
         notes.append(_note(run, attempt, now, f"{lost}; {what_next}"))
     repo.add_logs(session, notes)
     return len(runs)

@@ -16,7 +16,7 @@ from dagy.server.db.models import NodeRun, Run
 from dagy.server.domains.audit_logs.service import Action, record
 from dagy.server.domains.runs import approvals
 from dagy.server.domains.runs import repository as repo
-from dagy.server.domains.runs.queue import end_unfinished_node_runs
+from dagy.server.domains.runs.approvals import end_unfinished_node_runs
 from dagy.server.domains.runs.schemas import (
     LogEvent,
     NodeRunList,
