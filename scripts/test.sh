@@ -74,15 +74,19 @@ if [ "$#" -gt 0 ]; then
   lint
   exec "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
 fi
-# Without arguments, everything: the suite but the HA test bed first, alone, as it computes the most.
-# Then three things side by side, none of which keeps both CPUs busy: the bed (tests/server/test_ha.py,
-# marker `ha`: minutes of processes of its own, so never beside the xdist workers, driven for a fixed
-# time), the web app's tests (scripts/test-web.sh), which mostly wait on a browser, and lint with the
-# type checker. The exit status is the first failure's.
+# Without arguments, everything, in three overlapping parts: the suite but the HA test bed, beside
+# the web app's type check and unit tests (scripts/test-web.sh unit: a minute or two of one CPU);
+# then side by side the bed (tests/server/test_ha.py, marker `ha`: minutes of processes of its own,
+# so never beside the xdist workers, driven for a fixed time), the web app's end-to-end tests
+# (test-web.sh e2e), which mostly wait on a browser, and lint with the type checker. The exit
+# status is the first failure's.
 status=0
+scripts/test-web.sh unit &
+web_unit=$!
 "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} -m "not ha" || status=$?
+wait "$web_unit" || status=$((status ? status : $?))
 [ -z "$chromium_pid" ] || wait "$chromium_pid"
-scripts/test-web.sh &
+scripts/test-web.sh e2e &
 web=$!
 lint &
 linted=$!

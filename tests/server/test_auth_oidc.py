@@ -67,7 +67,9 @@ def oidc_settings(idp: OidcProvider) -> dict[str, Any]:
     }
 
 
-pytestmark = pytest.mark.settings("oidc_settings")
+# The sign-in protocol; the database only finds a member by email, which tests/server/test_auth.py
+# covers on both.
+pytestmark = [pytest.mark.settings("oidc_settings"), pytest.mark.postgres_only]
 
 
 def _member(app: FastAPI) -> tuple[str, str]:

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from dagy.protocol import ClaimRequest
+from dagy.server.db.models import ConcurrencySlot
 from dagy.server.domains.runs import queue
+from dagy.server.services.reaper import sweep_once
 from dagy.server.settings import Settings
 from tests.factories import Caller, new_org, unique
 from tests.flow_factories import (
@@ -79,6 +82,27 @@ def test_a_flow_limit_queues_runs_until_a_slot_frees(
     assert claimed(client, settings, pool) == [runs[2]]
     finish(client, settings, runs[1])
     assert claimed(client, settings, pool) == [runs[3]]
+
+
+def test_the_slots_of_ended_runs_count_for_nothing_and_are_swept(
+    app: FastAPI, client: TestClient, settings: Settings, owner: Caller, pool: str
+) -> None:
+    flow = new_flow(client, owner, pool)
+    put_limit(client, owner, "flows", flow, slots=1)
+    first, second = (trigger(client, owner, flow)["run_id"] for _ in range(2))
+    assert claimed(client, settings, pool) == [first]
+    finish(client, settings, first)
+
+    assert slot_rows(app, first) == 1  # left behind: its run no longer runs, so it holds nothing
+    assert claimed(client, settings, pool) == [second]
+    sweep_once(app.state.db)
+    assert slot_rows(app, first) == 0
+    assert slot_rows(app, second) == 1
+
+
+def slot_rows(app: FastAPI, run_id: str) -> int:
+    with app.state.db.transaction(write=False) as session:
+        return len(session.execute(select(ConcurrencySlot).where(ConcurrencySlot.run_id == run_id)).all())
 
 
 def test_runs_passed_over_do_not_hold_up_other_flows(

@@ -35,7 +35,8 @@ from tests.flow_factories import (
 )
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 
-pytestmark = pytest.mark.settings("own_pool_settings", tracing="otlp")
+# Spans of requests, runs and nodes: the database plays no part in them (its own tests run on both).
+pytestmark = [pytest.mark.settings("own_pool_settings", tracing="otlp"), pytest.mark.postgres_only]
 
 SERVER_KIND = 2  # Span.SpanKind.SPAN_KIND_SERVER
 ERROR = 2  # Status.StatusCode.STATUS_CODE_ERROR
@@ -250,7 +251,6 @@ print(sorted(after - before), sdk)
 """
 
 
-@pytest.mark.postgres_only  # a process of its own; the database plays no part in what it checks
 def test_with_tracing_off_nothing_of_opentelemetry_is_loaded(database_url: str, tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DAGY_", "OTEL_"))}
     done = subprocess.run(

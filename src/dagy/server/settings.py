@@ -85,7 +85,12 @@ class RunQueueSettings(BaseModel):
 
     lease_seconds: float = Field(30.0, gt=0, description="How long a claim lasts without a heartbeat.")
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often a worker extends its lease.")
-    reaper_seconds: float = Field(10.0, gt=0, description="How often expired leases are re-queued.")
+    reaper_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often expired leases are re-queued, approvals past their timeout decided and "
+        "the concurrency slots of ended runs swept.",
+    )
     claim_wait_seconds: float = Field(25.0, ge=0, description="How long a worker's claim long-polls.")
 
 

@@ -1,5 +1,6 @@
 """The reaper: every `reaper_seconds`, runs whose lease expired go back to the queue (or fail),
-and runs that waited for an approval past its timeout get its `on_timeout` decision (approvals.py).
+runs that waited for an approval past its timeout get its `on_timeout` decision (approvals.py),
+and the concurrency slots of runs that stopped running are swept away (they count for nothing).
 
 A worker that dies, hangs or loses the network stops heartbeating; its lease runs out and the
 reaper hands the run to the next claim. A run waiting for an approval holds no lease, so the reaper
@@ -17,12 +18,14 @@ import logging
 import anyio.to_thread
 
 from dagy.server.db.engine import Database
+from dagy.server.domains.concurrency import service as concurrency
 from dagy.server.domains.runs import queue
 from dagy.server.services.approvals import expire_once
 
 log = logging.getLogger("dagy.server.reaper")
 
 BATCH_SIZE = 100
+SWEEP_BATCH_SIZE = 1000
 
 
 def reap_once(db: Database) -> int:
@@ -36,6 +39,17 @@ def reap_once(db: Database) -> int:
             return total
 
 
+def sweep_once(db: Database) -> int:
+    """Delete the slot rows of runs that stopped running, a batch per transaction."""
+    total = 0
+    while True:
+        with db.transaction(write=True) as session:
+            count = concurrency.sweep_slots(session, limit=SWEEP_BATCH_SIZE)
+        total += count
+        if count < SWEEP_BATCH_SIZE:
+            return total
+
+
 async def run_reaper(db: Database, *, interval_seconds: float, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
@@ -45,6 +59,7 @@ async def run_reaper(db: Database, *, interval_seconds: float, stop: asyncio.Eve
             decided = await anyio.to_thread.run_sync(expire_once, db)
             if decided:
                 log.info("applied the timeout of %d approval(s)", decided)
+            await anyio.to_thread.run_sync(sweep_once, db)
         except Exception:  # a database hiccup must not end the loop
             log.exception("reaper pass failed; retrying in %.1fs", interval_seconds)
         with contextlib.suppress(TimeoutError):

@@ -5,7 +5,7 @@ A limit names its target: a flow (`flow_id`) or a deployment (`deployment_id`), 
 its target, or nothing for a pool, which runs join by their tags or their flow's node types. A slot
 is a row per (limit, run), taken in the claim that starts the run; only the slots of runs still
 `running` count, so a run that ends, is cancelled or loses its lease gives its slots back without
-anyone deleting them (the claim sweeps them away when it counts).
+anyone deleting them (the reaper's pass sweeps such rows away, services/reaper.py).
 """
 
 from __future__ import annotations

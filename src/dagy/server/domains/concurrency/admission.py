@@ -20,7 +20,7 @@ claim carries out through orchestration.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -84,6 +84,7 @@ class Gate:
         self._counts: dict[str, int] = {}  # locked limits: slots held
         self._busy: set[str] = set()  # limits another claim holds
         self._may_guess = repo.locks_rows(session)
+        self._unlocked: dict[str, int] = {}  # slots held, as the limits were read (unlocked)
         self._pending: list[tuple[ConcurrencyLimit, str]] = []  # a tentative admission's slots
 
     @property
@@ -100,7 +101,7 @@ class Gate:
         needed = {limit.id for limits in under.values() for limit in limits}
         if self._may_guess and not self._counts and not self._busy:
             self._may_guess = False
-            counts = repo.running_slots(self._session, sorted(needed))
+            counts = {limit_id: self._unlocked[limit_id] for limit_id in needed}
             verdict, slots = _decide(runs, under, counts, set(), room)
             if not verdict.refused and len(verdict.admitted) == min(room, len(runs)):
                 self._pending = slots
@@ -116,7 +117,7 @@ class Gate:
         taken: dict[str, int] = {}
         for limit, _ in self._pending:
             taken[limit.id] = taken.get(limit.id, 0) + 1
-        self._lock(set(taken), wait=True)
+        self._lock(set(taken), wait=True, excluding={run_id for _, run_id in self._pending})
         limits = {limit.id: limit for limit, _ in self._pending}
         pending, self._pending = self._pending, []
         if any(self._counts[limit_id] + n > limits[limit_id].slots for limit_id, n in taken.items()):
@@ -134,11 +135,14 @@ class Gate:
         if not missing:
             return
         by_org: dict[str, list[ConcurrencyLimit]] = defaultdict(list)
-        for limit in repo.limits_of_orgs(self._session, missing):
+        for limit, held in repo.limits_of_orgs(self._session, missing, with_held=self._may_guess):
             by_org[limit.org_id].append(limit)
+            self._unlocked[limit.id] = held or 0
         self._limits.update({org_id: by_org.get(org_id, []) for org_id in missing})
 
-    def _lock(self, limit_ids: set[str], *, wait: bool | None = None) -> None:
+    def _lock(
+        self, limit_ids: set[str], *, wait: bool | None = None, excluding: Collection[str] = ()
+    ) -> None:
         """Lock and count the limits not yet seen. The first ones are waited for, in id order (a
         claim holding one finishes in milliseconds); those first met further down the queue are
         skipped when another claim holds them, so a claim never waits while holding a lock taken
@@ -150,7 +154,7 @@ class Gate:
             wait = not self._counts and not self._busy
         locked = repo.lock_limits(self._session, new, wait=wait)
         self._busy.update(set(new) - locked)
-        self._counts.update(repo.count_slots(self._session, sorted(locked)))
+        self._counts.update(repo.count_slots(self._session, sorted(locked), excluding=excluding))
 
     def _limits_of(self, run: Run, version: FlowVersion) -> list[ConcurrencyLimit]:
         return [limit for limit in self._limits[run.org_id] if _applies(limit, run, version)]

@@ -4,11 +4,14 @@ of the runs it looks at)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, bindparam, delete, exists, func, insert, select
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dagy.server.api.pagination import FilteredKeysetQuery, KeysetPage, PageRequest
@@ -19,6 +22,10 @@ from dagy.server.orchestration import RunState
 T = TypeVar("T")
 
 _RUNNING = RunState.RUNNING.value
+_INSERT: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql_insert,
+    "sqlite": sqlite_insert,
+}
 
 
 def get_limit(session: Session, org_id: str, kind: str, name: str) -> ConcurrencyLimit | None:
@@ -80,30 +87,33 @@ def holders(connection: Connection | Session, limit_ids: Sequence[str]) -> dict[
 # --- the claim ----------------------------------------------------------------------------------
 
 
-def limits_of_orgs(session: Session, org_ids: Iterable[str]) -> list[ConcurrencyLimit]:
-    """Every limit of these orgs, unlocked: most orgs have none, and then this is all the claim
-    asks of the limits."""
-    stmt = select(ConcurrencyLimit).where(ConcurrencyLimit.org_id.in_(sorted(org_ids)))
-    return list(session.execute(stmt).scalars())
+def _held(limit_id: Any, excluding: Collection[str] = ()) -> Select[int]:
+    """The slots of the limit that running runs hold (a slot of a run that stopped running, left for
+    the sweep, holds nothing), but those of `excluding`."""
+    stmt = (
+        select(func.count())
+        .select_from(ConcurrencySlot)
+        .join(Run, Run.id == ConcurrencySlot.run_id)
+        .where(ConcurrencySlot.limit_id == limit_id, Run.status == _RUNNING)
+    )
+    return stmt.where(ConcurrencySlot.run_id.not_in(excluding)) if excluding else stmt
+
+
+def limits_of_orgs(
+    session: Session, org_ids: Iterable[str], *, with_held: bool
+) -> list[tuple[ConcurrencyLimit, int | None]]:
+    """Every limit of these orgs, unlocked, and (`with_held`) the slots running runs hold now: most
+    orgs have no limit, and then this is all the claim asks of the limits."""
+    in_orgs = ConcurrencyLimit.org_id.in_(sorted(org_ids))
+    if not with_held:
+        return [(limit, None) for limit in session.execute(select(ConcurrencyLimit).where(in_orgs)).scalars()]
+    stmt = select(ConcurrencyLimit, _held(ConcurrencyLimit.id).scalar_subquery()).where(in_orgs)
+    return [(limit, count) for limit, count in session.execute(stmt)]
 
 
 def locks_rows(session: Session) -> bool:
     """Whether the database locks rows (PostgreSQL); SQLite's claim holds its one write lock."""
     return session.get_bind().dialect.name != "sqlite"
-
-
-def running_slots(session: Session, limit_ids: Sequence[str]) -> dict[str, int]:
-    """The slots running runs hold, unlocked and without sweeping: what a tentative admission
-    counts on."""
-    stmt = (
-        select(ConcurrencySlot.limit_id, func.count())
-        .join(Run, Run.id == ConcurrencySlot.run_id)
-        .where(ConcurrencySlot.limit_id.in_(limit_ids), Run.status == _RUNNING)
-        .group_by(ConcurrencySlot.limit_id)
-    )
-    counts = dict.fromkeys(limit_ids, 0)
-    counts.update({limit_id: int(n) for limit_id, n in session.execute(stmt)})
-    return counts
 
 
 def lock_limits(session: Session, limit_ids: Sequence[str], *, wait: bool) -> set[str]:
@@ -119,25 +129,47 @@ def lock_limits(session: Session, limit_ids: Sequence[str], *, wait: bool) -> se
     return set(session.execute(stmt).scalars())
 
 
-def count_slots(session: Session, limit_ids: Sequence[str]) -> dict[str, int]:
-    """The slots of locked limits that running runs hold. The slots of runs that stopped running
-    (ended, cancelled, back in the queue after a lost lease) are deleted first: they hold nothing."""
+def count_slots(
+    session: Session, limit_ids: Sequence[str], *, excluding: Collection[str] = ()
+) -> dict[str, int]:
+    """The slots of locked limits that running runs hold, but `excluding`'s (the claim's own runs,
+    already started: a slot row left from an earlier attempt of theirs must not count)."""
     if not limit_ids:
         return {}
-    running = exists().where(Run.id == ConcurrencySlot.run_id, Run.status == _RUNNING)
-    session.execute(delete(ConcurrencySlot).where(ConcurrencySlot.limit_id.in_(limit_ids), ~running))
-    stmt = (
-        select(ConcurrencySlot.limit_id, func.count())
-        .where(ConcurrencySlot.limit_id.in_(limit_ids))
-        .group_by(ConcurrencySlot.limit_id)
-    )
-    counts = {limit_id: 0 for limit_id in limit_ids}
-    counts.update({limit_id: int(n) for limit_id, n in session.execute(stmt)})
-    return counts
+    held = _held(ConcurrencyLimit.id, excluding).scalar_subquery()
+    stmt = select(ConcurrencyLimit.id, held).where(ConcurrencyLimit.id.in_(limit_ids))
+    return {limit_id: int(n) for limit_id, n in session.execute(stmt)}
 
 
 def add_slots(session: Session, pairs: Sequence[tuple[str, str]], *, now: datetime) -> None:
-    """Slots (limit id, run id) the claim's runs take."""
-    if pairs:
-        rows = [{"limit_id": limit_id, "run_id": run_id, "acquired_at": now} for limit_id, run_id in pairs]
-        session.execute(insert(ConcurrencySlot), rows)
+    """Slots (limit id, run id) the claim's runs take; a row an earlier attempt of the run left (not
+    swept yet) is taken again."""
+    if not pairs:
+        return
+    rows = [{"limit_id": limit_id, "run_id": run_id, "acquired_at": now} for limit_id, run_id in pairs]
+    insert = _INSERT[session.get_bind().dialect.name](ConcurrencySlot)
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["limit_id", "run_id"], set_={"acquired_at": insert.excluded.acquired_at}
+        ),
+        rows,
+    )
+
+
+def sweep_slots(session: Session, *, limit: int) -> int:
+    """Delete up to `limit` slot rows of runs that stopped running (ended, cancelled, back in the
+    queue): they hold nothing, and the counts skip them, but the table would grow. Rows another
+    sweep holds are skipped (`SKIP LOCKED`)."""
+    stale = (
+        select(ConcurrencySlot.limit_id, ConcurrencySlot.run_id)
+        .join(Run, Run.id == ConcurrencySlot.run_id)
+        .where(Run.status != _RUNNING)
+        .order_by(ConcurrencySlot.limit_id, ConcurrencySlot.run_id)
+        .limit(limit)
+        .with_for_update(of=ConcurrencySlot, skip_locked=True)
+    )
+    keys = [(limit_id, run_id) for limit_id, run_id in session.execute(stale)]
+    if keys:
+        pairs = tuple_(ConcurrencySlot.limit_id, ConcurrencySlot.run_id)
+        session.execute(delete(ConcurrencySlot).where(pairs.in_(keys)))
+    return len(keys)

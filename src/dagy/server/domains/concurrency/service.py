@@ -89,6 +89,12 @@ def delete_limit(session: Session, *, actor: Actor, kind: LimitKind, name: str) 
     return ConcurrencyLimitDeleted(kind=kind, name=name)
 
 
+def sweep_slots(session: Session, *, limit: int) -> int:
+    """Delete slot rows of runs that stopped running, up to `limit` (the services, every reaper
+    pass): they count for nothing already, but would pile up."""
+    return repo.sweep_slots(session, limit=limit)
+
+
 def _target(
     session: Session, org_id: str, kind: LimitKind, name: str, data: ConcurrencyLimitPut
 ) -> dict[str, Any]:
