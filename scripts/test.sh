@@ -38,23 +38,16 @@ if redis_ready; then
   export DAGY_TEST_REDIS_URL="${DAGY_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 fi
 # The `docker` executor's tests run real containers on Podman with the runc runtime
-# (tests/executors/conftest.py) and deploy/compose.yml is checked by docker-compose (tests/deploy);
-# the web app's end-to-end tests drive Debian's Chromium (scripts/test-web.sh). What is missing is
-# installed with apt when this is root: the first three now, Chromium in the background while the
-# suite runs. Without them those tests are skipped (Chromium: test-web.sh tries again, and fails in CI).
-apt_install() {
-  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@")
+# (tests/executors/conftest.py), deploy/compose.yml is checked by docker-compose (tests/deploy), and
+# the web app's end-to-end tests drive Debian's Chromium (scripts/test-web.sh): what is missing is
+# installed with apt when this is root; without them those tests are skipped (Chromium: test-web.sh
+# tries again, and fails in CI).
+tools=()
+for tool in podman runc docker-compose chromium; do command -v "$tool" >/dev/null || tools+=("$tool"); done
+if [ "${#tools[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${tools[@]}")
   "${apt[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && "${apt[@]}" >/dev/null; } \
-    || echo "note: $* could not be installed; their tests are skipped." >&2
-}
-missing() { for tool in "$@"; do command -v "$tool" >/dev/null || echo "$tool"; done; }
-can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
-tools=$(missing podman runc docker-compose)
-if [ -n "$tools" ] && can_apt; then apt_install $tools; fi
-chromium_pid=""
-if [ "$#" -eq 0 ] && [ -n "$(missing chromium)" ] && can_apt; then
-  apt_install chromium &
-  chromium_pid=$!
+    || echo "note: ${tools[*]} could not be installed; their tests are skipped." >&2
 fi
 
 lint() {
@@ -74,23 +67,21 @@ if [ "$#" -gt 0 ]; then
   lint
   exec "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
 fi
-# Without arguments, everything, in three overlapping parts: the suite but the HA test bed, beside
-# the web app's type check and unit tests (scripts/test-web.sh unit: a minute or two of one CPU);
-# then side by side the bed (tests/server/test_ha.py, marker `ha`: minutes of processes of its own,
-# so never beside the xdist workers, driven for a fixed time), the web app's end-to-end tests
-# (test-web.sh e2e), which mostly wait on a browser, and lint with the type checker. The exit
-# status is the first failure's.
+# Without arguments, everything, in two overlapping parts: the suite but the HA test bed beside the
+# web app's end-to-end tests (scripts/test-web.sh e2e), which mostly wait on a browser; then side by
+# side the bed (tests/server/test_ha.py, marker `ha`: minutes of processes of its own, so never
+# beside the xdist workers, driven for a fixed time), the web app's type check and unit tests
+# (test-web.sh unit) and lint with the type checker. The exit status is the first failure's.
 status=0
+scripts/test-web.sh e2e &
+web_e2e=$!
+"$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} -m "not ha" || status=$?
 scripts/test-web.sh unit &
 web_unit=$!
-"$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} -m "not ha" || status=$?
-wait "$web_unit" || status=$((status ? status : $?))
-[ -z "$chromium_pid" ] || wait "$chromium_pid"
-scripts/test-web.sh e2e &
-web=$!
 lint &
 linted=$!
 "$BIN/python" -m pytest -p no:xdist -m ha || status=$((status ? status : $?))
-wait "$web" || status=$((status ? status : $?))
-wait "$linted" || status=$((status ? status : $?))
+for job in "$web_e2e" "$web_unit" "$linted"; do
+  wait "$job" || status=$((status ? status : $?))
+done
 exit "$status"

@@ -57,7 +57,7 @@ from tests.worker.live import DAGY
 
 pytestmark = [pytest.mark.ha, pytest.mark.postgres_only, pytest.mark.slow, pytest.mark.timeout(480)]
 
-DRIVE_SECONDS = 120  # all processes up
+DRIVE_SECONDS = 80  # all processes up
 AFTER_KILL_SECONDS = 20  # one API, one services and one worker process killed
 SCHEDULES = 40  # every 60 s each, 1.5 s apart: a fire every 1.5 s
 INTERVAL_SECONDS = 60
