@@ -67,21 +67,22 @@ if [ "$#" -gt 0 ]; then
   lint
   exec "$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
 fi
-# Without arguments, everything, in two overlapping parts: the suite but the HA test bed beside the
-# web app's end-to-end tests (scripts/test-web.sh e2e), which mostly wait on a browser; then side by
-# side the bed (tests/server/test_ha.py, marker `ha`: minutes of processes of its own, so never
-# beside the xdist workers, driven for a fixed time), the web app's type check and unit tests
-# (test-web.sh unit) and lint with the type checker. The exit status is the first failure's.
+# Without arguments, everything, in two overlapping parts: the suite but the HA test bed, beside the
+# web app's type check and unit tests (scripts/test-web.sh unit: a minute or two of one CPU); then
+# side by side the bed (tests/server/test_ha.py, marker `ha`: minutes of processes of its own, so
+# never beside the xdist workers, driven for a fixed time), the web app's end-to-end tests
+# (test-web.sh e2e), which mostly wait on a browser but time out under the suite's load, and lint
+# with the type checker. The exit status is the first failure's.
 status=0
-scripts/test-web.sh e2e &
-web_e2e=$!
-"$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} -m "not ha" || status=$?
 scripts/test-web.sh unit &
 web_unit=$!
+"$BIN/python" -m pytest ${parallel[@]+"${parallel[@]}"} -m "not ha" || status=$?
+scripts/test-web.sh e2e &
+web_e2e=$!
 lint &
 linted=$!
 "$BIN/python" -m pytest -p no:xdist -m ha || status=$((status ? status : $?))
-for job in "$web_e2e" "$web_unit" "$linted"; do
+for job in "$web_unit" "$web_e2e" "$linted"; do
   wait "$job" || status=$((status ? status : $?))
 done
 exit "$status"
