@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-server: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --no-compile -e '.[server]'
+	$(BIN)/pip install --quiet -e '.[server]'
 	touch $@
 
 # The embedding model needs torch; the CPU build is asked for by version so that pip does not choose
@@ -23,7 +23,7 @@ $(VENV)/.installed-server: pyproject.toml | $(BIN)/python
 TORCH ?= torch==2.13.0
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --no-compile '$(TORCH)' -e '.[test]'
+	$(BIN)/pip install --quiet '$(TORCH)' -e '.[test]'
 	touch $@ $(VENV)/.installed-server
 
 # The web app (web/), built by Vite into the Python package, which serves it at `/` (docs/web.md).
